@@ -1,0 +1,1 @@
+"""The Mistral API sandbox (being written)."""

@@ -1,0 +1,1 @@
+"""pytest plugin: the mistral_sandbox fixture (being written)."""
