@@ -1,0 +1,31 @@
+"""Durable tasks and storages (see :mod:`alumio_mistral.tasks.store` for the interface)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alumio_mistral.tasks.sqlite import SqliteTaskStore
+from alumio_mistral.tasks.store import (
+    FINAL_STATUSES,
+    STATUSES,
+    Task,
+    TaskStore,
+    TaskStoreError,
+    worker_id,
+)
+
+__all__ = [
+    "FINAL_STATUSES",
+    "STATUSES",
+    "SqliteTaskStore",
+    "Task",
+    "TaskStore",
+    "TaskStoreError",
+    "open_store",
+    "worker_id",
+]
+
+
+def open_store(project: Any) -> TaskStore:
+    """The store configured for ``project`` (SQLite at ``project.store.path``)."""
+    return SqliteTaskStore(project.store.path)

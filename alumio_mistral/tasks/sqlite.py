@@ -1,0 +1,339 @@
+"""The SQLite task store: one file, WAL mode, a connection per thread.
+
+WAL lets the CLI read while a run writes; ``busy_timeout`` makes concurrent writers wait
+instead of failing; every write runs in ``BEGIN IMMEDIATE`` so that a crash (even SIGKILL)
+leaves each task either fully written or absent. The outgoing engine claims and finishes
+tasks from worker threads, and a sqlite3 connection must stay in its thread, hence one per
+thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from alumio_mistral.tasks.store import (
+    FINAL_STATUSES,
+    STATUSES,
+    DedupKey,
+    Task,
+    TaskStoreError,
+    worker_is_alive,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incoming TEXT NOT NULL,
+    outgoing TEXT,
+    entity TEXT NOT NULL,
+    identity TEXT,
+    status TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_error TEXT,
+    result TEXT,
+    claimed_by TEXT
+);
+CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (outgoing, status, id);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, id);
+CREATE TABLE IF NOT EXISTS storage (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+"""
+
+_COLUMNS = (
+    "id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at, "
+    "last_error, result, claimed_by"
+)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _task(row: sqlite3.Row) -> Task:
+    return Task(
+        id=row["id"],
+        incoming=row["incoming"],
+        outgoing=row["outgoing"],
+        entity=json.loads(row["entity"]),
+        identity=row["identity"],
+        status=row["status"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        last_error=_load(row["last_error"]),
+        result=_load(row["result"]),
+        claimed_by=row["claimed_by"],
+    )
+
+
+def _check_statuses(statuses: Iterable[str], allowed: tuple[str, ...] = STATUSES) -> list[str]:
+    chosen = list(statuses)
+    unknown = [s for s in chosen if s not in allowed]
+    if unknown:
+        raise TaskStoreError(f"unknown task status {unknown[0]!r} (one of: {', '.join(allowed)})")
+    return chosen
+
+
+class SqliteTaskStore:
+    """Tasks and storages in one SQLite file (see the module docstring for why so)."""
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._create_schema()
+
+    def __repr__(self) -> str:
+        return f"SqliteTaskStore({str(self.path)!r})"
+
+    def __enter__(self) -> SqliteTaskStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                # check_same_thread off only so that close() may close every thread's
+                # connection; each connection is otherwise used by its own thread alone
+                db = sqlite3.connect(
+                    self.path,
+                    isolation_level=None,
+                    timeout=self._busy_timeout_ms / 1000,
+                    check_same_thread=False,
+                )
+                db.row_factory = sqlite3.Row
+                db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+                db.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.DatabaseError as error:
+                raise TaskStoreError(f"{self.path}: cannot open the task database: {error}") from error
+            self._local.db = db
+            with self._lock:
+                self._connections.append(db)
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front so that two writers queue instead of deadlock."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _create_schema(self) -> None:
+        with self._write() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            version = row[0]
+            if version is None:
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif version > SCHEMA_VERSION:
+                raise TaskStoreError(
+                    f"{self.path}: task database schema version {version} is newer than this "
+                    f"alumio-mistral understands ({SCHEMA_VERSION}); upgrade alumio-mistral"
+                )
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
+        self._local = threading.local()
+
+    # -- tasks -------------------------------------------------------------------------
+
+    def add_tasks(
+        self,
+        incoming: str,
+        entity: Any,
+        outgoings: Iterable[str | None],
+        identity: str | None,
+        dedup_key: DedupKey | None = None,
+    ) -> list[int]:
+        targets = list(outgoings) or [None]
+        entity_json = _dump(entity)
+        now = _now()
+        with self._write() as db:
+            ids = [
+                db.execute(
+                    "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, 'new', 0, ?, ?)",
+                    (incoming, outgoing, entity_json, identity, now, now),
+                ).lastrowid
+                for outgoing in targets
+            ]
+            if dedup_key is not None:
+                self._set(db, *dedup_key, now=now)
+        return [int(i) for i in ids if i is not None]
+
+    def claim(self, outgoing: str | None, limit: int, worker: str) -> list[Task]:
+        with self._write() as db:
+            rows = db.execute(
+                f"UPDATE tasks SET status = 'processing', attempts = attempts + 1, claimed_by = ?,"
+                f" updated_at = ? WHERE id IN (SELECT id FROM tasks WHERE outgoing IS ? AND"
+                f" status = 'new' ORDER BY id LIMIT ?) RETURNING {_COLUMNS}",
+                (worker, _now(), outgoing, limit),
+            ).fetchall()
+        return sorted((_task(row) for row in rows), key=lambda task: task.id)
+
+    def finish(
+        self, task_id: int, status: str, result: Any = None, error: dict[str, Any] | None = None
+    ) -> None:
+        _check_statuses([status], FINAL_STATUSES)
+        with self._write() as db:
+            changed = db.execute(
+                "UPDATE tasks SET status = ?, result = ?, last_error = ?, claimed_by = NULL,"
+                " updated_at = ? WHERE id = ?",
+                (status, None if result is None else _dump(result),
+                 None if error is None else _dump(error), _now(), task_id),
+            ).rowcount
+        if not changed:
+            raise TaskStoreError(f"{self.path}: no task with id {task_id}")
+
+    def stale(self, outgoing: str | None) -> list[Task]:
+        rows = self._db().execute(
+            f"SELECT {_COLUMNS} FROM tasks WHERE outgoing IS ? AND status = 'processing' ORDER BY id",
+            (outgoing,),
+        )
+        return [task for task in map(_task, rows) if not worker_is_alive(task.claimed_by)]
+
+    def requeue(self, ids: Iterable[int] | None, statuses: Iterable[str] | None = None) -> int:
+        where, args = [], []
+        if ids is not None:
+            chosen = [int(i) for i in ids]
+            if not chosen:
+                return 0
+            where.append(f"id IN ({', '.join('?' * len(chosen))})")
+            args.extend(chosen)
+        if statuses is not None:
+            chosen_statuses = _check_statuses(statuses)
+            where.append(f"status IN ({', '.join('?' * len(chosen_statuses))})")
+            args.extend(chosen_statuses)
+        if not where:
+            raise TaskStoreError("requeue needs task ids or statuses (refusing to requeue everything)")
+        with self._write() as db:
+            return db.execute(
+                "UPDATE tasks SET status = 'new', claimed_by = NULL, updated_at = ? WHERE "
+                + " AND ".join(where),
+                [_now(), *args],
+            ).rowcount
+
+    def get(self, task_or_namespace: int | str, key: str | None = None) -> Any:
+        if key is not None:
+            row = self._db().execute(
+                "SELECT value FROM storage WHERE namespace = ? AND key = ?",
+                (task_or_namespace, key),
+            ).fetchone()
+            return None if row is None else json.loads(row[0])
+        row = self._db().execute(
+            f"SELECT {_COLUMNS} FROM tasks WHERE id = ?", (task_or_namespace,)
+        ).fetchone()
+        return None if row is None else _task(row)
+
+    def list(
+        self,
+        status: str | None = None,
+        incoming: str | None = None,
+        outgoing: str | None = None,
+        limit: int | None = None,
+    ) -> list[Task]:
+        where, args = [], []
+        if status is not None:
+            _check_statuses([status])
+            where.append("status = ?")
+            args.append(status)
+        if incoming is not None:
+            where.append("incoming = ?")
+            args.append(incoming)
+        if outgoing is not None:
+            where.append("outgoing = ?")
+            args.append(outgoing)
+        sql = f"SELECT {_COLUMNS} FROM tasks"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [_task(row) for row in self._db().execute(sql, args)]
+
+    def counts(self) -> dict[str, int]:
+        found = dict(self._db().execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
+        return {status: int(found.get(status, 0)) for status in STATUSES}
+
+    # -- storages ----------------------------------------------------------------------
+
+    @staticmethod
+    def _set(db: sqlite3.Connection, namespace: str, key: str, value: Any, now: str) -> None:
+        db.execute(
+            "INSERT INTO storage (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (namespace, key, _dump(value), now),
+        )
+
+    def set(self, namespace: str, key: str, value: Any) -> None:
+        with self._write() as db:
+            self._set(db, namespace, key, value, now=_now())
+
+    def delete(self, namespace: str, key: str) -> bool:
+        with self._write() as db:
+            return bool(
+                db.execute("DELETE FROM storage WHERE namespace = ? AND key = ?", (namespace, key)).rowcount
+            )
+
+    def items(self, namespace: str) -> Iterator[tuple[str, Any]]:
+        rows = self._db().execute(
+            "SELECT key, value FROM storage WHERE namespace = ? ORDER BY key", (namespace,)
+        )
+        for key, value in rows:
+            yield key, json.loads(value)
+
+    def namespaces(self) -> dict[str, int]:
+        rows = self._db().execute(
+            "SELECT namespace, COUNT(*) FROM storage GROUP BY namespace ORDER BY namespace"
+        )
+        return {name: int(count) for name, count in rows}
+
+    def clear(self, namespace: str) -> int:
+        with self._write() as db:
+            return db.execute("DELETE FROM storage WHERE namespace = ?", (namespace,)).rowcount
