@@ -6,7 +6,7 @@ from an OpenAPI spec file and committed as ``catalog.json``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Mapping
 
 ParamLocation = Literal["path", "query", "header"]
@@ -79,3 +79,45 @@ class Entity:
     @property
     def query_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.location == "query")
+
+    @property
+    def paginated(self) -> bool:
+        return self.pagination is not None
+
+    def renamed(self, name: str) -> "Entity":
+        """The same operation under another name (and the group that name implies)."""
+        return replace(self, name=name, group=name.rsplit(".", 1)[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as JSON-ready values (the shape of ``catalog.json`` and ``entities --json``)."""
+        return {
+            "name": self.name,
+            "operation_id": self.operation_id,
+            "method": self.method,
+            "path": self.path,
+            "params": [asdict(param) for param in self.params],
+            "body": self.body,
+            "body_required": self.body_required,
+            "streams": self.streams,
+            "success_codes": list(self.success_codes),
+            "auth": self.auth,
+            "safe_to_retry": self.safe_to_retry,
+            "pagination": asdict(self.pagination) if self.pagination else None,
+            "items": self.items,
+            "retired": self.retired,
+            "group": self.group,
+            "request_schema": self.request_schema,
+            "response_schema": self.response_schema,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Entity":
+        """The inverse of :meth:`to_dict`."""
+        fields = dict(data)
+        fields["params"] = tuple(Param(**param) for param in fields.get("params", ()))
+        fields["success_codes"] = tuple(fields.get("success_codes", (200,)))
+        if fields.get("pagination") is not None:
+            fields["pagination"] = Pagination(**fields["pagination"])
+        fields["extra"] = dict(fields.get("extra") or {})
+        return cls(**fields)

@@ -1,0 +1,132 @@
+"""The Mistral entity catalog: every API operation under a stable name.
+
+``Catalog.default()`` is the committed ``catalog.json`` (derived from the Mistral OpenAPI spec
+by :mod:`alumio_mistral.catalog.generate`); ``Catalog.load(extra_spec)`` adds what a newer
+spec file knows, so a user is not stuck waiting for a release when Mistral adds a route.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from alumio_mistral.catalog.entity import Entity, Pagination, Param
+from alumio_mistral.catalog.naming import NamingError
+from alumio_mistral.catalog.router import Router
+from alumio_mistral.errors import AlumioError
+
+__all__ = ["Catalog", "Entity", "NamingError", "Pagination", "Param", "UnknownEntityError"]
+
+CATALOG_FILE = Path(__file__).with_name("catalog.json")
+
+
+class UnknownEntityError(AlumioError):
+    """No entity has this name; the message lists the closest names."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else "; run `alumio-mistral entities` for the list"
+        super().__init__(f"unknown entity {name!r}{hint}")
+
+
+class Catalog:
+    """Entities by name, with search and request routing (``match``)."""
+
+    def __init__(self, entities: Iterable[Entity]) -> None:
+        self._entities = {entity.name: entity for entity in sorted(entities, key=lambda e: e.name)}
+        self._router = Router(self._entities.values())
+
+    @classmethod
+    def default(cls) -> "Catalog":
+        """The committed catalog (parsed once per process)."""
+        return _default_catalog()
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "Catalog":
+        """A catalog from a ``catalog.json`` written by the generator."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise AlumioError(f"{path}: cannot read the entity catalog: {error}") from error
+        return cls(Entity.from_dict(item) for item in data)
+
+    @classmethod
+    def load(cls, extra_spec: str | Path | None = None) -> "Catalog":
+        """The committed catalog, extended (and corrected) by the operations of ``extra_spec``.
+
+        An operation the catalog already has (same method, path and Speakeasy fragment) keeps
+        its name, so project files stay valid; a new one gets a derived name.
+        """
+        base = cls.default()
+        if extra_spec is None:
+            return base
+        from alumio_mistral.catalog.generate import generate  # the YAML parsing cost only when asked
+
+        known = {_identity(entity): entity for entity in base}
+        context: dict[str, list[str]] = {}
+        for entity in base:
+            context.setdefault(entity.group, []).append(entity.path)
+        merged = dict(base._entities)
+        for entity in generate(extra_spec, context=context):
+            previous = known.get(_identity(entity))
+            if previous is not None:
+                entity = entity.renamed(previous.name)
+            elif entity.name in merged:
+                taken = merged[entity.name]
+                raise NamingError(
+                    f"{extra_spec}: {entity.method} {entity.path} would be named {entity.name!r}, "
+                    f"which is already {taken.method} {taken.path}"
+                )
+            merged[entity.name] = entity
+        return cls(merged.values())
+
+    def get(self, name: str) -> Entity:
+        try:
+            return self._entities[name]
+        except KeyError:
+            raise UnknownEntityError(name, self.suggest(name)) from None
+
+    def suggest(self, name: str, limit: int = 5) -> list[str]:
+        """Names close to ``name`` (typos, a group given without its action)."""
+        names = list(self._entities)
+        close = difflib.get_close_matches(name, names, n=limit, cutoff=0.6)
+        under = [candidate for candidate in names if candidate.startswith(name + ".")]
+        return list(dict.fromkeys(close + under))[:limit]
+
+    def search(self, text: str) -> list[Entity]:
+        """Entities whose name, method, path, group or operationId contain every word of ``text``."""
+        words = text.lower().split()
+        return [entity for entity in self._entities.values() if all(word in _haystack(entity) for word in words)]
+
+    def match(self, method: str, path: str) -> tuple[Entity, dict[str, str]] | None:
+        """Route a concrete request (``GET /v1/files/abc``) to its entity and path params."""
+        return self._router.match(method, path)
+
+    def __iter__(self) -> Iterator[Entity]:
+        return iter(self._entities.values())
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entities
+
+    def __repr__(self) -> str:
+        return f"Catalog({len(self)} entities)"
+
+
+def _haystack(entity: Entity) -> str:
+    return " ".join((entity.name, entity.method, entity.path, entity.group, entity.operation_id)).lower()
+
+
+def _identity(entity: Entity) -> tuple[str, str, str]:
+    return entity.method, entity.path, str(entity.extra.get("fragment", ""))
+
+
+@lru_cache(maxsize=1)
+def _default_catalog() -> Catalog:
+    return Catalog.from_file(CATALOG_FILE)
