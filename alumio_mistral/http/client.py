@@ -1,0 +1,328 @@
+"""The one HTTP client: a pooled session, timeouts always, retries by policy, typed errors.
+
+Everything that talks HTTP goes through :class:`Client`, so the rules hold everywhere: the
+official SDK once hung forever without timeouts, a retried upload can create a duplicate
+file, and an API key must never reach a log line or an error. The client is safe to share
+between threads (the outgoing engine does): the session's pool is thread-safe, the retry
+policy travels per request in a context variable, and the rate limit has its own lock.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import quote, urlencode, urljoin
+
+import requests
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
+
+from alumio_mistral import __version__
+from alumio_mistral.catalog.entity import Entity
+from alumio_mistral.errors import AlumioError
+from alumio_mistral.http.auth import auth_for
+from alumio_mistral.http.errors import error_from_response, transport_error
+from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, ClientConfig
+from alumio_mistral.http.ratelimit import TokenBucket
+from alumio_mistral.http.retry import PolicyAdapter, retry_policy, using_policy
+from alumio_mistral.secrets import install_log_redaction, redact, register_secret
+
+if TYPE_CHECKING:
+    from alumio_mistral.catalog import Catalog
+
+log = logging.getLogger("alumio_mistral.http")
+
+USER_AGENT = f"alumio-mistral/{__version__}"
+#: methods that change nothing when repeated: retried like reads outside the catalog
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+SANDBOX_KEY = "sandbox-key"
+#: connections kept per host; above the engine's usual worker count so none are dropped
+POOL_SIZE = 16
+
+QueryValue = Any
+
+
+class ParameterError(AlumioError):
+    """A call that cannot be built: a path parameter missing for the entity's template."""
+
+
+class Client:
+    """A configured connection to one service (Mistral, the sandbox, or any REST API)."""
+
+    def __init__(self, config: ClientConfig, catalog: Catalog | None = None) -> None:
+        self.config = config
+        self._catalog = catalog
+        for secret in config.secrets():
+            register_secret(secret)
+        install_log_redaction()
+        self._base_uri: str | None = None if config.base_uri == SANDBOX else config.base_uri
+        self._base_lock = threading.Lock()
+        self._limiter = TokenBucket(config.rate_limit) if config.rate_limit else None
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._session.headers.update(config.headers)
+        adapter = PolicyAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    @classmethod
+    def for_mistral(
+        cls, api_key: str | None = None, base_uri: str | None = None, catalog: Catalog | None = None
+    ) -> Client:
+        """A Mistral client from arguments or ``MISTRAL_API_KEY`` / ``MISTRAL_BASE_URI``.
+
+        With no key anywhere it talks to the embedded sandbox, so trying things out needs
+        neither an account nor the network.
+        """
+        key = api_key or os.environ.get("MISTRAL_API_KEY") or None
+        uri = base_uri or os.environ.get("MISTRAL_BASE_URI") or (MISTRAL_BASE_URI if key else SANDBOX)
+        return cls(ClientConfig(name="mistral", base_uri=uri, api_key=key or SANDBOX_KEY), catalog)
+
+    # -- properties -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def base_uri(self) -> str:
+        """The base URI; for "sandbox" the embedded sandbox is started on first use."""
+        if self._base_uri is None:
+            with self._base_lock:
+                if self._base_uri is None:
+                    from alumio_mistral.sandbox import embedded_base_uri
+
+                    self._base_uri = embedded_base_uri()
+        return self._base_uri
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            from alumio_mistral.catalog import Catalog
+
+            self._catalog = Catalog.default()
+        return self._catalog
+
+    def __repr__(self) -> str:
+        base = self._base_uri or self.config.base_uri
+        return f"Client(name={self.name!r}, prototype={self.config.prototype!r}, base_uri={redact(base)!r})"
+
+    # -- building requests -------------------------------------------------------------------
+
+    def entity(self, target: Entity | str) -> Entity:
+        return target if isinstance(target, Entity) else self.catalog.get(target)
+
+    def url_for(
+        self,
+        target: Entity | str,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, QueryValue] | None = None,
+    ) -> str:
+        """The full URL of a call: an entity (path template filled in) or a path/URL string."""
+        if isinstance(target, Entity):
+            url = self._join(fill_path(target, path_params or {}))
+            pairs = encode_query(target, query or {})
+        else:
+            url = self._join(target)
+            pairs = encode_query(None, query or {})
+        return f"{url}?{urlencode(pairs)}" if pairs else url
+
+    def _join(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return urljoin(self.base_uri.rstrip("/") + "/", path_or_url.lstrip("/"))
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def call(
+        self,
+        entity: Entity | str,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, QueryValue] | None = None,
+        json: Any = None,
+        files: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool | None = None,
+    ) -> requests.Response:
+        """Call a catalog entity; non-2xx raises the typed error (a 410 on a retired route says so).
+
+        ``stream`` defaults to the entity's own (SSE) flag; a streamed response is returned
+        unread, for :func:`alumio_mistral.http.sse.iter_events`.
+        """
+        target = self.entity(entity)
+        stream = target.streams if stream is None else stream
+        request_headers = dict(headers or {})
+        if stream and target.streams:
+            request_headers.setdefault("Accept", "text/event-stream")
+        return self._send(
+            target.method,
+            self._join(fill_path(target, path_params or {})),
+            entity=target,
+            auth_scheme=target.auth,
+            safe_to_retry=target.safe_to_retry,
+            params=encode_query(target, query or {}),
+            json=json,
+            data=data,
+            files=files,
+            headers=request_headers,
+            stream=stream,
+        )
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        json: Any = None,
+        data: Any = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        safe_to_retry: bool | None = None,
+    ) -> requests.Response:
+        """Call any path (relative to the base URI) or absolute URL with the client's own auth.
+
+        Without ``safe_to_retry``, idempotent methods are retried like reads and the rest
+        only where the server cannot have processed them.
+        """
+        method = method.upper()
+        return self._send(
+            method,
+            self._join(path_or_url),
+            entity=None,
+            auth_scheme=None,
+            safe_to_retry=method in IDEMPOTENT_METHODS if safe_to_retry is None else safe_to_retry,
+            params=encode_query(None, params or {}),
+            json=json,
+            data=data,
+            files=files,
+            headers=dict(headers or {}),
+            stream=stream,
+        )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        entity: Entity | None,
+        auth_scheme: str | None,
+        safe_to_retry: bool,
+        params: list[tuple[str, str]],
+        json: Any,
+        data: Any,
+        files: Any,
+        headers: dict[str, str],
+        stream: bool,
+    ) -> requests.Response:
+        config = self.config
+        if self._limiter is not None:
+            self._limiter.acquire()
+        policy = retry_policy(
+            safe_to_retry=safe_to_retry,
+            max_attempts=config.max_attempts,
+            backoff_factor=config.backoff_factor,
+            backoff_max=config.backoff_max,
+            max_retry_wait=config.max_retry_wait,
+        )
+        started = time.monotonic()
+        try:
+            with using_policy(policy):
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params or None,
+                    json=json,
+                    data=data,
+                    files=files,
+                    headers=headers or None,
+                    auth=auth_for(config, auth_scheme),
+                    timeout=(config.connect_timeout, config.read_timeout),
+                    stream=stream,
+                )
+        except requests.RequestException as error:
+            log.debug("%s %s failed: %s", method, url, error)
+            raise transport_error(error, method, url, entity) from None
+        log.debug(
+            "%s %s -> %s in %.0f ms", method, response.url, response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        if response.status_code >= 400:
+            try:
+                raise error_from_response(response, entity, _retry_after(policy, response))
+            finally:
+                response.close()
+        return response
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def fill_path(entity: Entity, values: Mapping[str, Any]) -> str:
+    """The entity's path template with each ``{param}`` URL-quoted; a missing one is an error."""
+    names = [param.name for param in entity.path_params]
+    missing = [name for name in names if values.get(name) in (None, "")]
+    if missing:
+        raise ParameterError(
+            f"{entity.name}: missing path parameter(s) {', '.join(missing)} "
+            f"for {entity.method} {entity.path}"
+        )
+    path = entity.path
+    for name in names:
+        path = path.replace("{" + name + "}", quote(str(values[name]), safe=""))
+    return path
+
+
+def encode_query(entity: Entity | None, query: Mapping[str, QueryValue]) -> list[tuple[str, str]]:
+    """Query pairs by each param's style: arrays as repeated keys, JSON params JSON-encoded.
+
+    A string for a JSON param is taken as already encoded (as typed on the command line).
+    Booleans become ``true``/``false`` (what the API expects, not Python's ``True``); None
+    values are left out; names the entity does not declare are sent as given.
+    """
+    styles = {param.name: param.style for param in entity.query_params} if entity else {}
+    pairs: list[tuple[str, str]] = []
+    for name, value in query.items():
+        if value is None:
+            continue
+        if styles.get(name) == "json" and not isinstance(value, str):
+            pairs.append((name, jsonlib.dumps(value, separators=(",", ":"))))
+        elif isinstance(value, (list, tuple)):
+            pairs.extend((name, _scalar(item)) for item in value)
+        else:
+            pairs.append((name, _scalar(value)))
+    return pairs
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _retry_after(policy: Retry, response: requests.Response) -> float | None:
+    """The server's ``Retry-After`` in seconds (either form), or None if absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return float(policy.parse_retry_after(value))
+    except InvalidHeader:
+        return None
