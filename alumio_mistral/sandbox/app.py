@@ -1,0 +1,238 @@
+"""The sandbox WSGI application: catalog routing, auth, validation, state, faults, counters.
+
+Every catalog operation answers: stateful families and deterministic compute functions
+handle the ones users build flows with; any other operation answers with a minimal instance
+of its response schema (when a spec file was given) or an empty object.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from waitress.channel import ClientDisconnected
+
+from alumio_mistral.catalog import Catalog
+from alumio_mistral.catalog.entity import Entity
+from alumio_mistral.sandbox import compute, sse
+from alumio_mistral.sandbox.clock import Clock
+from alumio_mistral.sandbox.faults import Decision, Faults
+from alumio_mistral.sandbox.responses import Builder
+from alumio_mistral.sandbox.state import Context, Handler
+from alumio_mistral.sandbox.state.agents import Agents
+from alumio_mistral.sandbox.state.batch import Batches
+from alumio_mistral.sandbox.state.conversations import Conversations
+from alumio_mistral.sandbox.state.files import Files
+from alumio_mistral.sandbox.state.libraries import Libraries
+from alumio_mistral.sandbox.state.models import Models
+from alumio_mistral.sandbox.validation import SpecSchemas
+from alumio_mistral.sandbox.wire import (
+    HttpError, Reply, Request, error_body, json_reply, status_line,
+)
+
+StartResponse = Callable[..., Any]
+#: the sandbox's own routes live outside the Mistral namespace
+CONTROL_PREFIX = "/_sandbox/"
+_ROUTE_CACHE_SIZE = 4096
+
+
+class DroppedConnection(ClientDisconnected):
+    """Raised to make waitress close the connection without writing an answer."""
+
+
+class SandboxApp:
+    """One emulated Mistral API with its own state (not shared between apps)."""
+
+    def __init__(self, *, seed: int = 0, faults: Faults | str | None = None, spec_path: str | Path | None = None,
+                 catalog: Catalog | None = None, clock: Clock | None = None) -> None:
+        self.catalog = catalog or Catalog.default()
+        self.seed = seed
+        self.faults = faults if isinstance(faults, Faults) else Faults.parse(faults)
+        self.clock = clock or Clock()
+        self.schemas = SpecSchemas(spec_path) if spec_path else None
+        self.builder = Builder(self.schemas) if self.schemas else None
+        self._streams = {(e.method, e.path): e for e in self.catalog if e.streams}
+        self._routes: dict[tuple[str, str], tuple[Entity, dict[str, str]] | None] = {}
+        self._counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
+        self._examples: dict[str, Any] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all state and counters (base models come back)."""
+        self.ctx = Context(self.seed, self.clock)
+        self.files = Files(self.ctx)
+        agents = Agents(self.ctx)
+        families = [Models(self.ctx), self.files, Batches(self.ctx, self.files, self.answer), agents,
+                    Conversations(self.ctx, agents), Libraries(self.ctx)]
+        self.handlers: dict[str, Handler] = {name: self._compute(name) for name in compute.BY_ENTITY}
+        for family in families:
+            self.handlers.update(family.handlers())
+        with self._counts_lock:
+            self._counts.clear()
+
+    def counts(self) -> dict[str, int]:
+        """Requests received: per ``"METHOD /route/template"``, per entity name, per ``"status NNN"``."""
+        with self._counts_lock:
+            return dict(self._counts)
+
+    # -- WSGI ---------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request.from_environ(environ)
+        if request.path.startswith(CONTROL_PREFIX):
+            reply = self._control(request)
+        else:
+            reply = self._serve(request)
+        start_response(status_line(reply.status), reply.headers)
+        body = reply.body
+        return [body] if isinstance(body, bytes) else body
+
+    def _control(self, request: Request) -> Reply:
+        if request.path == CONTROL_PREFIX + "requests" and request.method == "GET":
+            return json_reply(200, self.counts())
+        if request.path == CONTROL_PREFIX + "reset" and request.method == "POST":
+            self.reset()
+            return json_reply(200, {"reset": True})
+        return json_reply(404, error_body(f"No sandbox control route {request.method} {request.path}", "not_found_error"))
+
+    def _route(self, method: str, path: str) -> tuple[Entity, dict[str, str]] | None:
+        key = (method, path)
+        if key not in self._routes:
+            if len(self._routes) >= _ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            self._routes[key] = self.catalog.match(method, path)
+        return self._routes[key]
+
+    def _count(self, *keys: str) -> None:
+        with self._counts_lock:
+            for key in keys:
+                self._counts[key] += 1
+
+    def _serve(self, request: Request) -> Reply:
+        found = self._route(request.method, request.path)
+        if found is None:
+            reply = json_reply(404, error_body(f"No route {request.method} {request.path}", "not_found_error"))
+            self._count(f"status {reply.status}")
+            return reply
+        entity, params = found
+        request.path_params = params
+        decision = self.faults.decide(request.path, entity.name, self.clock, self.seed) if self.faults else None
+        try:
+            reply = self._faulted(decision) or self._authorized(entity, request) or self._dispatch(entity, request)
+        except HttpError as error:
+            reply = error.reply()
+        if decision is not None:
+            reply = _damage(reply, decision)
+        self._count(f"{entity.method} {entity.path}", entity.name, f"status {reply.status}")
+        if decision is not None and decision.drop:
+            raise DroppedConnection(request.path)
+        return reply
+
+    def _faulted(self, decision: Decision | None) -> Reply | None:
+        if decision is None:
+            return None
+        if decision.delay:
+            self.clock.sleep(decision.delay)
+        if decision.retry_after is not None:
+            message = f"Rate limit exceeded (sandbox fault); retry after {decision.retry_after} s"
+            return json_reply(429, error_body(message, "rate_limited"), [("Retry-After", str(decision.retry_after))])
+        if decision.status is not None:
+            return json_reply(decision.status, error_body(f"Injected sandbox fault {decision.status}", "server_error"))
+        return None
+
+    @staticmethod
+    def _authorized(entity: Entity, request: Request) -> Reply | None:
+        """401 in Mistral's error shape when the credentials the entity needs are missing."""
+        if entity.auth in ("bearer", "admin_bearer"):
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return None
+            need = "an 'Authorization: Bearer <api key>' header"
+        elif entity.auth == "api_key_header":
+            if request.headers.get("x-api-key"):
+                return None
+            need = "an 'x-api-key' header"
+        else:
+            return None
+        return json_reply(401, error_body(f"Unauthorized: {entity.name} needs {need}", "authentication_error"))
+
+    def _dispatch(self, entity: Entity, request: Request) -> Reply:
+        if entity.retired:
+            message = f"{entity.name} ({entity.method} {entity.path}) was retired by Mistral and answers 410 Gone"
+            return json_reply(410, error_body(message, "gone"))
+        body = request.json() if entity.body == "json" else None
+        if isinstance(body, dict) and body.get("stream") and (entity.method, entity.path) in self._streams:
+            entity = self._streams[(entity.method, entity.path)]
+        if entity.body == "json":
+            self._validate(entity, body)
+        handler = self.handlers.get(entity.name)
+        result = handler(request) if handler else self._example(entity)
+        if isinstance(result, Reply):
+            return result
+        status = entity.success_codes[0] if entity.success_codes else 200
+        if self.builder is not None and status != 204:
+            pointer = self.schemas.response_pointer(entity) if self.schemas else None
+            if pointer is not None:
+                result = self.builder.complete(pointer, result)
+        return json_reply(status, result)
+
+    def _validate(self, entity: Entity, body: Any) -> None:
+        if body is None:
+            if entity.body_required:
+                raise HttpError(422, {"detail": [{"loc": ["body"], "msg": "Field required", "type": "missing"}]})
+            return
+        if self.schemas is not None:
+            problems = self.schemas.problems(entity, body)
+            if problems:
+                raise HttpError(422, {"detail": problems})
+
+    def _example(self, entity: Entity) -> Any:
+        """The generic answer of an operation without a handler (built once per operation)."""
+        if entity.name not in self._examples:
+            pointer = self.schemas.response_pointer(entity) if self.schemas else None
+            self._examples[entity.name] = self.builder.for_pointer(pointer) if self.builder and pointer else {}
+        return json.loads(json.dumps(self._examples[entity.name]))
+
+    def _compute(self, name: str) -> Handler:
+        """A handler for a stateless endpoint (SSE chunks then ``[DONE]`` when the body asks to stream)."""
+        function = compute.BY_ENTITY[name]
+
+        def handle(request: Request) -> Any:
+            body = request.json() or {}
+            answer = function(body, self.files.content)
+            if body.get("stream") and "choices" in answer:
+                events = [(None, chunk) for chunk in compute.stream_chunks(answer)]
+                return sse.stream([*events, (None, sse.DONE)])
+            return answer
+
+        return handle
+
+    def answer(self, endpoint: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """What ``POST endpoint`` answers for ``body`` (used by batch jobs; no faults, not counted)."""
+        found = self._route("POST", endpoint)
+        if found is None:
+            return 404, error_body(f"No route POST {endpoint}", "not_found_error")
+        request = Request("POST", endpoint, {}, {"content-type": "application/json"},
+                          json.dumps({k: v for k, v in body.items() if k != "stream"}).encode(), path_params=found[1])
+        try:
+            reply = self._dispatch(found[0], request)
+        except HttpError as error:
+            reply = error.reply()
+        data = reply.body if isinstance(reply.body, bytes) else b"".join(reply.body)
+        return reply.status, json.loads(data) if data else None
+
+
+def _damage(reply: Reply, decision: Decision) -> Reply:
+    """Apply the body faults: half a body (still well-framed HTTP) or a body that is not JSON."""
+    if not (decision.truncate or decision.garbage) or reply.status >= 400:
+        return reply
+    data = reply.body if isinstance(reply.body, bytes) else b"".join(reply.body)
+    headers = [(k, v) for k, v in reply.headers if k.lower() != "content-type"]
+    if decision.garbage:
+        return Reply(reply.status, b"<html><body>sandbox: upstream error</body></html>",
+                     [("Content-Type", "text/html"), *headers])
+    return Reply(reply.status, data[: len(data) // 2], reply.headers)

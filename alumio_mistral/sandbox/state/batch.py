@@ -1,0 +1,179 @@
+"""Batch jobs: created from JSONL files or inline requests, advanced one state per poll.
+
+Each ``batch_jobs.get`` moves a job one step (QUEUED -> RUNNING -> SUCCESS or FAILED;
+CANCELLATION_REQUESTED -> CANCELLED), so tests and flows that poll see every state, in order,
+without waiting. On completion every line is answered by the same code the live endpoint runs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Callable
+
+from alumio_mistral.sandbox.state import Context, Handler, page_of
+from alumio_mistral.sandbox.state.files import Files
+from alumio_mistral.sandbox.wire import HttpError, Request, error_body, not_found, query_error
+
+#: (endpoint, body) -> (status code, response body), as the live endpoint answers
+Answer = Callable[[str, dict[str, Any]], tuple[int, Any]]
+FINAL = ("SUCCESS", "FAILED", "CANCELLED", "TIMEOUT_EXCEEDED")
+
+
+def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """Requests of a batch input file, and one message per line that is not a request."""
+    requests: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            problems.append(f"line {number}: not valid JSON")
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("body"), dict):
+            problems.append(f"line {number}: no 'body' object")
+            continue
+        requests.append(item)
+    return requests, problems
+
+
+class Batches:
+    def __init__(self, ctx: Context, files: Files, answer: Answer) -> None:
+        self.ctx = ctx
+        self.files = files
+        self.answer = answer
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.pending: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+        self.outputs: dict[str, list[dict[str, Any]]] = {}
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "batch_jobs.create": self.create, "batch_jobs.list": self.list, "batch_jobs.get": self.get,
+            "batch_jobs.cancel": self.cancel, "batch_jobs.delete": self.delete,
+        }
+
+    def create(self, request: Request) -> Any:
+        body = request.json() or {}
+        endpoint = body.get("endpoint")
+        if not endpoint:
+            raise HttpError(422, {"detail": [{"loc": ["body", "endpoint"], "msg": "Field required", "type": "missing"}]})
+        input_files = [str(f) for f in body.get("input_files") or []]
+        requests: list[dict[str, Any]] = [r for r in body.get("requests") or [] if isinstance(r, dict)]
+        problems: list[str] = []
+        for file_id in input_files:
+            parsed, bad = parse_lines(self.files.content(file_id))
+            requests += parsed
+            problems += [f"file {file_id} {p}" for p in bad]
+        if not requests and not problems:
+            raise HttpError(400, error_body("A batch job needs input_files or requests with at least one line"))
+        model = body.get("model")
+        for item in requests:
+            if model and "model" not in item["body"]:
+                item["body"] = {**item["body"], "model": model}
+            if body.get("agent_id") and "agent_id" not in item["body"]:
+                item["body"] = {**item["body"], "agent_id": body["agent_id"]}
+        job = {
+            "id": self.ctx.uuid(), "object": "batch", "input_files": input_files, "metadata": body.get("metadata"),
+            "endpoint": endpoint, "model": model, "agent_id": body.get("agent_id"), "output_file": None,
+            "error_file": None, "errors": [], "outputs": None, "status": "QUEUED", "created_at": self.ctx.now(),
+            "total_requests": len(requests) + len(problems), "completed_requests": 0, "succeeded_requests": 0,
+            "failed_requests": 0, "started_at": None, "completed_at": None,
+        }
+        with self.ctx.lock:
+            self.jobs[job["id"]] = job
+            self.pending[job["id"]] = (requests, problems)
+        return dict(job)
+
+    def _job(self, job_id: str) -> dict[str, Any]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise not_found("Batch job", job_id)
+        return job
+
+    def _advance(self, job: dict[str, Any]) -> None:
+        status = job["status"]
+        if status == "QUEUED":
+            job["status"], job["started_at"] = "RUNNING", self.ctx.now()
+        elif status == "RUNNING":
+            self._run(job)
+        elif status == "CANCELLATION_REQUESTED":
+            job["status"], job["completed_at"] = "CANCELLED", self.ctx.now()
+
+    def _run(self, job: dict[str, Any]) -> None:
+        """Answer every line, write the output (and error) files, and finish the job."""
+        requests, problems = self.pending.pop(job["id"], ([], []))
+        results, failures = [], []
+        for index, item in enumerate(requests):
+            custom_id = item.get("custom_id") or str(index)
+            status, answer = self.answer(job["endpoint"], item["body"])
+            line = {"id": f"batch-{job['id'][:8]}-{index}", "custom_id": custom_id,
+                    "response": {"status_code": status, "body": answer}, "error": None}
+            (results if status < 400 else failures).append(line)
+        failures += [{"custom_id": None, "response": None, "error": {"message": p, "code": 400}} for p in problems]
+        if results:
+            job["output_file"] = self._write(job, "output", results, "batch_result")
+        if failures:
+            job["error_file"] = self._write(job, "error", failures, "batch_error")
+            job["errors"] = [{"message": f"{len(failures)} request(s) failed", "count": len(failures)}]
+        self.outputs[job["id"]] = results + failures
+        job.update(
+            status="SUCCESS" if results else "FAILED", completed_at=self.ctx.now(),
+            completed_requests=len(results) + len(failures), succeeded_requests=len(results),
+            failed_requests=len(failures),
+        )
+
+    def _write(self, job: dict[str, Any], kind: str, lines: list[dict[str, Any]], sample_type: str) -> str:
+        data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
+        record = self.files.add(f"{job['id']}_{kind}.jsonl", data, "batch", sample_type, source="mistral",
+                                mimetype="application/jsonl")
+        return str(record["id"])
+
+    def _view(self, job: dict[str, Any], inline: bool) -> dict[str, Any]:
+        view = dict(job)
+        if inline and job["status"] in FINAL:
+            view["outputs"] = self.outputs.get(job["id"], [])
+        return view
+
+    def get(self, request: Request) -> Any:
+        with self.ctx.lock:
+            job = self._job(request.path_params["job_id"])
+            self._advance(job)
+            return self._view(job, (request.arg("inline") or "").lower() == "true")
+
+    def list(self, request: Request) -> Any:
+        with self.ctx.lock:
+            jobs = list(self.jobs.values())
+        statuses = request.query.get("status")
+        if statuses:
+            jobs = [j for j in jobs if j["status"] in statuses]
+        for name in ("model", "agent_id"):
+            if request.arg(name):
+                jobs = [j for j in jobs if j[name] == request.arg(name)]
+        after = request.arg("created_after")
+        if after:
+            try:
+                moment = datetime.fromisoformat(after.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                raise HttpError(422, query_error("created_after", f"Input should be a valid datetime, got {after!r}"))
+            jobs = [j for j in jobs if j["created_at"] >= moment]
+        jobs.sort(key=lambda j: j["created_at"], reverse=request.arg("order_by", "-created") == "-created")
+        return {"object": "list", "data": [dict(j) for j in page_of(jobs, request)], "total": len(jobs)}
+
+    def cancel(self, request: Request) -> Any:
+        with self.ctx.lock:
+            job = self._job(request.path_params["job_id"])
+            if job["status"] not in FINAL:
+                job["status"] = "CANCELLATION_REQUESTED"
+                self.pending.pop(job["id"], None)
+            return dict(job)
+
+    def delete(self, request: Request) -> Any:
+        job_id = request.path_params["job_id"]
+        with self.ctx.lock:
+            self._job(job_id)
+            del self.jobs[job_id]
+            self.pending.pop(job_id, None)
+            self.outputs.pop(job_id, None)
+        return {"id": job_id, "object": "batch", "deleted": True}

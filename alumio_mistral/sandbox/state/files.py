@@ -1,0 +1,104 @@
+"""Files: multipart upload, paged and filtered list, retrieve, download, signed URL, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alumio_mistral.sandbox.state import Context, Handler, page_of
+from alumio_mistral.sandbox.wire import HttpError, Reply, Request, not_found
+
+PURPOSES = ("fine-tune", "batch", "ocr")
+_SAMPLE_TYPES = {"batch": "batch_request", "fine-tune": "instruct", "ocr": "instruct"}
+
+
+class Files:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.records: dict[str, dict[str, Any]] = {}
+        self.contents: dict[str, bytes] = {}
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "files.upload": self.upload, "files.list": self.list, "files.retrieve": self.retrieve,
+            "files.delete": self.delete, "files.download": self.download, "files.get_signed_url": self.signed_url,
+        }
+
+    def add(self, filename: str, content: bytes, purpose: str, sample_type: str, source: str = "upload",
+            mimetype: str | None = None) -> dict[str, Any]:
+        """Store a file (uploads and batch outputs both come through here)."""
+        record = {
+            "id": self.ctx.uuid(), "object": "file", "bytes": len(content), "created_at": self.ctx.now(),
+            "filename": filename, "purpose": purpose, "sample_type": sample_type,
+            "num_lines": content.count(b"\n") + (0 if content.endswith(b"\n") or not content else 1),
+            "mimetype": mimetype, "source": source, "signature": None, "expires_at": None, "visibility": "workspace",
+        }
+        with self.ctx.lock:
+            self.records[record["id"]] = record
+            self.contents[record["id"]] = content
+        return record
+
+    def content(self, file_id: str) -> bytes:
+        with self.ctx.lock:
+            if file_id not in self.contents:
+                raise not_found("File", file_id)
+            return self.contents[file_id]
+
+    def _record(self, file_id: str) -> dict[str, Any]:
+        record = self.records.get(file_id)
+        if record is None:
+            raise not_found("File", file_id)
+        return record
+
+    def upload(self, request: Request) -> Any:
+        fields, files = request.form()
+        upload = files.get("file")
+        if upload is None:
+            raise HttpError(422, {"detail": [{"loc": ["body", "file"], "msg": "Field required", "type": "missing"}]})
+        purpose = fields.get("purpose") or "fine-tune"
+        if purpose not in PURPOSES:
+            message = f"Input should be {', '.join(repr(p) for p in PURPOSES)}"
+            raise HttpError(422, {"detail": [{"loc": ["body", "purpose"], "msg": message, "type": "enum"}]})
+        return self.add(upload.filename, upload.content, purpose, _SAMPLE_TYPES[purpose], mimetype=upload.content_type)
+
+    def list(self, request: Request) -> Any:
+        with self.ctx.lock:
+            records = list(self.records.values())
+        filters = {name: request.arg(name) for name in ("purpose", "sample_type", "source")}
+        for name, wanted in filters.items():
+            if wanted:
+                records = [r for r in records if r[name] in request.query[name]]
+        search = request.arg("search")
+        if search:
+            records = [r for r in records if search.lower() in r["filename"].lower()]
+        mimetypes = request.query.get("mimetypes")
+        if mimetypes:
+            records = [r for r in records if r["mimetype"] in mimetypes]
+        return {"object": "list", "data": page_of(records, request), "total": len(records)}
+
+    def retrieve(self, request: Request) -> Any:
+        with self.ctx.lock:
+            return {**self._record(request.path_params["file_id"]), "deleted": False}
+
+    def delete(self, request: Request) -> Any:
+        file_id = request.path_params["file_id"]
+        with self.ctx.lock:
+            self._record(file_id)
+            del self.records[file_id]
+            del self.contents[file_id]
+        return {"id": file_id, "object": "file", "deleted": True}
+
+    def download(self, request: Request) -> Reply:
+        file_id = request.path_params["file_id"]
+        with self.ctx.lock:
+            record = self._record(file_id)
+            data = self.contents[file_id]
+        disposition = f'attachment; filename="{record["filename"]}"'
+        return Reply(200, data, [("Content-Type", "application/octet-stream"), ("Content-Disposition", disposition)])
+
+    def signed_url(self, request: Request) -> Any:
+        file_id = request.path_params["file_id"]
+        with self.ctx.lock:
+            self._record(file_id)
+        expiry = request.int_arg("expiry", 24)
+        host = request.headers.get("host", "127.0.0.1")
+        return {"url": f"http://{host}/v1/files/{file_id}/content?signature=sandbox&expiry={expiry}"}

@@ -1,0 +1,158 @@
+"""HTTP request and reply values for the sandbox, over plain WSGI.
+
+Plain WSGI keeps each request cheap (no framework routing or middleware): the sandbox must
+answer well over a thousand small requests per second so it is never what a benchmark measures.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any, Iterable, Mapping
+from urllib.parse import parse_qs
+
+JSON_TYPE = "application/json"
+
+_STATUS_TEXT = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 410: "Gone", 422: "Unprocessable Entity", 429: "Too Many Requests",
+    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+}
+
+
+def status_line(code: int) -> str:
+    return f"{code} {_STATUS_TEXT.get(code, 'Status')}"
+
+
+@dataclass
+class Upload:
+    """One file part of a multipart body."""
+
+    filename: str
+    content: bytes
+    content_type: str
+
+
+@dataclass
+class Request:
+    """What a handler needs from one HTTP request, parsed lazily."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]
+    body: bytes
+    path_params: dict[str, str] = field(default_factory=dict)
+    _json: Any = None
+    _form: tuple[dict[str, str], dict[str, Upload]] | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, Any]) -> "Request":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        query_string = environ.get("QUERY_STRING", "")
+        return cls(
+            method=environ["REQUEST_METHOD"].upper(),
+            path=environ.get("PATH_INFO") or "/",
+            query=parse_qs(query_string, keep_blank_values=True) if query_string else {},
+            headers=headers,
+            body=body,
+        )
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """The first value of query parameter ``name``."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def int_arg(self, name: str, default: int) -> int:
+        value = self.arg(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise HttpError(422, query_error(name, f"Input should be a valid integer, got {value!r}"))
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def json(self) -> Any:
+        """The JSON body (``None`` when there is none); 400 when it does not parse."""
+        if self._json is None and self.body and self.content_type != "multipart/form-data":
+            try:
+                self._json = json.loads(self.body)
+            except ValueError as error:
+                raise HttpError(400, error_body(f"Request body is not valid JSON: {error}"))
+        return self._json
+
+    def form(self) -> tuple[dict[str, str], dict[str, Upload]]:
+        """Fields and files of a multipart body (stdlib email parser: no extra dependency)."""
+        if self._form is None:
+            fields: dict[str, str] = {}
+            files: dict[str, Upload] = {}
+            if self.content_type == "multipart/form-data":
+                head = f"Content-Type: {self.headers['content-type']}\r\n\r\n".encode()
+                message = BytesParser(policy=HTTP).parsebytes(head + self.body)
+                for part in message.iter_parts():
+                    name = part.get_param("name", header="content-disposition")
+                    payload = part.get_payload(decode=True) or b""
+                    filename = part.get_filename()
+                    if filename is not None:
+                        files[str(name)] = Upload(filename, payload, part.get_content_type())
+                    else:
+                        fields[str(name)] = payload.decode("utf-8", "replace")
+            self._form = (fields, files)
+        return self._form
+
+
+@dataclass
+class Reply:
+    """A status, headers and a body (bytes or an iterable of chunks for streams)."""
+
+    status: int
+    body: bytes | Iterable[bytes] = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class HttpError(Exception):
+    """Raised by handlers to answer with an error status and body."""
+
+    def __init__(self, status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+
+    def reply(self) -> Reply:
+        return json_reply(self.status, self.body, self.headers)
+
+
+def json_reply(status: int, value: Any, headers: list[tuple[str, str]] | None = None) -> Reply:
+    if status == 204:
+        return Reply(204, b"", list(headers or []))
+    data = json.dumps(value, separators=(",", ":")).encode()
+    return Reply(status, data, [("Content-Type", JSON_TYPE), *(headers or [])])
+
+
+def error_body(message: str, kind: str = "invalid_request_error", code: str | None = None) -> dict[str, Any]:
+    """Mistral's error shape for every non-validation error."""
+    return {"object": "error", "message": message, "type": kind, "param": None, "code": code}
+
+
+def query_error(name: str, message: str) -> dict[str, Any]:
+    return {"detail": [{"loc": ["query", name], "msg": message, "type": "value_error"}]}
+
+
+def not_found(kind: str, identifier: str) -> HttpError:
+    return HttpError(404, error_body(f"{kind} {identifier!r} not found", "not_found_error"))
