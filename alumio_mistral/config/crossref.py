@@ -1,0 +1,119 @@
+"""Checks between the parts of a project, run after the schemas checked each part's shape.
+
+Routes must name existing incoming and outgoing configurations, subscribers and publishers
+existing clients, and entities must exist in the catalog with parameters they accept. The
+checks read what did validate and compare it with every name *written* in the file, so an
+object that is broken itself is not reported a second time as "unknown" where it is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from alumio_mistral.catalog import Catalog
+from alumio_mistral.catalog.entity import Entity
+from alumio_mistral.config.clients import DEFAULT_CLIENT
+from alumio_mistral.config.fields import did_you_mean
+from alumio_mistral.config.problems import Finding, join_path
+from alumio_mistral.errors import AlumioError
+
+
+def cross_check(raw: Mapping[str, Any], valid: Mapping[str, Any], catalog: Catalog) -> list[Finding]:
+    """Every broken reference in the project; ``raw`` is the file's data, ``valid`` what validated."""
+    checker = _Checker(
+        catalog,
+        clients=_names(raw, "clients") | {DEFAULT_CLIENT},
+        incoming=_names(raw, "incoming"),
+        outgoing=_names(raw, "outgoing"),
+    )
+    for name, incoming in valid.get("incoming", {}).items():
+        subscriber = incoming.get("subscriber")
+        if isinstance(subscriber, dict):
+            checker.target(subscriber, f"incoming.{name}.subscriber", reads=True)
+    for name, outgoing in valid.get("outgoing", {}).items():
+        for key in ("publisher", "then"):
+            if isinstance(outgoing.get(key), dict):
+                checker.target(outgoing[key], f"outgoing.{name}.{key}", reads=False)
+    checker.routes(valid.get("routes", []))
+    return checker.findings
+
+
+def _names(raw: Mapping[str, Any], section: str) -> set[str]:
+    names = raw.get(section)
+    return {str(name) for name in names} if isinstance(names, dict) else set()
+
+
+class _Checker:
+    def __init__(self, catalog: Catalog, *, clients: set[str], incoming: set[str], outgoing: set[str]) -> None:
+        self.catalog = catalog
+        self.known = {"client": clients, "incoming": incoming, "outgoing": outgoing}
+        self.findings: list[Finding] = []
+
+    def reference(self, kind: str, name: str, path: str) -> None:
+        known = self.known[kind]
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            self.findings.append((path, f"unknown {kind} {name!r}{did_you_mean(name, known)}; defined: {listed}"))
+
+    def target(self, settings: Mapping[str, Any], path: str, *, reads: bool) -> None:
+        """A subscriber, publisher or ``then`` target: its client, and its entity if it names one."""
+        if "client" in settings:
+            self.reference("client", settings["client"], join_path(path, "client"))
+        if "entity" not in settings:
+            return
+        entity_path = join_path(path, "entity")
+        try:
+            entity = self.catalog.get(settings["entity"])
+        except AlumioError as error:
+            self.findings.append((entity_path, str(error)))
+            return
+        if entity.retired:
+            self.findings.append((entity_path, f"{entity.name} is retired: the API answers 410 Gone"))
+        if reads:
+            self.readable(entity, entity_path)
+            self.parameters(entity, settings.get("params", {}), join_path(path, "params"), ("path", "query"), True)
+        else:
+            self.parameters(entity, settings.get("path_params", {}), join_path(path, "path_params"), ("path",))
+            self.parameters(entity, settings.get("query", {}), join_path(path, "query"), ("query",))
+
+    def readable(self, entity: Entity, path: str) -> None:
+        if entity.method != "GET" and entity.pagination is None:
+            self.findings.append(
+                (path, f"{entity.name} is a {entity.method} that neither lists nor retrieves; a subscriber reads entities")
+            )
+
+    def parameters(
+        self, entity: Entity, given: Mapping[str, Any], path: str, locations: tuple[str, ...], complete: bool = False
+    ) -> None:
+        """Names must be parameters of the entity; ``complete`` ones (a subscriber's) give every required one."""
+        accepted = [param for param in entity.params if param.location in locations]
+        names = [param.name for param in accepted]
+        for name in given:
+            if name not in names:
+                expected = ", ".join(names) or "none"
+                self.findings.append(
+                    (join_path(path, name), f"{entity.name} has no such parameter{did_you_mean(name, names)}; its parameters: {expected}")
+                )
+        if complete:
+            self.findings.extend(
+                (path, f"{entity.name} needs parameter {param.name!r}")
+                for param in accepted
+                if param.required and param.name not in given
+            )
+
+    def routes(self, routes: list[Any]) -> None:
+        seen: dict[tuple[str, str], int] = {}
+        for index, route in enumerate(routes):
+            if not isinstance(route, dict):
+                continue
+            path = f"routes.{index}"
+            if "incoming" in route:
+                self.reference("incoming", route["incoming"], f"{path}.incoming")
+            for position, outgoing in enumerate(route.get("outgoing", [])):
+                self.reference("outgoing", outgoing, f"{path}.outgoing.{position}")
+                pair = (route.get("incoming", ""), outgoing)
+                if pair in seen:
+                    self.findings.append(
+                        (f"{path}.outgoing.{position}", f"{pair[0]} -> {outgoing} is already routed at routes.{seen[pair]}")
+                    )
+                seen.setdefault(pair, index)

@@ -1,0 +1,92 @@
+"""The validated project, as plain dataclasses the rest of the connector reads.
+
+Subscriber and publisher settings stay dicts (shape checked by the schemas): each subscriber
+or publisher module reads its own keys, so adding an option does not ripple through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from alumio_mistral.http.prototypes import ClientConfig
+
+DedupPolicy = Literal["always", "new", "changed"]
+
+
+@dataclass
+class IncomingConfig:
+    """Where entities come from and how they become tasks."""
+
+    name: str
+    subscriber: dict[str, Any]
+    entity_transformers: list[dict[str, Any]] = field(default_factory=list)
+    #: pattern to the field that identifies an entity (for de-duplication and task records)
+    identity: str = "id"
+    dedup: DedupPolicy = "always"
+    description: str = ""
+    disabled: bool = False
+
+
+@dataclass
+class OutgoingConfig:
+    """How a task's entity is turned into a request, and what is kept of the answer."""
+
+    name: str
+    publisher: dict[str, Any]
+    entity_transformers: list[dict[str, Any]] = field(default_factory=list)
+    response_transformers: list[dict[str, Any]] = field(default_factory=list)
+    #: a second publisher that receives the transformed response
+    then: dict[str, Any] | None = None
+    failure: dict[str, Any] = field(default_factory=lambda: {"policy": "retry", "attempts": 3, "backoff": 1.0})
+    concurrency: int = 1
+    description: str = ""
+    disabled: bool = False
+
+
+@dataclass
+class Route:
+    """One incoming's tasks go to each of these outgoing configurations."""
+
+    incoming: str
+    outgoing: list[str]
+    description: str = ""
+    disabled: bool = False
+
+
+@dataclass
+class StoreConfig:
+    """Where tasks and storages live (SQLite file)."""
+
+    path: Path
+
+
+@dataclass
+class Project:
+    """A loaded, validated project file. ``root`` is the folder relative paths start from."""
+
+    path: Path
+    root: Path
+    clients: dict[str, ClientConfig]
+    incoming: dict[str, IncomingConfig]
+    outgoing: dict[str, OutgoingConfig]
+    routes: list[Route]
+    #: inline named transformer definitions (a list of steps, or a mapping with ``steps``)
+    transformers: dict[str, Any]
+    store: StoreConfig
+    description: str = ""
+
+    def __repr__(self) -> str:
+        """Names only: short enough to read, and no client setting (or secret) can leak."""
+        return (
+            f"Project(path={str(self.path)!r}, clients={sorted(self.clients)}, incoming={sorted(self.incoming)}, "
+            f"outgoing={sorted(self.outgoing)}, routes={len(self.routes)})"
+        )
+
+    def summary(self) -> str:
+        """The one-line count ``validate`` prints."""
+        return (
+            f"{len(self.clients)} clients, {len(self.incoming)} incoming, "
+            f"{len(self.outgoing)} outgoing, {len(self.routes)} routes"
+        )

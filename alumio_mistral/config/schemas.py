@@ -1,0 +1,253 @@
+"""The shape of a project file, as marshmallow schema declarations.
+
+Only shape lives here (keys, types, allowed values, which keys go together); references between
+objects (a route's incoming, a subscriber's client, an entity in the catalog) are checked after
+loading by :mod:`alumio_mistral.config.crossref`. Client timeouts and retry numbers have no
+defaults here on purpose: ``ClientConfig`` owns them, so they are defined once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from marshmallow import ValidationError, fields, pre_load, validates_schema
+from marshmallow.validate import Length, OneOf, Range
+
+from alumio_mistral.config.fields import NamedMapping, StrictSchema, TypedNested
+
+DEDUP_POLICIES = ("always", "new", "changed")
+FAILURE_POLICIES = ("retry", "fail")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+PROTOTYPES = ("mistral", "generic")
+AUTH_SCHEMES = ("bearer", "header", "basic", "none")
+
+_positive_int = Range(min=1)
+_positive_float = Range(min=0, min_inclusive=False)
+
+
+def _base_uri(value: str) -> None:
+    if value != "sandbox" and not value.startswith(("http://", "https://")):
+        raise ValidationError("expected an http:// or https:// URI, or the word 'sandbox'")
+
+
+def _pipeline() -> fields.List:
+    """A list of transformer steps; the transformers loader checks the steps themselves."""
+    return fields.List(fields.Dict(keys=fields.String()), load_default=list)
+
+
+def _definition(value: Any) -> None:
+    """An inline transformer definition: a list of steps, or a mapping with ``steps``."""
+    if not isinstance(value, (list, dict)):
+        raise ValidationError("expected a list of steps, or a mapping with 'steps'")
+
+
+class _HttpMethod(fields.String):
+    """An HTTP method, written in any case and kept upper-case."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        method = super()._deserialize(value, attr, data, **kwargs).upper()
+        if method not in HTTP_METHODS:
+            raise ValidationError(f"expected one of: {', '.join(HTTP_METHODS)}")
+        return method
+
+
+class DescribedSchema(StrictSchema):
+    """Every named object can carry a note for people and be switched off without deleting it."""
+
+    description = fields.String(load_default="")
+    disabled = fields.Boolean(load_default=False)
+
+
+class ClientSchema(DescribedSchema):
+    prototype = fields.String(load_default="mistral", validate=OneOf(PROTOTYPES))
+    base_uri = fields.String(validate=_base_uri)
+    api_key = fields.String()
+    admin_api_key = fields.String()
+    auth = fields.String(validate=OneOf(AUTH_SCHEMES))
+    auth_header = fields.String()
+    username = fields.String()
+    password = fields.String()
+    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    connect_timeout = fields.Float(validate=_positive_float)
+    read_timeout = fields.Float(validate=_positive_float)
+    max_attempts = fields.Integer(validate=_positive_int)
+    backoff_factor = fields.Float(validate=Range(min=0))
+    backoff_max = fields.Float(validate=Range(min=0))
+    max_retry_wait = fields.Float(validate=Range(min=0))
+    rate_limit = fields.Float(validate=_positive_float, allow_none=True)
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _auth_needs(self, data: Mapping[str, Any], original_data: Mapping[str, Any], **kwargs: Any) -> None:
+        """Each auth scheme needs its own credentials; a mistral client always uses bearer.
+
+        Reads the keys as written, so a value that failed its own check is not also "missing".
+        """
+        given = original_data
+        errors: dict[str, str] = {}
+        generic = given.get("prototype") == "generic"
+        auth = given.get("auth")
+        if not generic and auth not in (None, "bearer"):
+            errors["auth"] = "a mistral client always uses bearer auth"
+        if generic and "base_uri" not in given:
+            errors["base_uri"] = "missing; a generic client needs a base URI"
+        if generic and auth in ("bearer", "header") and "api_key" not in given:
+            errors["api_key"] = f"missing; auth {auth!r} needs an api_key"
+        if auth == "header" and "auth_header" not in given:
+            errors["auth_header"] = "missing; auth 'header' needs the header name"
+        for key in ("username", "password"):
+            if auth == "basic" and key not in given:
+                errors[key] = f"missing; auth 'basic' needs a {key}"
+        if errors:
+            raise ValidationError(errors)
+
+
+class _TypedSchema(StrictSchema):
+    type = fields.String(required=True)
+
+
+class MistralSubscriberSchema(_TypedSchema):
+    client = fields.String(load_default="mistral")
+    entity = fields.String(required=True)
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    page_size = fields.Integer(validate=_positive_int)
+    max_pages = fields.Integer(validate=_positive_int)
+    limit = fields.Integer(validate=_positive_int)
+    pattern = fields.String()
+
+
+class _FileSchema(_TypedSchema):
+    path = fields.String(required=True, validate=Length(min=1))
+
+
+class JsonSubscriberSchema(_FileSchema):
+    pattern = fields.String()
+
+
+class CsvSubscriberSchema(_FileSchema):
+    delimiter = fields.String(load_default=",", validate=Length(equal=1))
+
+
+class StdinSubscriberSchema(_TypedSchema):
+    format = fields.String(load_default="jsonl", validate=OneOf(("jsonl", "json")))
+
+
+SUBSCRIBERS: dict[str, type[StrictSchema]] = {
+    "mistral": MistralSubscriberSchema,
+    "json": JsonSubscriberSchema,
+    "jsonl": _FileSchema,
+    "csv": CsvSubscriberSchema,
+    "stdin": StdinSubscriberSchema,
+}
+
+
+class FilePartSchema(StrictSchema):
+    """One multipart file: from a local path, base64 content, or a pattern into the entity."""
+
+    path = fields.String()
+    content_base64 = fields.String()
+    pattern = fields.String()
+    filename = fields.String()
+
+    @validates_schema
+    def _one_source(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        given = [key for key in ("path", "content_base64", "pattern") if key in data]
+        if len(given) != 1:
+            raise ValidationError(f"give exactly one of path, content_base64, pattern (got {len(given)})")
+
+
+class _RequestSchema(_TypedSchema):
+    """What the mistral and http publishers share: a client, placeholders and a body pattern."""
+
+    client = fields.String(load_default="mistral")
+    method = _HttpMethod()
+    uri = fields.String()
+    path_params = fields.Dict(keys=fields.String())
+    query = fields.Dict(keys=fields.String())
+    body = fields.String()
+    stream = fields.Boolean()
+    safe_to_repeat = fields.Boolean()
+
+
+class MistralPublisherSchema(_RequestSchema):
+    entity = fields.String()
+    files = NamedMapping(fields.Nested(FilePartSchema))
+
+    @validates_schema
+    def _entity_or_uri(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        if "entity" in data and ("method" in data or "uri" in data):
+            raise ValidationError("give an entity, or a method and a uri, not both")
+        if "entity" not in data and not ("method" in data and "uri" in data):
+            raise ValidationError({"entity": ["missing; give an entity, or a method and a uri"]})
+
+
+class HttpPublisherSchema(_RequestSchema):
+    method = _HttpMethod(load_default="POST")
+    uri = fields.String(required=True)
+
+
+class CsvPublisherSchema(_FileSchema):
+    columns = fields.List(fields.String(), data_key="fields", attribute="fields", validate=Length(min=1))
+    delimiter = fields.String(validate=Length(equal=1))
+
+
+PUBLISHERS: dict[str, type[StrictSchema]] = {
+    "mistral": MistralPublisherSchema,
+    "http": HttpPublisherSchema,
+    "jsonl": _FileSchema,
+    "json": _FileSchema,
+    "csv": CsvPublisherSchema,
+    "stdout": _TypedSchema,
+}
+
+
+def _mistral_if_entity(value: Mapping[str, Any]) -> str | None:
+    """A subscriber or publisher that names an entity is a Mistral one unless it says otherwise."""
+    return "mistral" if "entity" in value else None
+
+
+class IncomingSchema(DescribedSchema):
+    subscriber = TypedNested(SUBSCRIBERS, infer=_mistral_if_entity, required=True)
+    entity_transformers = _pipeline()
+    identity = fields.String(load_default="id", validate=Length(min=1))
+    dedup = fields.String(load_default="always", validate=OneOf(DEDUP_POLICIES))
+
+
+class FailureSchema(StrictSchema):
+    policy = fields.String(load_default="retry", validate=OneOf(FAILURE_POLICIES))
+    attempts = fields.Integer(load_default=3, validate=_positive_int)
+    backoff = fields.Float(load_default=1.0, validate=Range(min=0))
+
+
+class OutgoingSchema(DescribedSchema):
+    publisher = TypedNested(PUBLISHERS, infer=_mistral_if_entity, required=True)
+    entity_transformers = _pipeline()
+    response_transformers = _pipeline()
+    then = TypedNested(PUBLISHERS, infer=_mistral_if_entity, load_default=None, allow_none=True)
+    failure = fields.Nested(FailureSchema, load_default=lambda: FailureSchema().load({}))
+    concurrency = fields.Integer(load_default=1, validate=_positive_int)
+
+
+class RouteSchema(DescribedSchema):
+    incoming = fields.String(required=True)
+    outgoing = fields.List(fields.String(), required=True, validate=Length(min=1))
+
+    @pre_load
+    def _one_outgoing(self, data: Any, **kwargs: Any) -> Any:
+        """``outgoing: name`` is short for ``outgoing: [name]``."""
+        if isinstance(data, dict) and isinstance(data.get("outgoing"), str):
+            return {**data, "outgoing": [data["outgoing"]]}
+        return data
+
+
+class StoreSchema(StrictSchema):
+    path = fields.String(required=True, validate=Length(min=1))
+
+
+class ProjectSchema(StrictSchema):
+    description = fields.String(load_default="")
+    clients = NamedMapping(fields.Nested(ClientSchema))
+    incoming = NamedMapping(fields.Nested(IncomingSchema))
+    outgoing = NamedMapping(fields.Nested(OutgoingSchema))
+    routes = fields.List(fields.Nested(RouteSchema), load_default=list)
+    transformers = NamedMapping(fields.Raw(validate=_definition))
+    store = fields.Nested(StoreSchema, load_default=None)
