@@ -1,0 +1,200 @@
+"""Field transformers: set, copy, move, remove, rename (key mapper), pick (keep listed paths)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import ValidationError, fields, validates_schema
+
+from alumio_mistral.transformers.errors import StepFailure
+from alumio_mistral.transformers.patterns import MISSING, Pattern, clone, compile_pattern, type_name
+from alumio_mistral.transformers.registry import Params, PatternField, Transformer, ValueField, read, register
+
+
+@register
+class Set(Transformer):
+    """Write a value (placeholders filled from the entity) at ``path``; ``$`` replaces the entity."""
+
+    type_name = "set"
+
+    class Params(Params):
+        path = PatternField(required=True)
+        value = ValueField(required=True, allow_none=True)
+
+    def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
+        super().__init__(params, compiler, where)
+        self.path: Pattern = params["path"]
+        self.value = params["value"]
+
+    def apply(self, entity: Any) -> Any:
+        return self.path.set(entity, self.value(entity))
+
+
+class _FromTo(Params):
+    source = PatternField(required=True, data_key="from")
+    to = PatternField(required=True)
+    default = fields.Raw(allow_none=True)
+    required = fields.Boolean(load_default=True)
+
+
+@register
+class Copy(Transformer):
+    """Copy the value at ``from`` to ``to``. A missing source is an error unless a ``default`` is
+    given or ``required: false`` (then the step does nothing)."""
+
+    type_name = "copy"
+    Params = _FromTo
+
+    def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
+        super().__init__(params, compiler, where)
+        self.source: Pattern = params["source"]
+        self.to: Pattern = params["to"]
+        self.has_default = "default" in params
+        self.default = params.get("default")
+        self.required = params["required"]
+
+    def take(self, entity: Any) -> Any:
+        value = read(self.source, entity)
+        if value is MISSING:
+            if self.has_default:
+                return clone(self.default)
+            if self.required:
+                raise StepFailure(f"path {self.source.text!r} is missing", self.source.text)
+        return value
+
+    def apply(self, entity: Any) -> Any:
+        value = self.take(entity)
+        return entity if value is MISSING else self.to.set(entity, clone(value))
+
+
+@register
+class Move(Copy):
+    """Like copy, then remove the source."""
+
+    type_name = "move"
+
+    def apply(self, entity: Any) -> Any:
+        value = self.take(entity)
+        if value is MISSING:
+            return entity
+        entity = self.source.delete(entity)
+        return self.to.set(entity, value)
+
+
+class _OneOrMany(Params):
+    path = PatternField()
+    paths = fields.List(PatternField())
+
+    @validates_schema
+    def _one_of(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("path" in data) == ("paths" in data):
+            raise ValidationError("give either 'path' or 'paths'")
+
+
+def _patterns(params: dict[str, Any]) -> list[Pattern]:
+    return [params["path"]] if "path" in params else params["paths"]
+
+
+@register
+class Remove(Transformer):
+    """Remove the value(s) at ``path`` / ``paths``; a path that matches nothing is fine."""
+
+    type_name = "remove"
+    Params = _OneOrMany
+
+    def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
+        super().__init__(params, compiler, where)
+        self.targets = _patterns(params)
+        self.pattern = self.targets[0].text if self.targets else None
+
+    def apply(self, entity: Any) -> Any:
+        for target in self.targets:
+            entity = target.delete(entity)
+        return entity
+
+
+class _RegexRule(Params):
+    match = fields.String(required=True)
+    replace = fields.String(required=True)
+
+
+@register
+class Rename(Transformer):
+    """Rename keys of the object at ``path`` (default the entity): a ``keys`` table, then
+    ``regex`` rules (each ``{match, replace}``, applied to every key). Order of keys is kept."""
+
+    type_name = "rename"
+
+    class Params(Params):
+        path = PatternField(load_default=lambda: compile_pattern("$"))
+        keys = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+        regex = fields.List(fields.Nested(_RegexRule), load_default=list)
+
+        @validates_schema
+        def _something(self, data: dict[str, Any], **kwargs: Any) -> None:
+            if not data.get("keys") and not data.get("regex"):
+                raise ValidationError("give 'keys' and/or 'regex'")
+            for index, rule in enumerate(data.get("regex", [])):
+                try:
+                    re.compile(rule["match"])
+                except re.error as error:
+                    raise ValidationError({"regex": {index: {"match": [f"invalid regular expression: {error}"]}}})
+
+    def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
+        super().__init__(params, compiler, where)
+        self.path: Pattern = params["path"]
+        self.keys: dict[str, str] = params["keys"]
+        self.rules = [(re.compile(rule["match"]), rule["replace"]) for rule in params["regex"]]
+
+    def rename(self, key: str) -> str:
+        key = self.keys.get(key, key)
+        for regex, replacement in self.rules:
+            key = regex.sub(replacement, key)
+        return key
+
+    def _rename_object(self, node: Any) -> Any:
+        if type(node) is not dict:
+            raise StepFailure(f"expects an object, got {type_name(node)}", self.path.text)
+        return {self.rename(key): value for key, value in node.items()}
+
+    def apply(self, entity: Any) -> Any:
+        return self.path.update(entity, self._rename_object)
+
+
+@register
+class Pick(Transformer):
+    """Keep only the listed plain paths (a new entity; missing paths are left out)."""
+
+    type_name = "pick"
+
+    class Params(Params):
+        paths = fields.List(PatternField(), required=True)
+
+        @validates_schema
+        def _plain(self, data: dict[str, Any], **kwargs: Any) -> None:
+            for index, pattern in enumerate(data.get("paths", [])):
+                if not pattern.is_single or pattern.is_root:
+                    raise ValidationError({"paths": {index: [f"pick needs plain paths like a.b[0], not {pattern.text!r}"]}})
+
+    def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
+        super().__init__(params, compiler, where)
+        self.paths: list[Pattern] = params["paths"]
+        self.pattern = self.paths[0].text if self.paths else None
+
+    def apply(self, entity: Any) -> Any:
+        kept: dict[str, Any] = {}
+        for path in self.paths:
+            value = path.get(entity)
+            if value is not MISSING:
+                if type(path.segments[0]) is int:  # type: ignore[index]
+                    raise StepFailure("pick keeps object keys; a path cannot start with an index", path.text)
+                path.set(kept, value)
+        return kept
+
+
+@register
+class Only(Pick):
+    """Another name for pick."""
+
+    type_name = "only"

@@ -1,0 +1,72 @@
+"""HTTP enrich: call a catalog entity through a client and put the response at a pattern.
+
+Unlike a publisher, it keeps the entity and adds to it, so a pipeline can look something up
+(a model card, a file's metadata) and go on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import fields
+
+from alumio_mistral.errors import AlumioError
+from alumio_mistral.transformers.errors import StepFailure, TransformConfigError
+from alumio_mistral.transformers.patterns import MISSING, Pattern, to_text
+from alumio_mistral.transformers.registry import Compiler, Params, PatternField, Transformer, ValueField, read, register
+
+
+@register
+class HttpEnrich(Transformer):
+    """Call ``entity`` (a catalog name such as ``models.retrieve``) on client ``client`` with
+    ``path_params``/``query``/``json`` (placeholders filled from the entity); write the JSON
+    response (or the part at ``pick``) at ``to``."""
+
+    type_name = "http-enrich"
+
+    class Params(Params):
+        client = fields.String(load_default="mistral")
+        entity = fields.String(required=True)
+        path_params = fields.Dict(keys=fields.String(), values=ValueField(), load_default=dict)
+        query = fields.Dict(keys=fields.String(), values=ValueField(), load_default=dict)
+        body = ValueField(data_key="json")
+        to = PatternField(required=True)
+        pick = PatternField()
+
+    def __init__(self, params: dict[str, Any], compiler: Compiler, where: str) -> None:
+        super().__init__(params, compiler, where)
+        context = compiler.context
+        if context.catalog is not None:
+            try:
+                context.catalog.get(params["entity"])
+            except AlumioError as error:
+                raise TransformConfigError.one(compiler.source, f"{where}.entity", str(error)) from None
+        if context.clients is not None and params["client"] not in context.clients:
+            known = ", ".join(sorted(context.clients)) or "none"
+            raise TransformConfigError.one(compiler.source, f"{where}.client",
+                                           f"no client named {params['client']!r} (clients: {known})")
+        self.clients = context.clients
+        self.to: Pattern = params["to"]
+        self.pick: Pattern | None = params.get("pick")
+
+    def apply(self, entity: Any) -> Any:
+        if self.clients is None or self.params["client"] not in self.clients:
+            raise StepFailure(f"no client {self.params['client']!r} available here")
+        client = self.clients[self.params["client"]]
+        body = self.params.get("body")
+        response = client.call(
+            self.params["entity"],
+            path_params={name: to_text(value(entity)) for name, value in self.params["path_params"].items()},
+            query={name: value(entity) for name, value in self.params["query"].items()} or None,
+            json=body(entity) if body is not None else None,
+        )
+        try:
+            data = response.json()
+        except ValueError:
+            raise StepFailure(f"{self.params['entity']} did not answer with JSON") from None
+        if self.pick is not None:
+            data = read(self.pick, data)
+            if data is MISSING:
+                raise StepFailure(f"the response of {self.params['entity']} has nothing at {self.pick.text!r}", self.pick.text)
+        return self.to.set(entity, data)
+

@@ -1,0 +1,275 @@
+"""Patterns (paths into an entity) and ``&{...}`` placeholders, compiled once and reused.
+
+Plain dotted paths (``messages[0].content``) are by far the most common, so they are split into
+key/index segments and walked directly; anything richer (``$..id``, ``[*]``, filters) goes to
+jsonpath-ng. Both are parsed once per distinct text (cached), never per entity.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any, Callable
+
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext import parse as jsonpath_parse
+
+from alumio_mistral.transformers.errors import StepFailure
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>", "__bool__": lambda self: False})()
+"""Marks a path that matched nothing (distinct from a JSON null)."""
+
+_SEGMENT = r"(?:[^.\[\]*?@$()'\"\s]+|\[-?\d+\])"
+_PLAIN = re.compile(rf"^(?:[$@]\.?)?(?:{_SEGMENT}(?:\.?{_SEGMENT})*)?$")
+_PART = re.compile(r"\[(-?\d+)\]|([^.\[\]]+)")
+_PLACEHOLDER = re.compile(r"&\{([^{}|]*)(?:\|([^{}]*))?\}")
+
+
+class PatternError(ValueError):
+    """A pattern text that is not a valid path (raised at compile time)."""
+
+
+def clone(value: Any) -> Any:
+    """Deep-copy JSON-like data (faster than copy.deepcopy, which tracks cycles we never have)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: clone(item) for key, item in value.items()}
+    if kind is list:
+        return [clone(item) for item in value]
+    return value
+
+
+class Pattern:
+    """A compiled path: ``get`` one value, ``find`` all, ``set``, ``delete`` and ``update`` in place."""
+
+    __slots__ = ("text", "segments", "expr")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.segments: tuple[str | int, ...] | None = None
+        self.expr: Any = None
+        if not text.strip():
+            raise PatternError("empty pattern (use $ for the whole entity)")
+        if _PLAIN.match(text):
+            body = text.lstrip("$@").lstrip(".")
+            self.segments = tuple(
+                int(index) if index else key for index, key in _PART.findall(body)
+            )
+        else:
+            try:
+                self.expr = jsonpath_parse(text)
+            except (JsonPathLexerError, JsonPathParserError, Exception) as error:  # ply raises plain Exception too
+                raise PatternError(f"invalid jsonpath {text!r}: {error}") from None
+
+    def __repr__(self) -> str:
+        return f"Pattern({self.text!r})"
+
+    @property
+    def is_root(self) -> bool:
+        return self.segments == ()
+
+    @property
+    def is_single(self) -> bool:
+        """True for plain paths, which name at most one value."""
+        return self.segments is not None
+
+    def get(self, doc: Any, default: Any = MISSING) -> Any:
+        """The value at the path (the first match), or ``default``."""
+        segments = self.segments
+        if segments is None:
+            matches = self.find(doc)
+            return matches[0] if matches else default
+        for segment in segments:
+            if type(segment) is str:
+                if type(doc) is not dict or segment not in doc:
+                    return default
+                doc = doc[segment]
+            else:
+                if type(doc) is not list or not -len(doc) <= segment < len(doc):  # type: ignore[operator]
+                    return default
+                doc = doc[segment]
+        return doc
+
+    def find(self, doc: Any) -> list[Any]:
+        """Every value the path matches (plain paths match zero or one)."""
+        if self.segments is not None:
+            value = self.get(doc)
+            return [] if value is MISSING else [value]
+        try:
+            return [match.value for match in self.expr.find(doc)]
+        except Exception as error:  # jsonpath-ng raises bare errors on odd data (filters on strings)
+            raise StepFailure(f"cannot evaluate: {error}", self.text) from None
+
+    def set(self, doc: Any, value: Any) -> Any:
+        """Write ``value`` at the path, creating missing objects; returns the (possibly new) root."""
+        segments = self.segments
+        if segments is None:
+            try:
+                return self.expr.update_or_create(doc, value)
+            except Exception as error:
+                raise StepFailure(f"cannot set: {error}", self.text) from None
+        if not segments:
+            return value
+        node = doc
+        for position, segment in enumerate(segments[:-1]):
+            following = segments[position + 1]
+            child = _child(node, segment, self.text)
+            if child is MISSING or child is None:
+                child = {} if type(following) is str else []
+                _put(node, segment, child, self.text)
+            node = child
+        _put(node, segments[-1], value, self.text)
+        return doc
+
+    def delete(self, doc: Any) -> Any:
+        """Remove what the path matches (nothing matched is fine); returns the root."""
+        segments = self.segments
+        if segments is None:
+            try:
+                return self.expr.filter(lambda _value: True, doc)
+            except Exception as error:
+                raise StepFailure(f"cannot delete: {error}", self.text) from None
+        if not segments:
+            raise StepFailure("cannot delete the whole entity", self.text)
+        parent = Pattern._parent(self, doc)
+        last = segments[-1]
+        if type(last) is str and type(parent) is dict:
+            parent.pop(last, None)
+        elif type(last) is int and type(parent) is list and -len(parent) <= last < len(parent):  # type: ignore[operator]
+            del parent[last]
+        return doc
+
+    def update(self, doc: Any, change: Callable[[Any], Any]) -> Any:
+        """Replace every matched value by ``change(value)``; returns the root."""
+        segments = self.segments
+        if segments is None:
+            try:
+                return self.expr.update(doc, lambda value, _parent, _key: change(value))
+            except StepFailure:
+                raise
+            except Exception as error:
+                raise StepFailure(f"cannot update: {error}", self.text) from None
+        if not segments:
+            return change(doc)
+        parent = self._parent(doc)
+        last = segments[-1]
+        current = _child(parent, last, self.text) if parent is not MISSING else MISSING
+        if current is not MISSING:
+            parent[last] = change(current)
+        return doc
+
+    def _parent(self, doc: Any) -> Any:
+        assert self.segments
+        for segment in self.segments[:-1]:
+            doc = _child(doc, segment, self.text)
+            if doc is MISSING:
+                return MISSING
+        return doc
+
+
+def _child(node: Any, segment: str | int, text: str) -> Any:
+    if type(segment) is str:
+        return node.get(segment, MISSING) if type(node) is dict else MISSING
+    if type(node) is list and -len(node) <= segment < len(node):  # type: ignore[operator]
+        return node[segment]  # type: ignore[index]
+    return MISSING
+
+
+def _put(node: Any, segment: str | int, value: Any, text: str) -> None:
+    if type(segment) is str:
+        if type(node) is not dict:
+            raise StepFailure(f"cannot set key {segment!r} on {type_name(node)}", text)
+        node[segment] = value
+    elif type(node) is list and -len(node) <= segment < len(node):  # type: ignore[operator]
+        node[segment] = value  # type: ignore[index]
+    elif type(node) is list and segment == len(node):
+        node.append(value)
+    else:
+        raise StepFailure(f"cannot set index {segment} on {type_name(node)}", text)
+
+
+def type_name(value: Any) -> str:
+    """A JSON-ish name for a value's type, for error messages."""
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
+    return names.get(type(value), type(value).__name__)
+
+
+@lru_cache(maxsize=4096)
+def compile_pattern(text: str) -> Pattern:
+    """Parse ``text`` once; the same text anywhere in a project shares one Pattern."""
+    return Pattern(text)
+
+
+Evaluator = Callable[[Any], Any]
+
+
+def _default(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def to_text(value: Any) -> str:
+    """How a value reads inside a string: text as is, null as empty, everything else as JSON."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _placeholder(path: str, default: str | None) -> Evaluator:
+    pattern = compile_pattern(path.strip() or "@")
+    if default is None:
+        def read(entity: Any) -> Any:
+            value = pattern.get(entity)
+            if value is MISSING:
+                raise StepFailure(f"placeholder &{{{path}}}: path {path!r} is missing", path)
+            return clone(value)
+    else:
+        fallback = _default(default)
+
+        def read(entity: Any) -> Any:
+            value = pattern.get(entity)
+            return fallback if value is MISSING else clone(value)
+    return read
+
+
+def compile_template(text: str) -> Evaluator | None:
+    """An evaluator for a string with placeholders, or None when it has none (a constant)."""
+    if "&{" not in text:
+        return None
+    parts = _PLACEHOLDER.split(text)
+    # split gives: literal, path, default, literal, path, default, ..., literal
+    if len(parts) == 4 and parts[0] == "" and parts[3] == "":
+        return _placeholder(parts[1], parts[2])
+    pieces: list[str | Evaluator] = []
+    for index in range(0, len(parts), 3):
+        if parts[index]:
+            pieces.append(parts[index])
+        if index + 1 < len(parts):
+            pieces.append(_placeholder(parts[index + 1], parts[index + 2]))
+
+    def render(entity: Any) -> str:
+        return "".join(piece if type(piece) is str else to_text(piece(entity)) for piece in pieces)  # type: ignore[operator]
+    return render
+
+
+def compile_value(value: Any) -> Evaluator:
+    """An evaluator for a parameter value: placeholders filled, containers rebuilt per entity."""
+    if isinstance(value, str):
+        template = compile_template(value)
+        if template is not None:
+            return template
+        return lambda _entity: value
+    if isinstance(value, dict):
+        members = {key: compile_value(item) for key, item in value.items()}
+        return lambda entity: {key: member(entity) for key, member in members.items()}
+    if isinstance(value, list):
+        items = [compile_value(item) for item in value]
+        return lambda entity: [item(entity) for item in items]
+    return lambda _entity: value

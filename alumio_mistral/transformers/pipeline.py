@@ -1,0 +1,182 @@
+"""Compiling steps into a :class:`Pipeline`, running it, and tracing it for ``--explain``.
+
+An entity is copied once on entry; steps then change it in place, which keeps the per-step cost
+to the work the step itself does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import ValidationError
+
+from alumio_mistral.errors import AlumioError
+from alumio_mistral.transformers.context import TransformContext
+from alumio_mistral.transformers.errors import StepFailure, TransformConfigError, TransformError, flatten_messages
+from alumio_mistral.transformers.patterns import clone
+from alumio_mistral.transformers.registry import Transformer, catalogue
+
+if TYPE_CHECKING:
+    from alumio_mistral.transformers.library import Library
+
+#: keys any step may carry besides its parameters
+_COMMON = ("type", "description", "disabled")
+
+
+@dataclass
+class StepTrace:
+    """One step of an explained run: what went in, what came out, or why it failed."""
+
+    index: int
+    type: str
+    pattern: str | None
+    input: list[Any]
+    output: list[Any] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.index + 1, "type": self.type, "pattern": self.pattern,
+                "input": self.input, "output": self.output, "error": self.error}
+
+
+class Pipeline:
+    """Compiled steps; ``run`` turns one entity into zero (skipped), one or several entities."""
+
+    def __init__(self, name: str, steps: list[Transformer]) -> None:
+        self.name = name
+        self.steps = steps
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r}, {len(self.steps)} steps)"
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def run(self, entity: Any) -> list[Any]:
+        """Transform a copy of ``entity``; the caller's object is never changed."""
+        return self.run_owned(clone(entity))
+
+    def run_owned(self, entity: Any) -> list[Any]:
+        """Transform ``entity`` in place (for nested pipelines, which already own their input)."""
+        return self.run_all([entity])
+
+    def run_all(self, current: list[Any]) -> list[Any]:
+        """Run the steps over several owned entities at once (merge steps see all of them)."""
+        index = 0
+        try:
+            for index, step in enumerate(self.steps):
+                mode = step.mode
+                if mode == "one":
+                    apply = step.apply
+                    current = [apply(entity) for entity in current]
+                elif mode == "many":
+                    apply_many = step.apply_many
+                    current = [result for entity in current for result in apply_many(entity)]
+                else:
+                    current = step.apply_all(current)
+                if not current:
+                    return current
+        except Exception as error:  # every failure becomes one typed error naming the step
+            raise self._error(index, error) from error
+        return current
+
+    def _error(self, index: int, error: Exception) -> TransformError:
+        if isinstance(error, TransformError):
+            return error  # from a nested pipeline, which already named itself
+        step = self.steps[index]
+        if isinstance(error, StepFailure):
+            return TransformError(str(error), pipeline=self.name, index=index, step_type=step.type_name,
+                                  pattern=error.pattern or step.pattern)
+        return TransformError(str(error) if isinstance(error, AlumioError) else f"{type(error).__name__}: {error}",
+                              pipeline=self.name, index=index, step_type=step.type_name, pattern=step.pattern,
+                              unexpected=not isinstance(error, AlumioError))
+
+    def explain(self, entity: Any) -> list[StepTrace]:
+        """Run step by step, recording each step's input and output; stops at the first failure."""
+        traces: list[StepTrace] = []
+        current = [clone(entity)]
+        for index, step in enumerate(self.steps):
+            trace = StepTrace(index, step.type_name, step.pattern, clone(current))
+            traces.append(trace)
+            try:
+                current = Pipeline(self.name, self.steps[index:index + 1]).run_all(current)
+            except TransformError as error:
+                trace.error = str(error)
+                break
+            trace.output = clone(current)
+            if not current:
+                break
+        return traces
+
+
+class _Compiler:
+    """Compiles steps for one source file; follows ``use`` references, refusing cycles."""
+
+    def __init__(self, source: str, library: Library | None, context: TransformContext,
+                 stack: tuple[str, ...] = ()) -> None:
+        self.source = source
+        self.library = library
+        self.context = context
+        self.stack = stack
+
+    def compile(self, steps: Any, where: str) -> Pipeline:
+        if not isinstance(steps, list):
+            raise TransformConfigError.one(self.source, where or "steps", "expects a list of steps")
+        problems: list[tuple[str, str, str]] = []
+        compiled: list[Transformer] = []
+        for index, step in enumerate(steps):
+            try:
+                transformer = self.step(step, f"{where}[{index}]")
+            except TransformConfigError as error:
+                problems.extend(error.problems)
+                continue
+            if transformer is not None:
+                compiled.append(transformer)
+        if problems:
+            raise TransformConfigError(problems)
+        return Pipeline(f"{self.source}: {where}" if where else self.source, compiled)
+
+    def step(self, step: Any, where: str) -> Transformer | None:
+        if not isinstance(step, dict):
+            raise TransformConfigError.one(self.source, where, "a step must be a mapping with 'type' or 'use'")
+        if step.get("disabled") is True:
+            return None
+        if "use" in step:
+            if "type" in step:
+                raise TransformConfigError.one(self.source, where, "give either 'type' or 'use', not both")
+            step = {"type": "use", "name": step["use"], **{k: v for k, v in step.items() if k != "use"}}
+        types = catalogue()
+        kind = step.get("type")
+        if kind not in types:
+            known = ", ".join(sorted(types))
+            message = "missing 'type'" if kind is None else f"unknown transformer type {kind!r}"
+            raise TransformConfigError.one(self.source, f"{where}.type", f"{message} (known: {known})")
+        cls = types[kind]
+        try:
+            params = cls.Params().load({k: v for k, v in step.items() if k not in _COMMON})
+        except ValidationError as error:
+            raise TransformConfigError([(self.source, path, message)
+                                        for path, message in flatten_messages(error.messages, where)]) from None
+        return cls(params, self, where)
+
+    def use(self, name: str, arguments: dict[str, Any], where: str) -> Pipeline:
+        if self.library is None:
+            raise TransformConfigError.one(self.source, where, f"no library to find {name!r} in")
+        if name in self.stack:
+            cycle = " -> ".join((*self.stack[self.stack.index(name):], name))
+            raise TransformConfigError.one(self.source, where, f"cycle of 'use' references: {cycle}")
+        return self.library.compile(name, arguments, self.context, (*self.stack, name), where=(self.source, where))
+
+
+def compile_pipeline(
+    steps: list[dict[str, Any]],
+    *,
+    source: str = "<inline>",
+    where: str = "",
+    library: Library | None = None,
+    context: TransformContext | None = None,
+    stack: tuple[str, ...] = (),
+) -> Pipeline:
+    """Compile ``steps`` (patterns parsed here, once); errors name ``source`` and the dotted path."""
+    return _Compiler(source, library, context or TransformContext(), stack).compile(steps, where)

@@ -1,0 +1,135 @@
+"""The transformer base class, the marshmallow fields its parameters use, and the type registry.
+
+Every transformer declares its parameters as a marshmallow schema (unknown keys refused), so a
+bad step fails at load time with the same kind of message whatever its type.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from marshmallow import RAISE, Schema, ValidationError, fields
+
+from alumio_mistral.transformers.conditions import Condition, ConditionError, compile_condition
+from alumio_mistral.transformers.patterns import Evaluator, Pattern, PatternError, compile_pattern, compile_value
+
+if TYPE_CHECKING:
+    from alumio_mistral.transformers.context import TransformContext
+    from alumio_mistral.transformers.pipeline import Pipeline
+
+#: modules holding the catalogue; imported on first use so each registers its types
+FAMILIES = ("fields", "values", "strings", "dates", "flow", "validate", "storage", "http_enrich")
+
+
+class Compiler(Protocol):
+    """What a transformer may ask of the pipeline compiler (nested pipelines, named ones)."""
+
+    source: str
+    context: TransformContext
+
+    def compile(self, steps: Any, where: str) -> Pipeline: ...
+
+    def use(self, name: str, arguments: dict[str, Any], where: str) -> Pipeline: ...
+
+
+class PatternField(fields.Field):
+    """A path parsed once into a :class:`Pattern`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Pattern:
+        if not isinstance(value, str):
+            raise ValidationError("expects a pattern string")
+        try:
+            return compile_pattern(value)
+        except PatternError as error:
+            raise ValidationError(str(error)) from None
+
+
+class ValueField(fields.Field):
+    """Any value; strings with ``&{...}`` placeholders are filled per entity."""
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        if value is None:  # marshmallow would return a bare None; a null is a constant like any other
+            return compile_value(None)
+        return super().deserialize(value, attr, data, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Evaluator:
+        try:
+            return compile_value(value)
+        except PatternError as error:
+            raise ValidationError(str(error)) from None
+
+
+class ConditionField(fields.Field):
+    """A condition mapping compiled into a predicate."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Condition:
+        try:
+            return compile_condition(value)
+        except ConditionError as error:
+            raise ValidationError({error.path: [str(error)]} if error.path else str(error)) from None
+
+
+class StepsField(fields.Field):
+    """A nested list of steps, compiled by the transformer itself (it knows its dotted path)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise ValidationError("expects a list of steps")
+        return value
+
+
+def read(pattern: Pattern, entity: Any) -> Any:
+    """A plain path's value (or MISSING); a jsonpath's list of matches (possibly empty)."""
+    return pattern.get(entity) if pattern.is_single else pattern.find(entity)
+
+
+class Params(Schema):
+    """Base of every parameter schema: unknown keys are an error."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class Transformer:
+    """One step. Subclasses set ``type_name``, ``Params`` and implement one of the apply methods.
+
+    ``mode`` says how the pipeline calls it: "one" (entity -> entity), "many" (entity -> list, for
+    filters and branches) or "all" (the pipeline's current entities -> list, for merge).
+    Entities handed to ``apply`` are owned by the pipeline: transformers may change them in place.
+    """
+
+    type_name: ClassVar[str]
+    Params: ClassVar[type[Schema]]
+    mode: ClassVar[str] = "one"
+
+    def __init__(self, params: dict[str, Any], compiler: Compiler, where: str) -> None:
+        self.params = params
+        first = params.get("path") or params.get("to") or params.get("source")
+        #: the pattern named in runtime errors
+        self.pattern: str | None = first.text if isinstance(first, Pattern) else None
+
+    def apply(self, entity: Any) -> Any:
+        raise NotImplementedError(self.type_name)
+
+    def apply_many(self, entity: Any) -> list[Any]:
+        return [self.apply(entity)]
+
+    def apply_all(self, entities: list[Any]) -> list[Any]:
+        return [result for entity in entities for result in self.apply_many(entity)]
+
+
+REGISTRY: dict[str, type[Transformer]] = {}
+
+
+def register(cls: type[Transformer]) -> type[Transformer]:
+    """Class decorator adding a transformer type to the catalogue."""
+    REGISTRY[cls.type_name] = cls
+    return cls
+
+
+def catalogue() -> dict[str, type[Transformer]]:
+    """Every transformer type by name (importing the family modules once)."""
+    for family in FAMILIES:
+        importlib.import_module(f"alumio_mistral.transformers.{family}")
+    return REGISTRY
