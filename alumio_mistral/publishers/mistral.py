@@ -1,0 +1,65 @@
+"""Publish to a Mistral catalog entity: JSON, multipart, DELETE with a body, empty and SSE answers.
+
+The catalog decides the method, path, body kind, auth and whether the request is safe to send
+again; this module only fills the request from the entity and reads the answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from alumio_mistral.catalog.entity import Entity
+from alumio_mistral.http import Client
+from alumio_mistral.publishers.request import PlannedCall, RenderedRequest, RequestTemplate
+from alumio_mistral.publishers.responses import read_response
+
+
+class MistralPublisher:
+    """Sends one request per entity to a catalog entity through a Mistral client."""
+
+    kind = "mistral"
+
+    def __init__(self, spec: Mapping[str, Any], *, client: Client, entity: Entity, root: Path, where: str) -> None:
+        self._client = client
+        self._entity = entity
+        self._template = RequestTemplate(
+            spec, root=root, multipart=entity.body == "multipart", has_body=entity.body != "none", where=where
+        )
+        #: explicit ``stream`` in the spec wins; a streaming entity streams, and so does a body
+        #: asking for ``"stream": true`` (chat and FIM completions)
+        self._stream: bool | None = spec.get("stream", True if entity.streams else None)
+        self.safe_to_repeat = bool(spec.get("safe_to_repeat", entity.safe_to_retry))
+
+    def _render(self, entity: Any) -> RenderedRequest:
+        rendered = self._template.render(entity)
+        if self._stream and isinstance(rendered.json, dict):
+            rendered.json = {**rendered.json, "stream": True}
+        return rendered
+
+    def plan(self, entity: Any) -> PlannedCall:
+        rendered = self._render(entity)
+        return PlannedCall(
+            method=self._entity.method,
+            url=self._client.url_for(self._entity, path_params=rendered.path_params, query=rendered.query),
+            request=rendered,
+        )
+
+    def publish(self, entity: Any) -> Any:
+        rendered = self._render(entity)
+        response = self._client.call(
+            self._entity,
+            path_params=rendered.path_params,
+            query=rendered.query or None,
+            json=rendered.json if rendered.files is None else None,
+            data=rendered.data,
+            files=rendered.files,
+            stream=self._streams(rendered.json),
+        )
+        return read_response(response)
+
+    def _streams(self, body: Any) -> bool:
+        if self._stream is not None:
+            return self._stream
+        return isinstance(body, dict) and body.get("stream") is True
+

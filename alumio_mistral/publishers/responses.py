@@ -1,0 +1,93 @@
+"""Turn an HTTP response into the value an outgoing keeps: JSON, text, nothing, or a stream.
+
+Streams (``text/event-stream``) are read event by event as they arrive and folded into one
+result, so a flow can use ``stream: true`` chat or the conversation ``*_stream`` operations
+like any other request: ``{"output": <assembled text>, "events": [...], "final": <last
+event carrying usage, or None>}`` (plus ``conversation_id`` when the stream names one).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import requests
+
+from alumio_mistral.http.sse import iter_events
+
+_DONE = "[DONE]"
+
+
+def read_response(response: requests.Response) -> Any:
+    """Decode a successful response; 204 and empty bodies give ``None``."""
+    if is_event_stream(response):
+        return assemble_stream(_event_payloads(response))
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def is_event_stream(response: requests.Response) -> bool:
+    return response.headers.get("Content-Type", "").startswith("text/event-stream")
+
+
+def _event_payloads(response: requests.Response) -> Iterable[Any]:
+    """The decoded ``data`` of each event, stopping at ``[DONE]``; always releases the connection."""
+    try:
+        for event in iter_events(response):
+            data = event.data
+            if data is None or data == "":
+                continue
+            if data.strip() == _DONE:
+                return
+            try:
+                yield json.loads(data)
+            except ValueError:
+                yield data
+    finally:
+        response.close()
+
+
+def assemble_stream(payloads: Iterable[Any]) -> dict[str, Any]:
+    """Fold chat/FIM completion chunks or conversation events into one result."""
+    parts: list[str] = []
+    events: list[Any] = []
+    final: Any = None
+    conversation_id: str | None = None
+    for payload in payloads:
+        events.append(payload)
+        if not isinstance(payload, dict):
+            continue
+        parts.extend(_text_of(payload))
+        if payload.get("usage"):
+            final = payload
+        conversation_id = payload.get("conversation_id") or conversation_id
+    result: dict[str, Any] = {"output": "".join(parts), "events": events, "final": final}
+    if conversation_id:
+        result["conversation_id"] = conversation_id
+    return result
+
+
+def _text_of(payload: dict[str, Any]) -> list[str]:
+    """The text a single event adds to the output (first choice only for completions)."""
+    if payload.get("type") == "message.output.delta":
+        return _content_text(payload.get("content"))
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        delta = choices[0].get("delta") or {}
+        return _content_text(delta.get("content")) if isinstance(delta, dict) else []
+    return []
+
+
+def _content_text(content: Any) -> list[str]:
+    """Content is a string or a list of chunks of which the ``text`` ones count."""
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, dict):
+        content = [content]
+    if isinstance(content, list):
+        return [c["text"] for c in content if isinstance(c, dict) and isinstance(c.get("text"), str)]
+    return []
