@@ -5,7 +5,8 @@ Forms::
     {path: status, equals: open}          # one operator per comparison
     {all: [...]}, {any: [...]}, {not: {...}}
 
-Operators: equals, not_equals, gt, gte, lt, lte, in, contains, matches (regex), exists, empty.
+Operators: equals, not_equals, gt, gte, lt, lte, in, contains, matches (regex), exists, empty,
+type (string, number, integer, boolean, object, list, null).
 A missing path never raises: it is not equal to anything, does not exist and is empty. Ordering
 operators on values of different kinds (a string against a number) are simply false.
 """
@@ -19,7 +20,13 @@ from alumio_mistral.transformers.patterns import MISSING, PatternError, compile_
 
 Condition = Callable[[Any], bool]
 
-OPERATORS = ("equals", "not_equals", "gt", "gte", "lt", "lte", "in", "contains", "matches", "exists", "empty")
+OPERATORS = ("equals", "not_equals", "gt", "gte", "lt", "lte", "in", "contains", "matches", "exists", "empty", "type")
+
+#: JSON type names for the ``type`` operator
+TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
+    "object": (dict,), "list": (list,), "null": (type(None),),
+}
 
 
 class ConditionError(ValueError):
@@ -96,6 +103,11 @@ def _compare(operator: str, operand: Any, path: str) -> Callable[[Any, Any], boo
         if operator == "exists":
             return lambda value, expected: (value is not MISSING) is expected
         return lambda value, expected: is_empty(value) is expected
+    if operator == "type":
+        if operand not in TYPES:
+            raise ConditionError(path, f"expects one of {', '.join(TYPES)}")
+        kinds = TYPES[operand]
+        return lambda value, _expected: type(value) in kinds
     raise AssertionError(operator)
 
 
