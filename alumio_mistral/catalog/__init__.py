@@ -58,21 +58,23 @@ class Catalog:
     def load(cls, extra_spec: str | Path | None = None) -> "Catalog":
         """The committed catalog, extended (and corrected) by the operations of ``extra_spec``.
 
-        An operation the catalog already has (same method, path and Speakeasy fragment) keeps
-        its name, so project files stay valid; a new one gets a derived name.
+        An operation the catalog already has (same method, path and Speakeasy fragment, or same
+        operationId) keeps its name, so project files stay valid; a new one gets a derived name.
         """
         base = cls.default()
         if extra_spec is None:
             return base
         from alumio_mistral.catalog.generate import generate  # the YAML parsing cost only when asked
 
-        known = {_identity(entity): entity for entity in base}
+        by_route = {_route(entity): entity for entity in base}
+        by_operation_id = {entity.operation_id: entity for entity in base if entity.operation_id}
         context: dict[str, list[str]] = {}
         for entity in base:
             context.setdefault(entity.group, []).append(entity.path)
         merged = dict(base._entities)
         for entity in generate(extra_spec, context=context):
-            previous = known.get(_identity(entity))
+            # the same route, or the same operation moved to a new route: the newer facts win
+            previous = by_route.get(_route(entity)) or by_operation_id.get(entity.operation_id)
             if previous is not None:
                 entity = entity.renamed(previous.name)
             elif entity.name in merged:
@@ -123,7 +125,7 @@ def _haystack(entity: Entity) -> str:
     return " ".join((entity.name, entity.method, entity.path, entity.group, entity.operation_id)).lower()
 
 
-def _identity(entity: Entity) -> tuple[str, str, str]:
+def _route(entity: Entity) -> tuple[str, str, str]:
     return entity.method, entity.path, str(entity.extra.get("fragment", ""))
 
 

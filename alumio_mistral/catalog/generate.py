@@ -144,7 +144,11 @@ def _body(spec: dict[str, Any], op: dict[str, Any]) -> tuple[str, bool, str | No
 
 def _success_responses(spec: dict[str, Any], op: dict[str, Any]) -> dict[str, dict[str, Any]]:
     responses = op.get("responses") or {}
-    found = {str(code): deref(spec, value) for code, value in responses.items() if str(code).startswith("2")}
+    found = {}
+    for code, value in responses.items():
+        code = str(code)
+        if code.startswith("2"):
+            found[code if code.isdigit() else "200"] = deref(spec, value)  # "2XX" ranges read as 200
     return found or {"200": {}}
 
 

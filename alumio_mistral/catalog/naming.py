@@ -45,7 +45,7 @@ def singular(word: str) -> str:
     """English singular of a path noun, good enough for API resource names."""
     if word.endswith("ies"):
         return word[:-3] + "y"
-    if word.endswith(("sses", "ases", "uses")):
+    if word.endswith(("sses", "ases", "uses", "xes", "ches", "shes")):
         return word[:-2]
     if word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
@@ -92,8 +92,19 @@ def _common_prefix(paths: list[list[str]]) -> list[str]:
     return prefix
 
 
+def _collapse(rest: list[str]) -> list[str]:
+    """Drop the singular segment of ``/indexes/index/{index_id}`` style paths (it adds no meaning)."""
+    kept: list[str] = []
+    for segment in rest:
+        if kept and not _is_param(segment) and not _is_param(kept[-1]) and singular(kept[-1]) == segment != kept[-1]:
+            continue
+        kept.append(segment)
+    return kept
+
+
 def derive_action(method: str, rest: list[str], *, has_patch: bool) -> str:
     """The action word of an operation from its method and the path below its group."""
+    rest = _collapse(rest)
     words = [snake(segment) for segment in rest if not _is_param(segment)]
     if not words:
         return {"GET": "list" if not rest else "get", "POST": "create", "DELETE": "delete"}.get(

@@ -164,11 +164,22 @@ def test_load_extra_spec_adds_and_overrides(tmp_path):
     assert Catalog.load(None) is base
 
 
+def test_load_extra_spec_follows_a_moved_operation(tmp_path):
+    spec = tmp_path / "moved.yaml"
+    spec.write_text(SMALL_SPEC.replace("/v1/files/{file_id}:", "/v2/files/{file_id}:"), encoding="utf-8")
+    moved = Catalog.load(spec).get("files.retrieve")
+    assert moved.path == "/v2/files/{file_id}"
+
+
 def test_load_extra_spec_refuses_a_name_clash(tmp_path):
     spec = tmp_path / "clash.yaml"
-    clash = SMALL_SPEC.replace("operationId: widgets_polish", "operationId: files_api_routes_upload_file")
+    clash = SMALL_SPEC.replace(
+        "  /v1/files/{file_id}:\n    get:\n      tags: [files]\n      operationId: files_api_routes_retrieve_file",
+        "  /v3/files/{file_id}:\n    delete:\n      tags: [files]\n      operationId: files_remove",
+    )
+    assert "files_remove" in clash
     spec.write_text(clash, encoding="utf-8")
-    with pytest.raises(NamingError, match="files.upload"):
+    with pytest.raises(NamingError, match="DELETE /v3/files/{file_id} would be named 'files.delete'"):
         Catalog.load(spec)
 
 

@@ -30,6 +30,7 @@ def op(method: str, path: str, tag: str, operation_id: str = "") -> Operation:
         ("DELETE", ["{id}", "remove-users"], "remove_users"),
         ("PUT", ["{id}", "payload"], "update_payload"),
         ("GET", ["fields", "{f}", "options"], "list_field_options"),
+        ("GET", ["indexes", "index", "{i}", "schemas", "schema", "{s}", "detail"], "get_index_schema_detail"),
     ],
 )
 def test_derive_action(method, rest, action):
@@ -44,7 +45,9 @@ def test_put_beside_patch_is_replace():
 def test_words():
     assert snake("chat-completion-events") == "chat_completion_events"
     assert snake("pageToken") == "page_token"
-    assert [singular(w) for w in ("libraries", "aliases", "status", "records", "access")] == ["library", "alias", "status", "record", "access"]
+    assert [singular(w) for w in ("libraries", "aliases", "status", "records", "access", "indexes")] == [
+        "library", "alias", "status", "record", "access", "index"
+    ]
 
 
 def test_group_from_tags():
