@@ -1,0 +1,142 @@
+"""Read a Mistral catalog entity (a list, a retrieve or an observability search) as entities.
+
+Pages are fetched lazily and dropped before the next one is requested, so memory holds one
+page whatever the number of pages. Paging decisions count what the server returned, before
+any transformer filters, so a filter can never make a read stop early.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterator, Mapping
+
+from alumio_mistral import paginators
+from alumio_mistral.catalog.entity import Entity
+from alumio_mistral.errors import AlumioError
+from alumio_mistral.subscribers.base import Record
+from alumio_mistral.subscribers.items import compile_items
+
+#: the key in ``params`` that holds the JSON body of a POST search
+BODY_PARAM = "body"
+
+
+class SubscriberError(AlumioError):
+    """A subscriber that cannot be set up or whose source cannot be read."""
+
+
+def _page_digest(items: list[Any]) -> str:
+    """A fingerprint of a page's entities, to notice a server that ignores the page param."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(json.dumps(item, default=str).encode())
+    return digest.hexdigest()
+
+
+class MistralSubscriber:
+    """Yields the entities of one catalog entity, following its pagination.
+
+    ``client`` is anything with ``call(entity, *, path_params, query, json)`` returning a
+    ``requests.Response`` (an :class:`alumio_mistral.http.Client`).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        entity: Entity,
+        params: Mapping[str, Any] | None = None,
+        *,
+        page_size: int | None = None,
+        max_pages: int | None = None,
+        limit: int | None = None,
+        pattern: str | None = None,
+        close_client: bool = False,
+    ) -> None:
+        if entity.method != "GET" and not (entity.method == "POST" and entity.pagination):
+            raise SubscriberError(
+                f"{entity.name} is a {entity.method} that changes state; a subscriber only reads "
+                "(GET entities and paged POST searches)"
+            )
+        self.client = client
+        self.entity = entity
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.limit = limit
+        self.close_client = close_client
+        self._items = compile_items(pattern or entity.items) if (pattern or entity.items) else None
+        self.path_params, self.query, self.body = self._split(dict(params or {}))
+
+    def _split(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+        """Path values, query values and the POST body, from the user's flat ``params``."""
+        known = {param.name: param.location for param in self.entity.params}
+        body = None
+        if BODY_PARAM in params and BODY_PARAM not in known:
+            body = params.pop(BODY_PARAM)
+        unknown = sorted(name for name in params if name not in known)
+        if unknown:
+            raise SubscriberError(
+                f"{self.entity.name}: unknown param {unknown[0]!r} "
+                f"(known: {', '.join(sorted(known)) or 'none'})"
+            )
+        missing = [p.name for p in self.entity.path_params if p.name not in params]
+        if missing:
+            raise SubscriberError(f"{self.entity.name}: missing path param {missing[0]!r}")
+        path = {name: value for name, value in params.items() if known[name] == "path"}
+        query = {name: value for name, value in params.items() if known[name] == "query"}
+        if body is None and self.entity.body == "json" and self.entity.body_required:
+            body = {}
+        return path, query, body
+
+    def _entities(self, body: Any) -> list[Any]:
+        return self._items(body) if self._items is not None else [body]
+
+    def records(self) -> Iterator[Record]:
+        try:
+            yield from self._read()
+        finally:
+            if self.close_client:
+                self.client.close()
+
+    def _read(self) -> Iterator[Record]:
+        if self.limit is not None and self.limit <= 0:
+            return
+        name = self.entity.name
+        paginator = paginators.paginator_for(self.entity.pagination, self.page_size, name)
+        cap = self.max_pages or paginators.DEFAULT_MAX_PAGES
+        page_query: paginators.Query | None = paginator.first()
+        pages = yielded = 0
+        previous: str | None = None
+        while page_query is not None:
+            if pages >= cap:
+                if self.max_pages:
+                    return
+                raise paginators.PageLimitError(
+                    f"{name}: stopped after {cap} pages (the safety limit); set max_pages to read more"
+                )
+            response = self.client.call(
+                self.entity, path_params=self.path_params, query={**self.query, **page_query}, json=self.body
+            )
+            pages += 1
+            origin = f"{name} {paginator.position()}"
+            try:
+                body = json.loads(response.content)  # from bytes: no decoded text copy of the page
+            except ValueError as error:
+                raise SubscriberError(f"{origin}: the response is not JSON: {error}") from error
+            del response
+            items = self._entities(body)
+            if items and self.entity.pagination is not None:
+                digest = _page_digest(items)
+                if digest == previous:
+                    raise paginators.RepeatedPageError(
+                        f"{origin}: the server returned the same entities as the page before "
+                        "(it ignores the paging parameters?); stopping instead of looping forever"
+                    )
+                previous = digest
+            page_query = paginator.next(body, len(items))
+            del body
+            for item in items:
+                yield Record(item, origin)
+                yielded += 1
+                if self.limit is not None and yielded >= self.limit:
+                    return
+            del items
