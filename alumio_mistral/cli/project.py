@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from alumio_mistral.cli.output import echo_json
 from alumio_mistral.config import check_project
-from alumio_mistral.secrets import redact
 
 
 @click.command()
 @click.argument("project", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print {ok, problems: [{file, path, message, line}]}.")
+@click.option("--json", "as_json", is_flag=True, help="Print {ok, summary, problems: [{file, path, message, line}]}.")
 def validate(project: Path, as_json: bool) -> None:
     """Check PROJECT (a file, or a folder with alumio.yaml) and list every problem.
 
@@ -22,9 +20,7 @@ def validate(project: Path, as_json: bool) -> None:
     between objects, the catalog entities and every transformer pipeline are checked. Exits 1
     when there is any problem.
     """
-    loaded, found = check_project(project)
-    # only the message can echo a value from the file; paths are key names
-    problems = [replace(problem, message=redact(problem.message)) for problem in found]
+    loaded, problems = check_project(project)
     if as_json:
         summary = loaded.summary() if loaded else None
         echo_json({"ok": not problems, "summary": summary, "problems": [p.to_dict() for p in problems]})

@@ -11,8 +11,24 @@ from typing import Any, Mapping
 
 from alumio_mistral.http.client import SANDBOX_KEY
 from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, ClientConfig
+from alumio_mistral.secrets import register_secret
 
 DEFAULT_CLIENT = "mistral"
+_SECRET_SETTINGS = ("api_key", "admin_api_key", "password")
+
+
+def register_client_secrets(raw_clients: Any, env: Mapping[str, str]) -> None:
+    """Mask from now on every secret the project gives its clients, valid or not.
+
+    Done before validation, so even a problem that echoes a value (a key pasted where a client
+    name belongs) does not print the key.
+    """
+    register_secret(env.get("MISTRAL_API_KEY"))
+    for settings in raw_clients.values() if isinstance(raw_clients, dict) else ():
+        for key in _SECRET_SETTINGS:
+            value = settings.get(key) if isinstance(settings, dict) else None
+            if isinstance(value, str):
+                register_secret(value)
 
 
 def build_clients(declared: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) -> dict[str, ClientConfig]:

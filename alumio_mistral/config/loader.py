@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from marshmallow import ValidationError
 
 from alumio_mistral.catalog import Catalog
-from alumio_mistral.config.clients import build_clients
+from alumio_mistral.config.clients import build_clients, register_client_secrets
 from alumio_mistral.config.crossref import cross_check
 from alumio_mistral.config.interpolate import interpolate, read_environment
 from alumio_mistral.config.model import IncomingConfig, OutgoingConfig, Project, Route, StoreConfig
@@ -51,6 +51,7 @@ def check_project(
     env = read_environment(file, environ)
     data, unset = interpolate(source.data, env)
     findings += unset
+    register_client_secrets(data.get("clients"), env)
     try:
         valid = ProjectSchema().load(data)
     except ValidationError as error:

@@ -29,7 +29,7 @@ def pipeline_problems(valid: Mapping[str, Any], source: str, root: Path, catalog
         return list(error.problems)
     context = TransformContext(catalog=catalog)
     problems: list[Triple] = []
-    for where, steps in _pipelines(valid):
+    for where, steps in _pipelines(valid, library):
         try:
             compile_pipeline(steps, source=source, where=where, library=library, context=context)
         except TransformConfigError as error:
@@ -37,7 +37,17 @@ def pipeline_problems(valid: Mapping[str, Any], source: str, root: Path, catalog
     return problems
 
 
-def _pipelines(valid: Mapping[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def _pipelines(valid: Mapping[str, Any], library: Library) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Every pipeline to compile: those the project uses, and its own definitions.
+
+    A definition with parameters cannot be compiled alone (its ``%{name}`` values come with
+    each ``use``); it is compiled, and checked, where it is used.
+    """
+    for name, written in (valid.get("transformers") or {}).items():
+        definition = library.definitions[name]
+        if not definition.parameters:
+            where = f"transformers.{name}" if isinstance(written, list) else f"transformers.{name}.steps"
+            yield where, definition.steps
     for section, keys in _PIPELINES.items():
         for name, settings in valid.get(section, {}).items():
             for key in keys:

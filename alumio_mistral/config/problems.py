@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from alumio_mistral.errors import AlumioError
+from alumio_mistral.secrets import redact
 
 #: a problem before it is tied to a file: (dotted path, message)
 Finding = tuple[str, str]
@@ -20,7 +21,11 @@ _SCHEMA_KEY = "_schema"
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in a project file. ``line`` is known for YAML files only."""
+    """One thing wrong in a project file. ``line`` is known for YAML files only.
+
+    Its text forms redact the message only (it may echo a value from the file); the path is made
+    of key names, and redacting it would mask harmless text like ``api_key: missing``.
+    """
 
     file: str
     path: str
@@ -29,10 +34,11 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path or '(top level)'}: {self.message}"
+        return f"{where}: {self.path or '(top level)'}: {redact(self.message)}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "path": self.path, "message": self.message, "line": self.line}
+        """A JSON-safe record; the message is redacted as in ``str``."""
+        return {"file": self.file, "path": self.path, "message": redact(self.message), "line": self.line}
 
 
 class ConfigError(AlumioError):
