@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from alumio_mistral.catalog.entity import Entity, Pagination, Param
 from alumio_mistral.catalog.naming import NamingError
@@ -41,12 +41,12 @@ class Catalog:
         self._router = Router(self._entities.values())
 
     @classmethod
-    def default(cls) -> "Catalog":
+    def default(cls) -> Catalog:
         """The committed catalog (parsed once per process)."""
         return _default_catalog()
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Catalog":
+    def from_file(cls, path: str | Path) -> Catalog:
         """A catalog from a ``catalog.json`` written by the generator."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -55,7 +55,7 @@ class Catalog:
         return cls(Entity.from_dict(item) for item in data)
 
     @classmethod
-    def load(cls, extra_spec: str | Path | None = None) -> "Catalog":
+    def load(cls, extra_spec: str | Path | None = None) -> Catalog:
         """The committed catalog, extended (and corrected) by the operations of ``extra_spec``.
 
         An operation the catalog already has (same method, path and Speakeasy fragment, or same
@@ -64,7 +64,8 @@ class Catalog:
         base = cls.default()
         if extra_spec is None:
             return base
-        from alumio_mistral.catalog.generate import generate  # the YAML parsing cost only when asked
+        # imported here so that `python -m alumio_mistral.catalog.generate` runs a fresh module
+        from alumio_mistral.catalog.generate import generate
 
         by_route = {_route(entity): entity for entity in base}
         by_operation_id = {entity.operation_id: entity for entity in base if entity.operation_id}

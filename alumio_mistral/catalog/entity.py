@@ -6,8 +6,9 @@ from an OpenAPI spec file and committed as ``catalog.json``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 ParamLocation = Literal["path", "query", "header"]
 #: how a query value is put on the wire: as is, an array as repeated keys, or JSON-encoded
@@ -84,7 +85,7 @@ class Entity:
     def paginated(self) -> bool:
         return self.pagination is not None
 
-    def renamed(self, name: str) -> "Entity":
+    def renamed(self, name: str) -> Entity:
         """The same operation under another name (and the group that name implies)."""
         return replace(self, name=name, group=name.rsplit(".", 1)[0])
 
@@ -112,7 +113,7 @@ class Entity:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Entity":
+    def from_dict(cls, data: Mapping[str, Any]) -> Entity:
         """The inverse of :meth:`to_dict`."""
         fields = dict(data)
         fields["params"] = tuple(Param(**param) for param in fields.get("params", ()))

@@ -12,10 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
-from alumio_mistral.catalog.entity import Entity, Param
+from alumio_mistral.catalog.entity import (
+    AuthScheme,
+    BodyKind,
+    Entity,
+    Param,
+    ParamLocation,
+    ParamStyle,
+)
 from alumio_mistral.catalog.naming import Naming, NamingError
 from alumio_mistral.catalog.pagination import detect_items, detect_pagination
 from alumio_mistral.catalog.spec import Operation, deref, load_spec, ref_name
@@ -40,7 +48,7 @@ COMPUTE_PATHS = frozenset(
         "/v1/audio/speech",
     }
 )
-AUTH_SCHEMES = {"ApiKey": "bearer", "AdminApiKey": "admin_bearer", "DashboardUserContextAuth": "api_key_header"}
+AUTH_SCHEMES: dict[str, AuthScheme] = {"ApiKey": "bearer", "AdminApiKey": "admin_bearer", "DashboardUserContextAuth": "api_key_header"}
 SSE = "text/event-stream"
 
 
@@ -103,10 +111,10 @@ def _params(spec: dict[str, Any], operation: Operation) -> list[Param]:
     found: dict[tuple[str, str], Param] = {}
     for raw in [*operation.shared_params, *(operation.op.get("parameters") or [])]:
         param = deref(spec, raw)
-        location = param.get("in")
+        location: ParamLocation = param.get("in")
         if location not in ("path", "query", "header"):
             continue
-        style = "plain"
+        style: ParamStyle = "plain"
         if "application/json" in (param.get("content") or {}):
             style = "json"
         elif _allows_array(spec, param.get("schema")):
@@ -129,7 +137,7 @@ def _allows_array(spec: dict[str, Any], schema: Any) -> bool:
     return any(_allows_array(spec, option) for key in ("anyOf", "oneOf") for option in schema.get(key) or [])
 
 
-def _body(spec: dict[str, Any], op: dict[str, Any]) -> tuple[str, bool, str | None]:
+def _body(spec: dict[str, Any], op: dict[str, Any]) -> tuple[BodyKind, bool, str | None]:
     request = deref(spec, op.get("requestBody"))
     if not isinstance(request, dict) or not request.get("content"):
         return "none", False, None
@@ -160,7 +168,7 @@ def _json_schema(success: dict[str, dict[str, Any]]) -> Any:
     return None
 
 
-def _auth(spec: dict[str, Any], op: dict[str, Any], retired: bool) -> str:
+def _auth(spec: dict[str, Any], op: dict[str, Any], retired: bool) -> AuthScheme:
     requirements = op.get("security")
     # The legacy spec marks most operations ``security: []`` although the API always wanted
     # a key; for the retired routes the global requirement is the honest answer.

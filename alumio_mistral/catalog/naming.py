@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from alumio_mistral.catalog.spec import Operation
 from alumio_mistral.errors import AlumioError
@@ -25,8 +25,11 @@ VERSION = re.compile(r"^v\d+$")
 GROUP_RENAMES = {"batch": "batch_jobs", "fine_tuning": "fine_tuning.jobs"}
 #: a trailing path segment starting with one of these words is an action, not a sub-resource
 VERBS = frozenset(
-    "activate add aggregate archive call cancel deactivate execute invite pause process remove "
-    "reprocess reset restart resume search share start stop sync terminate trigger unarchive".split()
+    {
+        "activate", "add", "aggregate", "archive", "call", "cancel", "deactivate", "execute", "invite",
+        "pause", "process", "remove", "reprocess", "reset", "restart", "resume", "search", "share",
+        "start", "stop", "sync", "terminate", "trigger", "unarchive",
+    }
 )
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -85,7 +88,7 @@ def _is_param(segment: str) -> bool:
 
 def _common_prefix(paths: list[list[str]]) -> list[str]:
     prefix: list[str] = []
-    for column in zip(*paths):
+    for column in zip(*paths, strict=False):
         if len(set(column)) != 1:
             break
         prefix.append(column[0])
@@ -136,7 +139,7 @@ class Naming:
         self.overrides = overrides
 
     @classmethod
-    def default(cls) -> "Naming":
+    def default(cls) -> Naming:
         return _default_naming()
 
     def assign(

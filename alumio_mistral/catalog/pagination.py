@@ -110,21 +110,27 @@ def _page_style(
     size_param: str | None,
     first_page: int,
 ) -> Pagination:
-    common = {"page_param": "page", "size_param": size_param, "first_page": first_page}
+    style, stop = _page_stop(spec, schema, properties)
+    return Pagination(style, page_param="page", size_param=size_param, first_page=first_page, **stop)
+
+
+def _page_stop(
+    spec: dict[str, Any], schema: dict[str, Any], properties: dict[str, dict[str, Any]]
+) -> tuple[str, dict[str, str | None]]:
+    """The page-number style and the response field that says when to stop."""
     if _kind(schema) == "array":
-        return Pagination("page_array", **common)
+        return "page_array", {}
     if "has_more" in properties:
-        return Pagination("page_has_more", has_more="$.has_more", **common)
+        return "page_has_more", {"has_more": "$.has_more"}
     for key, value in properties.items():
         if _kind(value) != "object":
             continue
         nested = _properties(spec, value)
         if "has_more" in nested:
-            return Pagination("page_has_more", has_more=f"$.{key}.has_more", **common)
+            return "page_has_more", {"has_more": f"$.{key}.has_more"}
         if "next" in nested:
-            return Pagination("page_next", next=f"$.{key}.next", **common)
-    total = "$.total" if "total" in properties else None
-    return Pagination("page_total", total=total, **common)
+            return "page_next", {"next": f"$.{key}.next"}
+    return "page_total", {"total": "$.total" if "total" in properties else None}
 
 
 def _first_page(schema: dict[str, Any]) -> int:

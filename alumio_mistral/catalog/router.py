@@ -10,7 +10,7 @@ Speakeasy ``#stream`` variant never shadows the plain one on the same path.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 from alumio_mistral.catalog.entity import Entity
@@ -45,7 +45,7 @@ class Router:
         for pattern, names, entity in routes:
             found = pattern.fullmatch(candidate)
             if found:
-                return entity, {name: unquote(value) for name, value in zip(names, found.groups())}
+                return entity, {name: unquote(value) for name, value in zip(names, found.groups(), strict=True)}
         return None
 
 

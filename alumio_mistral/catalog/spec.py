@@ -51,7 +51,7 @@ def _load(path: str) -> dict[str, Any]:
 def ref_name(schema: Any) -> str | None:
     """The component name a ``{"$ref": "#/components/schemas/X"}`` points at, else ``None``."""
     if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
-        return schema["$ref"].rsplit("/", 1)[-1]
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
     return None
 
 

@@ -9,7 +9,13 @@ import pytest
 
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.catalog.entity import Pagination, Param
-from alumio_mistral.catalog.generate import RETIRED_PREFIXES, dumps, generate, main, operations
+from alumio_mistral.catalog.generate import (
+    RETIRED_PREFIXES,
+    dumps,
+    generate,
+    main,
+    operations,
+)
 from alumio_mistral.catalog.spec import load_spec
 
 SPECS = Path(__file__).parents[2].parent / "shared" / "mistral"

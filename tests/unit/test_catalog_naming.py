@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from alumio_mistral.catalog.naming import Naming, NamingError, derive_action, group_of, singular, snake
+from alumio_mistral.catalog.naming import (
+    Naming,
+    NamingError,
+    derive_action,
+    group_of,
+    singular,
+    snake,
+)
 from alumio_mistral.catalog.spec import Operation
 
 

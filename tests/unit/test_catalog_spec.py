@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from alumio_mistral.catalog.spec import SpecError, deref, load_spec, ref_name, resolve_schema
+from alumio_mistral.catalog.spec import (
+    SpecError,
+    deref,
+    load_spec,
+    ref_name,
+    resolve_schema,
+)
 from alumio_mistral.errors import AlumioError
 
 TREE_SPEC = {
