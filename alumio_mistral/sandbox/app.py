@@ -122,6 +122,7 @@ class SandboxApp:
         request.path_params = params
         decision = self.faults.decide(request.path, entity.name, self.clock, self.seed) if self.faults else None
         try:
+            entity = self._variant(entity, request)
             reply = self._faulted(decision) or self._authorized(entity, request) or self._dispatch(entity, request)
         except HttpError as error:
             reply = error.reply()
@@ -131,6 +132,14 @@ class SandboxApp:
         if decision is not None and decision.drop:
             raise DroppedConnection(request.path)
         return reply
+
+    def _variant(self, entity: Entity, request: Request) -> Entity:
+        """The stream variant of ``entity`` when the body asks to stream (they share a path)."""
+        stream = self._streams.get((entity.method, entity.path))
+        if stream is None or stream is entity:
+            return entity
+        body = request.json() if entity.body == "json" else None
+        return stream if _asks_stream(request, body) else entity
 
     def _faulted(self, decision: Decision | None) -> Reply | None:
         if decision is None:
@@ -164,11 +173,8 @@ class SandboxApp:
         if entity.retired:
             message = f"{entity.name} ({entity.method} {entity.path}) was retired by Mistral and answers 410 Gone"
             return json_reply(410, error_body(message, "gone"))
-        body = request.json() if entity.body == "json" else None
-        if isinstance(body, dict) and body.get("stream") and (entity.method, entity.path) in self._streams:
-            entity = self._streams[(entity.method, entity.path)]
         if entity.body == "json":
-            self._validate(entity, body)
+            self._validate(entity, request.json())
         handler = self.handlers.get(entity.name)
         result = handler(request) if handler else self._example(entity)
         if isinstance(result, Reply):
@@ -191,11 +197,19 @@ class SandboxApp:
                 raise HttpError(422, {"detail": problems})
 
     def _example(self, entity: Entity) -> Any:
-        """The generic answer of an operation without a handler (built once per operation)."""
+        """The generic answer of an operation without a handler (built once per operation).
+
+        A streaming operation answers one event built from its event schema.
+        """
         if entity.name not in self._examples:
             pointer = self.schemas.response_pointer(entity) if self.schemas else None
-            self._examples[entity.name] = self.builder.for_pointer(pointer) if self.builder and pointer else {}
-        return json.loads(json.dumps(self._examples[entity.name]))
+            if entity.streams:
+                event = self.builder.stream_event(pointer) if self.builder and pointer else (None, {})
+                self._examples[entity.name] = [event]
+            else:
+                self._examples[entity.name] = self.builder.for_pointer(pointer) if self.builder and pointer else {}
+        example = json.loads(json.dumps(self._examples[entity.name]))
+        return sse.stream(example) if entity.streams else example
 
     def _compute(self, name: str) -> Handler:
         """A handler for a stateless endpoint (SSE chunks then ``[DONE]`` when the body asks to stream)."""
@@ -224,6 +238,15 @@ class SandboxApp:
             reply = error.reply()
         data = reply.body if isinstance(reply.body, bytes) else b"".join(reply.body)
         return reply.status, json.loads(data) if data else None
+
+
+def _asks_stream(request: Request, body: Any) -> bool:
+    """Stream variants share their path: the body's ``stream`` flag (JSON or form) decides."""
+    if isinstance(body, dict):
+        return bool(body.get("stream"))
+    if request.content_type == "multipart/form-data":
+        return request.form()[0].get("stream", "").lower() in ("true", "1")
+    return False
 
 
 def _damage(reply: Reply, decision: Decision) -> Reply:

@@ -6,6 +6,7 @@ validate: required fields only, the first enum value, typed placeholders for for
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from alumio_mistral.sandbox.validation import SpecSchemas
@@ -81,6 +82,8 @@ class Builder:
             return [self.example(schema.get("items", {}), None, depth + 1) for _ in range(count)]
         if kind == "string":
             text = _FORMATS.get(schema.get("format", ""), "sandbox")
+            if "pattern" in schema:
+                text = _matching(schema["pattern"], text)
             return text.ljust(int(schema.get("minLength", 0)), "x")
         if kind == "integer":
             return int(schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1))
@@ -95,15 +98,38 @@ class Builder:
         validator = self.schemas.validator(pointer)
         return self.example(self.schemas.node(pointer), validator.is_valid)
 
-    def complete(self, pointer: str, value: Any) -> Any:
-        """``value`` with the required top-level fields the schema names and it lacks added."""
-        if not isinstance(value, dict):
-            return value
+    def stream_event(self, pointer: str) -> tuple[str | None, Any]:
+        """(event name, data) of one event of a stream whose event schema is at ``pointer``."""
         schema = self._deref(self.schemas.node(pointer))
-        parts = [schema, *[self._deref(p) for p in schema.get("allOf", [])]] if isinstance(schema, dict) else []
-        for part in parts:
-            properties = part.get("properties", {})
-            for name in part.get("required", []):
-                if name not in value:
-                    value[name] = self.example(properties.get(name, {}))
+        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        if "data" in properties:
+            event = self.example(properties["event"]) if "event" in properties else None
+            return (str(event) if event is not None else None), self.example(properties["data"])
+        return None, self.example(schema)
+
+    def complete(self, pointer: str, value: Any) -> Any:
+        """``value`` with the required top-level fields the schema (and its ``allOf``) names added."""
+        if isinstance(value, dict):
+            self._complete(self.schemas.node(pointer), value, 0)
         return value
+
+    def _complete(self, schema: Any, value: dict[str, Any], depth: int) -> None:
+        schema = self._deref(schema)
+        if not isinstance(schema, dict) or depth > MAX_DEPTH:
+            return
+        properties = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in value:
+                value[name] = self.example(properties.get(name, {}))
+        for part in schema.get("allOf", []):
+            self._complete(part, value, depth + 1)
+
+
+def _matching(pattern: str, preferred: str) -> str:
+    """A short string that ``pattern`` accepts (tries plain candidates; enough for id patterns)."""
+    sizes = [int(n) for n in re.findall(r"\{(\d+)", pattern)] or [1]
+    candidates = [preferred, *("0" * n for n in sizes), *("a" * n for n in sizes), "0", "a", "a-0"]
+    for candidate in candidates:
+        if re.search(pattern, candidate):
+            return candidate
+    return preferred

@@ -58,10 +58,12 @@ class Sandbox:
         server, self._server = self._server, None
         if server is None:
             return
-        server.close()
-        server.task_dispatcher.shutdown()
+        # waitress's loop runs while its socket map is not empty, and open keep-alive channels
+        # stay in it after server.close(): close everything from inside the loop thread.
+        server.trigger.pull_trigger(lambda: [d.close() for d in list(server._map.values())])
         if self._thread is not None:
             self._thread.join(timeout=5)
+        server.task_dispatcher.shutdown(timeout=1)
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the CLI)."""

@@ -61,7 +61,7 @@ class SpecSchemas:
         return f"{base}/requestBody/content/application~1json/schema" if "application/json" in content else None
 
     def response_pointer(self, entity: Entity) -> str | None:
-        """Pointer to the JSON schema of the first success answer of ``entity``."""
+        """Pointer to the schema of the first success answer of ``entity`` (JSON, or one SSE event)."""
         base = self.operations.get(entity.operation_id)
         if base is None:
             return None
@@ -69,8 +69,9 @@ class SpecSchemas:
         for code in sorted(str(c) for c in responses):
             if code.startswith("2"):
                 content = responses[code].get("content") or {}
-                if "application/json" in content and "schema" in content["application/json"]:
-                    return f"{base}/responses/{code}/content/application~1json/schema"
+                for kind in ("application/json", "text/event-stream"):
+                    if "schema" in content.get(kind, {}):
+                        return f"{base}/responses/{code}/content/{_escape(kind)}/schema"
                 return None
         return None
 

@@ -1,0 +1,162 @@
+"""Every catalog operation, called once through our client against one sandbox.
+
+Stateful families get real ids (a file, a batch job, a conversation, an agent, a library and
+a document are created first); everything else gets a minimal valid body built from its
+request schema. Each answer must be 2xx with a body valid against the spec's response schema,
+or the documented error (410 for the retired fine-tuning job routes).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from alumio_mistral.catalog import Catalog
+from alumio_mistral.catalog.entity import Entity
+from alumio_mistral.http import ApiError, Client, ClientConfig, GoneError
+from alumio_mistral.http.sse import iter_events
+from alumio_mistral.sandbox import Sandbox
+from alumio_mistral.sandbox.responses import Builder
+from alumio_mistral.sandbox.validation import SPEC_URI
+
+SPEC = Path(__file__).parents[2].parent / "shared" / "mistral" / "openapi.yaml"
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not SPEC.exists(), reason="the Mistral spec is not beside the repo")]
+
+#: bodies the stateful handlers need (beyond what the schema requires)
+BODIES: dict[str, Any] = {
+    "chat.complete": {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "Hello"}]},
+    "conversations.start": {"model": "mistral-small-latest", "inputs": "Hello"},
+    "conversations.start_stream": {"model": "mistral-small-latest", "inputs": "Hello", "stream": True},
+    "conversations.append": {"inputs": "And then?"},
+    "conversations.append_stream": {"inputs": "And then?", "stream": True},
+    "agents.create": {"model": "mistral-small-latest", "name": "helper"},
+    "agents.update": {"instructions": "Be brief."},
+    "libraries.create": {"name": "docs"},
+    "libraries.update": {"name": "docs v2"},
+    "libraries.replace": {"name": "docs v3"},
+    "ocr.process": {"model": "mistral-ocr-latest",
+                    "document": {"type": "document_url", "document_url": "data:text/plain,page one"}},
+}
+#: run first (they create what the others use) and last (they delete it), in this order
+FIRST = ("files.upload", "batch_jobs.create", "conversations.start", "agents.create", "libraries.create",
+         "libraries.documents.upload")
+LAST = ("libraries.documents.delete", "libraries.delete", "conversations.delete", "agents.delete_alias",
+        "agents.delete", "batch_jobs.delete", "files.delete", "models.delete")
+
+
+def order(catalog: Catalog) -> list[Entity]:
+    rank = {name: i for i, name in enumerate(FIRST)}
+    last = {name: i for i, name in enumerate(LAST)}
+
+    def key(entity: Entity) -> tuple[int, int, str]:
+        if entity.name in rank:
+            return 0, rank[entity.name], entity.name
+        if entity.name in last:
+            return 2, last[entity.name], entity.name
+        return 1, 0, entity.name
+
+    return sorted(catalog, key=key)
+
+
+class Caller:
+    """Calls entities with ids learnt from the answers that created them."""
+
+    def __init__(self, sandbox: Sandbox, client: Client) -> None:
+        self.schemas = sandbox.app.schemas
+        self.builder = Builder(self.schemas)
+        self.client = client
+        self.ids: dict[str, str] = {"model_id": "", "version": "0"}
+        models = client.call("models.list").json()["data"]
+        self.ids["model_id"] = next(m["id"] for m in models if m["id"].startswith("ft:"))
+
+    def body(self, entity: Entity) -> Any:
+        if entity.name in BODIES:
+            return BODIES[entity.name]
+        if entity.name == "batch_jobs.create":
+            return {"endpoint": "/v1/chat/completions", "model": "mistral-small-latest",
+                    "input_files": [self.ids["file_id"]]}
+        if entity.name in ("conversations.restart", "conversations.restart_stream"):
+            body = {"inputs": "Again", "from_entry_id": self.ids["entry_id"]}
+            return {**body, "stream": True} if entity.streams else body
+        pointer = self.schemas.request_pointer(entity)
+        return self.builder.for_pointer(pointer) if pointer else {}
+
+    def files(self, entity: Entity) -> Any:
+        if entity.name == "files.upload":
+            line = {"custom_id": "a", "body": {"messages": [{"role": "user", "content": "Hi"}]}}
+            return {"file": ("in.jsonl", json.dumps(line) + "\n", "application/jsonl"), "purpose": (None, "batch")}
+        fields = {"file": ("note.txt", b"sandbox text", "text/plain"), "model": (None, "voxtral-mini-latest")}
+        return {**fields, "stream": (None, "true")} if entity.streams else fields
+
+    def params(self, entity: Entity) -> tuple[dict[str, str], dict[str, str]]:
+        path = {p.name: self.ids.get(p.name, "sandbox-id") for p in entity.path_params}
+        query = {p.name: self.ids.get(p.name, _QUERY.get(p.name, "x")) for p in entity.query_params if p.required}
+        return path, query
+
+    def call(self, entity: Entity) -> Any:
+        path, query = self.params(entity)
+        kwargs: dict[str, Any] = {"path_params": path, "query": query}
+        if entity.body == "json":
+            kwargs["json"] = self.body(entity)
+        elif entity.body == "multipart":
+            kwargs["files"] = self.files(entity)
+        return self.client.call(entity, **kwargs)
+
+    def learn(self, entity: Entity, answer: Any) -> None:
+        learnt = {"files.upload": "file_id", "batch_jobs.create": "job_id", "agents.create": "agent_id",
+                  "libraries.create": "library_id", "libraries.documents.upload": "document_id"}
+        if entity.name in learnt:
+            self.ids[learnt[entity.name]] = answer["id"]
+        if entity.name == "conversations.start":
+            self.ids["conversation_id"] = answer["conversation_id"]
+            self.ids["entry_id"] = answer["outputs"][0]["id"]
+
+
+_QUERY = {"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-02T00:00:00Z", "alias": "prod",
+          "operator": "eq"}
+
+
+def test_every_catalog_operation_answers_as_documented() -> None:
+    catalog = Catalog.default()
+    with Sandbox(spec_path=SPEC) as sandbox, Client(ClientConfig(base_uri=sandbox.base_uri, api_key="k")) as client:
+        client.config.max_attempts = 1
+        caller = Caller(sandbox, client)
+        registry = caller.schemas.registry
+        problems: list[str] = []
+        for entity in order(catalog):
+            try:
+                response = caller.call(entity)
+            except GoneError:
+                if not entity.retired:
+                    problems.append(f"{entity.name}: 410 but not retired")
+                continue
+            except ApiError as error:
+                problems.append(f"{entity.name}: {error.status} {error.message}")
+                continue
+            if entity.retired:
+                problems.append(f"{entity.name}: retired but answered {response.status_code}")
+                continue
+            if response.status_code not in entity.success_codes:
+                problems.append(f"{entity.name}: {response.status_code} not in {entity.success_codes}")
+            if entity.streams:
+                events = list(iter_events(response))
+                if not events:
+                    problems.append(f"{entity.name}: an empty event stream")
+                continue
+            pointer = caller.schemas.response_pointer(entity)
+            if pointer is None or response.status_code == 204:
+                continue
+            body = response.json()
+            validator = Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=registry)
+            errors = [f"{list(e.absolute_path)}: {e.message[:120]}" for e in validator.iter_errors(body)]
+            if errors:
+                problems.append(f"{entity.name}: body does not match its schema: {errors[:3]}")
+            caller.learn(entity, body)
+        counts = sandbox.requests()
+    assert problems == [], "\n".join(problems)
+    called = {entity.name for entity in catalog}
+    assert called <= set(counts), sorted(called - set(counts))
