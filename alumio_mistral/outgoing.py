@@ -25,7 +25,9 @@ from alumio_mistral.secrets import redact
 from alumio_mistral.tasks import Task, TaskStore, worker_id
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.library import Library
-from alumio_mistral.transformers.pipeline import compile_pipeline
+from alumio_mistral.transformers.errors import TransformError
+from alumio_mistral.transformers.patterns import clone
+from alumio_mistral.transformers.pipeline import Pipeline, compile_pipeline
 
 #: storage namespace of "a request that is not safe to repeat has left for this task"
 SENT_NAMESPACE = "outgoing.sent"
@@ -93,10 +95,11 @@ class Outgoing:
             config.entity_transformers, source=source, where=f"{where}.entity_transformers",
             library=library, context=context,
         )
-        self._response_pipeline = compile_pipeline(
+        responses = compile_pipeline(
             config.response_transformers, source=source, where=f"{where}.response_transformers",
             library=library, context=context,
         )
+        self._response_steps = [Pipeline(responses.name, [step]) for step in responses.steps]
         failure = config.failure or {}
         self._retry = failure.get("policy", "retry") == "retry"
         self._attempts = max(1, int(failure.get("attempts", 3)))
@@ -181,19 +184,26 @@ class Outgoing:
         return kept
 
     def _keep(self, task: Task, request: Any, response: Any) -> list[Any]:
-        """Run the response transformers; they may read the task at ``_task`` (dropped after)."""
-        if not len(self._response_pipeline):
+        """Run the response transformers; every step may read the task at ``_task``.
+
+        The steps run one at a time with ``_task`` put back before each, so a step that
+        rebuilds the whole document (``mistral/chat-answer``) does not hide the task from the
+        next one; ``_task`` is dropped from what is kept.
+        """
+        if not self._response_steps:
             return [response]
-        document = response
-        if isinstance(response, dict):
-            document = {**response, TASK_KEY: {
-                "id": task.id, "identity": task.identity, "entity": task.entity, "request": request,
-            }}
-        kept = self._response_pipeline.run(document)
-        for item in kept:
-            if isinstance(item, dict):
-                item.pop(TASK_KEY, None)
-        return kept
+        attached = {"id": task.id, "identity": task.identity, "entity": task.entity, "request": request}
+        current = [clone(response)]
+        for index, step in enumerate(self._response_steps):
+            current = [{**item, TASK_KEY: clone(attached)} if isinstance(item, dict) else item for item in current]
+            try:
+                current = step.run_all(current)
+            except TransformError as error:
+                raise _renumbered(error, step.name, index) from error
+            if not current:
+                break
+        return [{k: v for k, v in item.items() if k != TASK_KEY} if isinstance(item, dict) else item
+                for item in current]
 
     def _with_retry(self, publisher: Publisher, request: Any) -> Any:
         """Publish, repeating transient failures as the failure policy allows."""
@@ -220,3 +230,11 @@ class Outgoing:
             return publisher.safe_to_repeat or error.status == 503
         return isinstance(error, TransportError) and publisher.safe_to_repeat
 
+
+
+def _renumbered(error: TransformError, pipeline: str, index: int) -> TransformError:
+    """A one-step run names step 0; give the error the step's real place in the pipeline."""
+    if error.pipeline != pipeline or error.index != 0:
+        return error  # raised inside a nested pipeline, which named itself
+    return TransformError(error.reason, pipeline=pipeline, index=index, step_type=error.step_type,
+                          pattern=error.pattern, unexpected=error.unexpected)

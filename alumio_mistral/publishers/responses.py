@@ -8,6 +8,7 @@ event carrying usage, or None>}`` (plus ``conversation_id`` when the stream name
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, Iterable
 
@@ -15,7 +16,7 @@ import requests
 
 from alumio_mistral.http.sse import iter_events
 
-_DONE = "[DONE]"
+_BINARY_TYPES = ("application/octet-stream", "image/", "audio/", "video/", "application/pdf", "application/zip")
 
 
 def read_response(response: requests.Response) -> Any:
@@ -24,6 +25,10 @@ def read_response(response: requests.Response) -> Any:
         return assemble_stream(_event_payloads(response))
     if response.status_code == 204 or not response.content:
         return None
+    content_type = response.headers.get("Content-Type", "")
+    if content_type.startswith(_BINARY_TYPES):
+        # a task result is JSON: binary content (a file download) travels as base64
+        return {"content_type": content_type, "content_base64": base64.b64encode(response.content).decode("ascii")}
     try:
         return response.json()
     except ValueError:
@@ -35,14 +40,12 @@ def is_event_stream(response: requests.Response) -> bool:
 
 
 def _event_payloads(response: requests.Response) -> Iterable[Any]:
-    """The decoded ``data`` of each event, stopping at ``[DONE]``; always releases the connection."""
+    """The decoded ``data`` of each event (the reader stops at ``[DONE]``); always releases the connection."""
     try:
         for event in iter_events(response):
             data = event.data
-            if data is None or data == "":
+            if not data:
                 continue
-            if data.strip() == _DONE:
-                return
             try:
                 yield json.loads(data)
             except ValueError:

@@ -62,9 +62,9 @@ def test_processed_with_response_transformers_and_then_target(tmp_path, store):
             {"type": "set", "path": "request", "value": {"model": "m", "messages": [{"role": "user", "content": "&{text}"}]}},
         ],
         "response_transformers": [
+            {"use": "mistral/chat-answer"},  # rebuilds the document: _task must survive it
             {"type": "copy", "from": "_task.identity", "to": "ticket"},
-            {"type": "copy", "from": "choices[0].message.content", "to": "label"},
-            {"type": "pick", "paths": ["ticket", "label", "usage"]},
+            {"type": "pick", "paths": ["ticket", "answer", "total_tokens"]},
         ],
         "then": {"type": "jsonl", "path": "out/triage.jsonl"},
         "concurrency": 4,
@@ -74,7 +74,7 @@ def test_processed_with_response_transformers_and_then_target(tmp_path, store):
     stats = _worker(project, store).publish(store)
     assert (stats.processed, stats.failed, stats.skipped) == (10, 0, 0)
     task = store.get(ids[3])
-    assert task.status == "processed" and task.result == {"ticket": "t3", "label": "billing", "usage": _chat_answer()["usage"]}
+    assert task.status == "processed" and task.result == {"ticket": "t3", "answer": "billing", "total_tokens": 6}
     rows = [json.loads(line) for line in (tmp_path / "out" / "triage.jsonl").read_text().splitlines()]
     assert sorted(row["ticket"] for row in rows) == sorted(f"t{n}" for n in range(10))
     assert json.loads(responses.calls[0].request.body)["messages"][0]["content"].startswith("ticket ")
@@ -169,6 +169,19 @@ def test_a_transform_error_fails_that_task_only(tmp_path, store):
     assert (stats.processed, stats.failed) == (1, 1)
     error = store.get(ids[0]).last_error
     assert error["type"] == "TransformError" and "text" in error["message"]
+
+
+@responses.activate
+def test_a_failing_response_step_is_named_by_its_place(tmp_path, store):
+    project = _project(tmp_path, {"publisher": {"entity": "chat.complete"},
+                                  "response_transformers": [{"use": "mistral/chat-answer"},
+                                                            {"type": "copy", "from": "nope", "to": "x"}]})
+    responses.post(CHAT, json=_chat_answer())
+    ids = _add(store, [{"id": "a"}])
+    _worker(project, store).publish(store)
+    error = store.get(ids[0]).last_error
+    assert error["type"] == "TransformError"
+    assert "response_transformers[1] (copy" in error["message"] and "'nope'" in error["message"]
 
 
 def _leave_processing(store, ids: list[int]) -> None:

@@ -213,3 +213,14 @@ def test_unknown_type_or_client_is_a_clear_error(project, clients):
         build_publisher({"type": "ftp"}, project, clients)
     with pytest.raises(PublishError, match="no client named 'other'"):
         build_publisher({"type": "mistral", "client": "other", "entity": "chat.complete"}, project, clients)
+
+
+@responses.activate
+def test_binary_download_is_kept_as_base64(project, clients):
+    responses.get(f"{BASE}/v1/files/f1/content", body=b"\x00\x01binary", content_type="application/octet-stream")
+    publisher = build_publisher(
+        {"type": "mistral", "entity": "files.download", "path_params": {"file_id": "&{id}"}}, project, clients
+    )
+    result = publisher.publish({"id": "f1"})
+    assert result == {"content_type": "application/octet-stream",
+                      "content_base64": base64.b64encode(b"\x00\x01binary").decode()}

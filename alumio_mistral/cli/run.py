@@ -1,0 +1,72 @@
+"""``alumio-mistral run PROJECT``: read every source, then publish every pending task."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from alumio_mistral.cli.output import Progress, echo_json, fail, run_or_fail
+
+
+def summary_line(stats: Any) -> str:
+    """The one-line summary people read (and CI logs keep)."""
+    line = (
+        f"read {stats.read}, created {stats.created}, processed {stats.processed}, "
+        f"failed {stats.failed}, skipped {stats.skipped}"
+    )
+    if stats.review:
+        line += f", review {stats.review}"
+    if stats.read_failed:
+        line += f", unreadable {stats.read_failed}"
+    return line + f" in {stats.duration:.1f}s"
+
+
+def _print_failures(stats: Any, limit: int = 20) -> None:
+    for failure in stats.failures[:limit]:
+        where = failure.get("outgoing") or failure.get("incoming") or ""
+        task = f" task {failure['task']}" if "task" in failure else ""
+        click.echo(f"  {where}{task}: {failure.get('type', 'error')}: {failure.get('message')}", err=True)
+    if len(stats.failures) > limit:
+        click.echo(f"  ... and {len(stats.failures) - limit} more (see `tasks list --status failed`)", err=True)
+
+
+def _print_plan(stats: Any) -> None:
+    for plan in stats.planned:
+        origin = f"incoming {plan['incoming']}" if "incoming" in plan else f"outgoing {plan['outgoing']} task {plan['task']}"
+        click.echo(f"{plan['method']} {plan['url']}   # {origin}")
+        if plan.get("body") is not None:
+            click.echo("  " + json.dumps(plan["body"], ensure_ascii=False, default=str))
+        if plan.get("note"):
+            click.echo(f"  ({plan['note']})")
+
+
+@click.command()
+@click.argument("project", type=click.Path(exists=True))
+@click.option("--incoming", "incoming", multiple=True, metavar="NAME", help="Run only this incoming (repeatable).")
+@click.option("--outgoing", "outgoing", multiple=True, metavar="NAME", help="Publish only this outgoing (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Print the requests that would be sent; send nothing, store nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary (and plan) as JSON.")
+def run(project: str, incoming: tuple[str, ...], outgoing: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Run every incoming of PROJECT, then publish every pending task.
+
+    Exits non-zero when any task failed or a source could not be read.
+    """
+    from alumio_mistral import engine
+    from alumio_mistral.config import load_project
+
+    loaded = run_or_fail(lambda: load_project(project))
+    progress = None if (as_json or dry_run) else Progress("run")
+    stats = run_or_fail(lambda: engine.run(
+        loaded, incoming=incoming or None, outgoing=outgoing or None, dry_run=dry_run, progress=progress,
+    ))
+    if as_json:
+        echo_json(stats.to_dict())
+    else:
+        if dry_run:
+            _print_plan(stats)
+        click.echo(("dry run: " if dry_run else "") + summary_line(stats), err=True)
+        _print_failures(stats)
+    if not stats.ok:
+        fail(f"{stats.failed + stats.read_failed} failure(s)")

@@ -1,0 +1,246 @@
+"""Run a project: every incoming, then every pending task through the outgoings its routes name.
+
+The only place that wires the parts together. Each step (:func:`run`, :func:`publish`) is
+callable on its own, so a scheduler or ``tasks retry`` can drive one step at a time.
+
+``dry_run`` works on a throw-away view: the task store is copied to a temporary file, local
+sources (files, stdin) are read into that copy, and the request each pending task would cause
+is planned, not sent. Mistral sources are not read at all (reading is a request): their first
+request is shown instead. Nothing is written to the real store and nothing goes on the wire.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alumio_mistral.catalog import Catalog
+from alumio_mistral.errors import AlumioError
+from alumio_mistral.http import Client
+from alumio_mistral.incoming import run_incoming
+from alumio_mistral.outgoing import Outgoing, OutgoingStats, error_record
+from alumio_mistral.secrets import redact_value
+from alumio_mistral.subscribers import build_subscriber
+from alumio_mistral.tasks import SqliteTaskStore, TaskStore, open_store
+
+
+@dataclass
+class RunStats:
+    """What a run did, for the summary line and ``--json``."""
+
+    read: int = 0
+    created: int = 0
+    processed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    review: int = 0
+    #: entities an incoming could not read or turn into tasks
+    read_failed: int = 0
+    duration: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    #: ``--dry-run`` only: the requests that would have been sent
+    planned: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.read_failed == 0
+
+    def absorb(self, outgoing: str, stats: OutgoingStats) -> None:
+        self.processed += stats.processed
+        self.failed += stats.failed
+        self.skipped += stats.skipped
+        self.review += stats.review
+        self.failures.extend({"outgoing": outgoing, **failure} for failure in stats.failures)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ClientPool(Mapping[str, Client]):
+    """The project's clients, each built on first use and shared by every worker thread."""
+
+    def __init__(self, project: Any, catalog: Catalog | None = None) -> None:
+        self._configs: Mapping[str, Any] = project.clients
+        self._catalog = catalog
+        self._clients: dict[str, Client] = {}
+
+    def __getitem__(self, name: str) -> Client:
+        if name not in self._clients:
+            self._clients[name] = Client(self._configs[name], self._catalog)
+        return self._clients[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._configs)
+
+    def __len__(self) -> int:
+        return len(self._configs)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+def _names(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else list(value)
+    return names or None
+
+
+def _check_known(project: Any, kind: str, names: list[str] | None) -> None:
+    known = getattr(project, kind)
+    for name in names or ():
+        if name not in known:
+            raise AlumioError(f"{project.path}: no {kind} named {name!r} (known: {', '.join(known) or 'none'})")
+
+
+def _outgoings_for(project: Any, incoming: list[str] | None, outgoing: list[str] | None) -> list[str]:
+    """The outgoings a run publishes: the named ones, else those routed from the named incomings,
+    else every enabled one."""
+    if outgoing:
+        return outgoing
+    if incoming:
+        routed = (name for route in project.routes if route.incoming in incoming for name in route.outgoing)
+        return list(dict.fromkeys(routed))
+    return [name for name, config in project.outgoing.items() if not config.disabled]
+
+
+def run(
+    project: Any,
+    *,
+    incoming: str | Iterable[str] | None = None,
+    outgoing: str | Iterable[str] | None = None,
+    dry_run: bool = False,
+    progress: Any = None,
+) -> RunStats:
+    """Run the incoming configurations, then publish the pending tasks."""
+    incoming_names, outgoing_names = _names(incoming), _names(outgoing)
+    _check_known(project, "incoming", incoming_names)
+    _check_known(project, "outgoing", outgoing_names)
+    if dry_run:
+        return _dry_run(project, incoming_names, _outgoings_for(project, incoming_names, outgoing_names))
+    started = time.monotonic()
+    store = open_store(project)
+    try:
+        incoming_stats = run_incoming(project, store, names=incoming_names, progress=progress)
+        stats = publish(project, store, outgoing=_outgoings_for(project, incoming_names, outgoing_names),
+                        progress=progress)
+    finally:
+        store.close()
+    stats.read, stats.created = incoming_stats.read, incoming_stats.created
+    stats.read_failed = incoming_stats.failed
+    stats.failures[:0] = [{"incoming": f.incoming, "origin": f.origin, "message": f.message}
+                          for f in incoming_stats.failures]
+    stats.duration = time.monotonic() - started
+    return stats
+
+
+def publish(
+    project: Any,
+    store: TaskStore,
+    *,
+    outgoing: str | Iterable[str] | None = None,
+    task_ids: Iterable[int] | None = None,
+    dry_run: bool = False,
+    progress: Any = None,
+) -> RunStats:
+    """Publish pending tasks; with ``task_ids``, the outgoings those tasks belong to.
+
+    ``tasks retry`` requeues tasks, then calls this with their ids. A store claims by
+    outgoing, so other pending tasks of the same outgoing are published in the same pass.
+    """
+    started = time.monotonic()
+    names = _names(outgoing)
+    _check_known(project, "outgoing", names)
+    if task_ids is not None:
+        owners = {task.outgoing for task_id in task_ids if (task := store.get(int(task_id))) is not None}
+        names = [name for name in (names or list(project.outgoing)) if name in owners]
+    elif names is None:
+        names = [name for name, config in project.outgoing.items() if not config.disabled]
+    if dry_run:
+        return _plan(project, store, names, RunStats())
+    stats = RunStats()
+    clients = ClientPool(project)
+    try:
+        for name in names:
+            worker = Outgoing(project, project.outgoing[name], clients, store=store)
+            counted = (lambda status: progress.add(status)) if progress is not None else None
+            stats.absorb(name, worker.publish(store, on_finish=counted))
+    finally:
+        clients.close()
+    stats.duration = time.monotonic() - started
+    return stats
+
+
+def _dry_run(project: Any, incoming: list[str] | None, outgoing: list[str]) -> RunStats:
+    started = time.monotonic()
+    stats = RunStats()
+    chosen = incoming or [name for name, config in project.incoming.items() if not config.disabled]
+    local = [name for name in chosen if project.incoming[name].subscriber.get("type", "mistral") != "mistral"]
+    for name in chosen:
+        if name not in local:
+            stats.planned.append({"incoming": name, **_first_read(project, project.incoming[name].subscriber)})
+    with tempfile.TemporaryDirectory(prefix="alumio-dry-run-") as folder:
+        store = _throwaway_copy(project, Path(folder) / "tasks.db")
+        try:
+            if local:
+                incoming_stats = run_incoming(project, store, names=local)
+                stats.read, stats.created = incoming_stats.read, incoming_stats.created
+                stats.read_failed = incoming_stats.failed
+            _plan(project, store, outgoing, stats)
+        finally:
+            store.close()
+    stats.duration = time.monotonic() - started
+    return stats
+
+
+def _first_read(project: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The first request a Mistral subscriber would make (its later pages depend on answers)."""
+    subscriber: Any = build_subscriber(dict(spec), project)
+    try:
+        url = subscriber.client.url_for(subscriber.entity, path_params=subscriber.path_params,
+                                        query=subscriber.query)
+    finally:
+        subscriber.client.close()
+    return redact_value({"method": subscriber.entity.method, "url": url, "body": subscriber.body,
+                         "note": "not read in a dry run: later pages and the entities depend on the answers"})
+
+
+def _throwaway_copy(project: Any, target: Path) -> SqliteTaskStore:
+    """A private copy of the project's store (or an empty one) that the dry run may change."""
+    source_path = Path(project.store.path)
+    if source_path.exists():
+        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            source.close()
+            copy.close()
+    return SqliteTaskStore(target)
+
+
+def _plan(project: Any, store: TaskStore, names: list[str], stats: RunStats) -> RunStats:
+    """Plan the request of every ``new`` task of the named outgoings, without sending."""
+    clients = ClientPool(project)
+    try:
+        for name in names:
+            worker = Outgoing(project, project.outgoing[name], clients, store=store)
+            for task in store.list(status="new", outgoing=name):
+                try:
+                    plans = worker.plan(task.entity)
+                except AlumioError as error:
+                    stats.failed += 1
+                    stats.failures.append({"outgoing": name, "task": task.id, **error_record(error)})
+                    continue
+                if not plans:
+                    stats.skipped += 1
+                stats.planned.extend({"outgoing": name, "task": task.id, **plan.describe()} for plan in plans)
+    finally:
+        clients.close()
+    return stats
