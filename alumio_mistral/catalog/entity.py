@@ -71,6 +71,9 @@ class Entity:
     group: str = ""
     request_schema: str | None = None
     response_schema: str | None = None
+    #: other derived facts: ``fragment`` (the Speakeasy path fragment, e.g. ``"stream"`` for a
+    #: stream variant sharing its path with the plain operation) and ``sse_optional`` (True when
+    #: the operation answers JSON, or SSE if the request body asks for a stream)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -213,7 +213,7 @@ def generate(
         known = {(op.method, op.path) for op in live}
         gone = [op for op in operations(legacy) if op.path.startswith(RETIRED_PREFIXES) and (op.method, op.path) not in known]
         entities += [build_entity(legacy, op, name, retired=True) for op, name in naming.assign(gone, context)]
-    naming.check_unique(entity.name for entity in entities)
+    naming.check_unique((entity.name, f"{entity.method} {entity.path}") for entity in entities)
     return sorted(entities, key=lambda entity: entity.name)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -154,10 +154,13 @@ class Naming:
         named = []
         for group, members in groups.items():
             paths = [op.path for op in members] + list((context or {}).get(group, ()))
-            prefix = len(_common_prefix([_segments(path) for path in paths]))
+            prefix = _common_prefix([_segments(path) for path in paths])
+            while prefix and _is_param(prefix[-1]):  # an item path stays an item: GET is "get"
+                prefix.pop()
             for op in members:
-                named.append((op, self.name_of(op, group, _segments(op.path)[prefix:], op.path in patched)))
-        self.check_unique(name for _, name in named)
+                rest = _segments(op.path)[len(prefix):]
+                named.append((op, self.name_of(op, group, rest, op.path in patched)))
+        self.check_unique((name, f"{op.method} {op.raw_path}") for op, name in named)
         return named
 
     def name_of(self, op: Operation, group: str, rest: list[str], has_patch: bool) -> str:
@@ -172,12 +175,16 @@ class Naming:
         return name
 
     @staticmethod
-    def check_unique(names: Iterable[str]) -> None:
-        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
-        if duplicates:
+    def check_unique(named: Iterable[tuple[str, str]]) -> None:
+        """Fail on any name given to more than one route (``(name, "METHOD /path")`` pairs)."""
+        routes: dict[str, list[str]] = defaultdict(list)
+        for name, route in named:
+            routes[name].append(route)
+        clashes = [f"{name} ({' and '.join(found)})" for name, found in sorted(routes.items()) if len(found) > 1]
+        if clashes:
             raise NamingError(
-                "several operations would share the name(s) " + ", ".join(duplicates)
-                + f"; add an entry to {OVERRIDES_FILE.name}"
+                "several operations would share a name: " + "; ".join(clashes)
+                + f". Add an entry to {OVERRIDES_FILE.name} (operationId -> name)."
             )
 
 

@@ -77,8 +77,13 @@ def test_assign_uses_group_prefix_fragments_and_overrides():
 
 def test_collision_fails_loudly():
     ops = [op("POST", "/v1/jobs/{id}/cancel", "jobs"), op("POST", "/v1/jobs/cancel", "jobs")]
-    with pytest.raises(NamingError, match="jobs.cancel"):
+    with pytest.raises(NamingError, match=r"jobs.cancel \(POST /v1/jobs/\{id\}/cancel and POST /v1/jobs/cancel\)"):
         Naming({}).assign(ops)
+
+
+def test_a_group_of_item_routes_names_them_as_items():
+    ops = [op("GET", "/v1/things/{id}", "things"), op("DELETE", "/v1/things/{id}", "things")]
+    assert [name for _, name in Naming({}).assign(ops)] == ["things.get", "things.delete"]
 
 
 def test_unreadable_override_is_refused():
