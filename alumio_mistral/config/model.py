@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from alumio_mistral.http.prototypes import ClientConfig
+from alumio_mistral.http import ClientConfig
 
 DedupPolicy = Literal["always", "new", "changed"]
 

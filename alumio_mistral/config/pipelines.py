@@ -10,10 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from alumio_mistral.catalog import Catalog
-from alumio_mistral.transformers.context import TransformContext
-from alumio_mistral.transformers.errors import TransformConfigError
-from alumio_mistral.transformers.library import Library
-from alumio_mistral.transformers.pipeline import compile_pipeline
+from alumio_mistral.transformers import Library, TransformConfigError, TransformContext, compile_pipeline
 
 #: (file, dotted path, message), as the transformers package reports them
 Triple = tuple[str, str, str]

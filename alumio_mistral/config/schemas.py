@@ -14,12 +14,11 @@ from marshmallow import ValidationError, fields, pre_load, validates_schema
 from marshmallow.validate import Length, OneOf, Range
 
 from alumio_mistral.config.fields import NamedMapping, StrictSchema, TypedNested
+from alumio_mistral.http.prototypes import AUTH_KINDS, PROTOTYPES
 
 DEDUP_POLICIES = ("always", "new", "changed")
 FAILURE_POLICIES = ("retry", "fail")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-PROTOTYPES = ("mistral", "generic")
-AUTH_SCHEMES = ("bearer", "header", "basic", "none")
 
 _positive_int = Range(min=1)
 _positive_float = Range(min=0, min_inclusive=False)
@@ -63,7 +62,7 @@ class ClientSchema(DescribedSchema):
     base_uri = fields.String(validate=_base_uri)
     api_key = fields.String()
     admin_api_key = fields.String()
-    auth = fields.String(validate=OneOf(AUTH_SCHEMES))
+    auth = fields.String(validate=OneOf(AUTH_KINDS))
     auth_header = fields.String()
     username = fields.String()
     password = fields.String()
@@ -92,11 +91,8 @@ class ClientSchema(DescribedSchema):
             errors["base_uri"] = "missing; a generic client needs a base URI"
         if generic and auth in ("bearer", "header") and "api_key" not in given:
             errors["api_key"] = f"missing; auth {auth!r} needs an api_key"
-        if auth == "header" and "auth_header" not in given:
-            errors["auth_header"] = "missing; auth 'header' needs the header name"
-        for key in ("username", "password"):
-            if auth == "basic" and key not in given:
-                errors[key] = f"missing; auth 'basic' needs a {key}"
+        if auth == "basic" and "username" not in given:
+            errors["username"] = "missing; auth 'basic' needs a username"
         if errors:
             raise ValidationError(errors)
 

@@ -174,3 +174,18 @@ def test_secrets_stay_out_of_reprs(tmp_path: Path) -> None:
     for text in (repr(project), repr(project.clients), str(project.clients)):
         assert "sk-hook-0123456789" not in text and "sk-mistral-0123456789" not in text
     assert "hook" in repr(project)
+
+
+def test_generic_client_settings_reach_the_client_config(tmp_path: Path) -> None:
+    data = {"clients": {
+        "cohere": {"prototype": "generic", "base_uri": "https://api.cohere.com", "api_key": "co-0123456789",
+                   "auth": "header", "auth_header": "X-Key", "headers": {"X-Team": "data"}, "max_retry_wait": 10},
+        "intranet": {"prototype": "generic", "base_uri": "http://127.0.0.1:9", "auth": "basic", "username": "u",
+                     "password": "pw-0123456789"},
+    }}
+    clients = load_project(write(tmp_path, data), environ={}).clients
+    cohere, intranet = clients["cohere"], clients["intranet"]
+    assert (cohere.auth, cohere.auth_header, cohere.headers, cohere.max_retry_wait) == (
+        "header", "X-Key", {"X-Team": "data"}, 10.0)
+    assert (intranet.auth, intranet.username, intranet.password) == ("basic", "u", "pw-0123456789")
+    assert "pw-0123456789" not in repr(intranet) and "co-0123456789" not in repr(cohere)

@@ -158,8 +158,8 @@ def test_client_auth_needs_its_credentials(tmp_path: Path) -> None:
     }}
     problems = check_project(_project(tmp_path, json.dumps(data), "alumio.json"), environ={})[1]
     assert sorted(problem.path for problem in problems) == [
-        "clients.basic.base_uri", "clients.basic.password", "clients.basic.username",
-        "clients.hook.api_key", "clients.hook.auth_header", "clients.hook.base_uri", "clients.mistral.auth",
+        "clients.basic.base_uri", "clients.basic.username",
+        "clients.hook.api_key", "clients.hook.base_uri", "clients.mistral.auth",
     ]
     assert next(p for p in problems if p.path == "clients.basic.base_uri").message.startswith("expected an http")
 
