@@ -1,0 +1,48 @@
+"""``alumio-mistral incoming run PROJECT [NAME ...]``: read sources into tasks."""
+
+from __future__ import annotations
+
+import click
+
+from alumio_mistral.cli.output import Progress, echo_json, run_or_fail
+
+#: failures printed before "... and N more"
+SHOWN_FAILURES = 20
+
+
+@click.group()
+def incoming() -> None:
+    """Read incoming configurations into durable tasks."""
+
+
+@incoming.command("run")
+@click.argument("project", type=click.Path(exists=True))
+@click.argument("names", nargs=-1, metavar="[NAME ...]")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts and failures as JSON.")
+def run(project: str, names: tuple[str, ...], as_json: bool) -> None:
+    """Run the incoming configurations of PROJECT (all enabled ones, or the NAMEs given).
+
+    Shows entities read, tasks created, skipped and failed as it goes; exits 1 when any
+    entity (or a whole source) could not be read, after reading everything else.
+    """
+    from alumio_mistral.config import load_project
+    from alumio_mistral.incoming import run_incoming
+    from alumio_mistral.tasks import open_store
+
+    loaded = run_or_fail(lambda: load_project(project))
+    progress = None if as_json else Progress("incoming")
+    store = run_or_fail(lambda: open_store(loaded))
+    try:
+        stats = run_or_fail(lambda: run_incoming(loaded, store, list(names) or None, progress=progress))
+    finally:
+        store.close()
+    if as_json:
+        echo_json(stats.to_dict())
+    else:
+        for failure in stats.failures[:SHOWN_FAILURES]:
+            click.echo(f"error: {failure}", err=True)
+        if stats.failed > SHOWN_FAILURES:
+            click.echo(f"... and {stats.failed - SHOWN_FAILURES} more", err=True)
+        progress.finish()  # the summary line: read, created, skipped, failed, rate
+    if not stats.ok:
+        raise SystemExit(1)

@@ -1,0 +1,184 @@
+"""Run incoming configurations: subscriber -> entity transformers -> identity and de-dup -> tasks.
+
+One bad entity never aborts a run: it is recorded (with file and line for local sources),
+counted as failed, and the run goes on; callers turn ``stats.failed`` into a non-zero exit.
+The de-dup mark and the tasks it guards are written in one transaction, so a crash between
+entities never leaves an entity marked but without its task (or the reverse).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from alumio_mistral.errors import AlumioError
+from alumio_mistral.subscribers import build_subscriber
+from alumio_mistral.tasks.store import TaskStore
+from alumio_mistral.transformers.patterns import MISSING, compile_pattern
+
+DEDUP_POLICIES = ("always", "new", "changed")
+#: failures kept for the report; beyond this they are only counted (memory stays flat)
+MAX_REPORTED_FAILURES = 1000
+
+
+class IdentityError(AlumioError):
+    """An entity without the field that identifies it, under a de-dup policy that needs one."""
+
+
+@dataclass(frozen=True)
+class EntityFailure:
+    incoming: str
+    origin: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"incoming {self.incoming}: {self.origin}: {self.message}"
+
+
+@dataclass
+class IncomingStats:
+    """What a run did; ``failed`` counts entities (and whole sources) that could not be read."""
+
+    read: int = 0
+    created: int = 0
+    skipped: int = 0
+    failed: int = 0
+    duration: float = 0.0
+    failures: list[EntityFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failures"] = [asdict(failure) for failure in self.failures]
+        return data
+
+
+def canonical_json(value: Any) -> str:
+    """One text per JSON value whatever its key order: the basis of identities and hashes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(entity: Any) -> str:
+    return hashlib.sha256(canonical_json(entity).encode()).hexdigest()
+
+
+def identity_of(entity: Any, pattern: str) -> str | None:
+    """The identity at ``pattern`` as text (``None`` when absent or null)."""
+    value = compile_pattern(pattern).get(entity)
+    if value is MISSING or value is None:
+        return None
+    return value if isinstance(value, str) else canonical_json(value)
+
+
+class _Incoming:
+    """One incoming configuration, ready to turn records into tasks."""
+
+    def __init__(self, project: Any, store: TaskStore, config: Any, clients: Mapping[str, Any]) -> None:
+        if config.dedup not in DEDUP_POLICIES:
+            raise AlumioError(
+                f"incoming {config.name}: unknown dedup {config.dedup!r} (one of: {', '.join(DEDUP_POLICIES)})"
+            )
+        self.config = config
+        self.store = store
+        self.namespace = f"dedup:{config.name}"
+        self.outgoings = list(
+            dict.fromkeys(name for route in project.routes if route.incoming == config.name for name in route.outgoing)
+        )
+        self.pipeline = self._compile(project, store, clients) if config.entity_transformers else None
+
+    def _compile(self, project: Any, store: TaskStore, clients: Mapping[str, Any]) -> Any:
+        from alumio_mistral.transformers.context import TransformContext
+        from alumio_mistral.transformers.library import Library
+        from alumio_mistral.transformers.pipeline import compile_pipeline
+
+        return compile_pipeline(
+            self.config.entity_transformers,
+            source=str(project.path),
+            where=f"incoming.{self.config.name}.entity_transformers",
+            library=Library.for_project(project.root, project.transformers, source=str(project.path)),
+            context=TransformContext(storages=store, clients=clients),
+        )
+
+    def add(self, entity: Any) -> int:
+        """Tasks for one (transformed) entity; 0 when de-dup skips it."""
+        identity = identity_of(entity, self.config.identity)
+        if identity is None and self.config.dedup != "always":
+            raise IdentityError(
+                f"no identity at {self.config.identity!r} (needed by dedup {self.config.dedup!r}; "
+                "set `identity` to the field that identifies an entity)"
+            )
+        mark = None
+        if self.config.dedup != "always":
+            digest = content_hash(entity)
+            seen = self.store.get(self.namespace, identity)
+            if seen is not None and (self.config.dedup == "new" or seen == digest):
+                return 0
+            mark = (self.namespace, identity, digest)
+        return len(self.store.add_tasks(self.config.name, entity, self.outgoings, identity, mark))
+
+    def run(self, project: Any, stats: IncomingStats, progress: Any) -> None:
+        def count(counter: str, amount: int = 1) -> None:
+            setattr(stats, counter, getattr(stats, counter) + amount)
+            if progress is not None:
+                progress.add(counter, amount)
+
+        def failure(origin: str, message: str) -> None:
+            count("failed")
+            if len(stats.failures) < MAX_REPORTED_FAILURES:
+                stats.failures.append(EntityFailure(self.config.name, origin, message))
+
+        origin = f"subscriber {self.config.subscriber.get('entity') or self.config.subscriber.get('type')}"
+        try:
+            for record in build_subscriber(self.config.subscriber, project).records():
+                origin = record.origin
+                count("read")
+                if record.error is not None:
+                    failure(record.origin, record.error)
+                    continue
+                try:
+                    outputs = self.pipeline.run(record.entity) if self.pipeline else [record.entity]
+                    created = sum(self.add(output) for output in outputs)
+                except AlumioError as error:
+                    failure(record.origin, str(error))
+                    continue
+                if created:
+                    count("created", created)
+                else:
+                    count("skipped")
+        except AlumioError as error:
+            failure(f"{origin} (reading stopped)", str(error))
+
+
+def run_incoming(
+    project: Any, store: TaskStore, names: list[str] | None = None, progress: Any = None
+) -> IncomingStats:
+    """Run the named incoming configurations (all enabled ones when none are named)."""
+    if names:
+        unknown = [name for name in names if name not in project.incoming]
+        if unknown:
+            raise AlumioError(
+                f"{project.path}: no incoming named {unknown[0]!r} "
+                f"(known: {', '.join(project.incoming) or 'none'})"
+            )
+        chosen = [project.incoming[name] for name in names]
+    else:
+        chosen = [config for config in project.incoming.values() if not config.disabled]
+    stats = IncomingStats()
+    started = time.monotonic()
+    from alumio_mistral.engine import ClientPool  # the engine imports this module first
+
+    clients = ClientPool(project)
+    try:
+        for config in chosen:
+            _Incoming(project, store, config, clients).run(project, stats, progress)
+    finally:
+        clients.close()
+        stats.duration = time.monotonic() - started
+    return stats
