@@ -32,6 +32,8 @@ class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
 
+    error_messages = {"type": "expected a mapping of keys to values"}
+
     def handle_error(self, error: ValidationError, data: Any, *, many: bool, **kwargs: Any) -> None:
         if not isinstance(error.messages, dict):
             return

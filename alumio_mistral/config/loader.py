@@ -61,7 +61,7 @@ def check_project(
     findings += cross_check(data, valid, catalog)
     problems = _problems(source, findings)
     if transformers:
-        problems += _pipeline_problems(source, valid, catalog)
+        problems += _pipeline_problems(source, data, catalog)
     if problems:
         return None, sorted(problems, key=lambda problem: (problem.file != str(file), problem.file, problem.line or 0))
     try:
@@ -70,14 +70,14 @@ def check_project(
         return None, _problems(source, [("clients", str(error))])
 
 
-def _pipeline_problems(source: Source, valid: Mapping[str, Any], catalog: Catalog) -> list[Problem]:
+def _pipeline_problems(source: Source, data: Mapping[str, Any], catalog: Catalog) -> list[Problem]:
     """The transformers package is imported on use: a plain load does not compile pipelines."""
     from alumio_mistral.config.pipelines import pipeline_problems
 
     own = str(source.path)
     return [
         Problem(file, path, message, source.line_of(_INDEX.sub(r".\1", path)) if file == own else None)
-        for file, path, message in pipeline_problems(valid, own, source.path.parent, catalog)
+        for file, path, message in pipeline_problems(data, own, source.path.parent, catalog)
     ]
 
 

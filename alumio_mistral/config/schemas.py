@@ -30,8 +30,8 @@ def _base_uri(value: str) -> None:
 
 
 def _pipeline() -> fields.List:
-    """A list of transformer steps; the transformers loader checks the steps themselves."""
-    return fields.List(fields.Dict(keys=fields.String()), load_default=list)
+    """A list of transformer steps; the transformers package checks the steps themselves."""
+    return fields.List(fields.Raw(), load_default=list)
 
 
 def _definition(value: Any) -> None:

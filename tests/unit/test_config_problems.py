@@ -197,19 +197,32 @@ def test_unreadable_files(tmp_path: Path, text: str, message: str, line: int | N
     assert len(problems) == 1 and message in problems[0].message and problems[0].line == line
 
 
-def test_transformer_steps_are_compiled_by_validate(tmp_path: Path) -> None:
-    data = {
-        "incoming": {"a": {"subscriber": {"type": "stdin"}, "entity_transformers": [{"type": "cats"}]}},
-        "outgoing": {"b": {"publisher": {"type": "stdout"}, "response_transformers": [{"use": "no-such-definition"}]}},
-        "transformers": {"row": [{"type": "cast", "path": "$.x"}]},
-    }
-    file = _project(tmp_path, json.dumps(data), "alumio.json")
+def test_transformer_steps_are_compiled_by_validate_keeping_their_index_and_line(tmp_path: Path) -> None:
+    file = _project(tmp_path, """\
+incoming:
+  a:
+    subscriber: {type: stdin}
+    entity_transformers:
+      - not a step
+      - {type: cats}
+outgoing:
+  b:
+    publisher: {type: stdout}
+    response_transformers: [{use: no-such-definition}]
+transformers:
+  row: [{type: cast, path: $.x}]
+""")
     problems = check_project(file, environ={})[1]
-    paths = sorted(problem.path for problem in problems)
-    assert paths[0] == "incoming.a.entity_transformers[0].type"
-    assert paths[1].startswith("outgoing.b.response_transformers[0]")
-    assert paths[2] == "transformers.row[0].to"
-    assert load_project(file, environ={}).incoming["a"].entity_transformers == [{"type": "cats"}]
+    assert [(problem.path, problem.line) for problem in problems] == [
+        ("incoming.a.entity_transformers[0]", 5),
+        ("incoming.a.entity_transformers[1].type", 6),
+        ("outgoing.b.response_transformers[0]", 10),
+        ("transformers.row[0].to", 12),
+    ]
+    assert "unknown transformer type 'cats'" in problems[1].message
+    assert "no-such-definition" in problems[2].message
+    # a plain load leaves steps to the transformers package, which the engine runs
+    assert load_project(file, environ={}).incoming["a"].entity_transformers == ["not a step", {"type": "cats"}]
 
 
 def test_validate_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
