@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import Pattern, type_name
@@ -77,6 +77,13 @@ class DateTransformer(Transformer):
         to = fields.String(load_default="iso", validate=validate.OneOf(OUTPUTS))
         format = fields.String()
         add = fields.Dict(keys=fields.String(validate=validate.OneOf(UNITS)), values=fields.Float(allow_nan=False))
+
+        @validates_schema
+        def _interval(self, data: dict[str, Any], **kwargs: Any) -> None:
+            try:
+                timedelta(**data.get("add", {}))
+            except OverflowError as error:
+                raise ValidationError({"add": [f"interval out of range: {error}"]}) from None
 
     def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
         super().__init__(params, compiler, where)

@@ -1,0 +1,82 @@
+"""HTTP enrich with a fake client: placeholders fill the call, the response lands at a pattern."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from alumio_mistral.errors import AlumioError
+from alumio_mistral.transformers import TransformConfigError, TransformContext, TransformError, compile_pipeline
+
+
+class FakeResponse:
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+    def json(self) -> Any:
+        if isinstance(self.body, Exception):
+            raise self.body
+        return self.body
+
+
+class FakeClient:
+    def __init__(self, body: Any = None, error: Exception | None = None) -> None:
+        self.body, self.error = body, error
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def call(self, entity: str, **kwargs: Any) -> FakeResponse:
+        self.calls.append((entity, kwargs))
+        if self.error:
+            raise self.error
+        return FakeResponse(self.body)
+
+
+class FakeCatalog:
+    def get(self, name: str) -> Any:
+        if name != "models.retrieve":
+            raise AlumioError(f"unknown entity {name!r}")
+        return name
+
+
+STEP = {"type": "http-enrich", "entity": "models.retrieve", "path_params": {"model_id": "&{model}"},
+        "query": {"verbose": "&{flag|false}"}, "to": "card"}
+
+
+def enrich(client: FakeClient, step: dict[str, Any], entity: Any) -> list[Any]:
+    context = TransformContext(clients={"mistral": client}, catalog=FakeCatalog())
+    return compile_pipeline([step], context=context).run(entity)
+
+
+def test_writes_the_response_at_the_pattern_and_keeps_the_entity() -> None:
+    client = FakeClient({"id": "m1", "max_context_length": 32000})
+    assert enrich(client, STEP, {"model": "m1", "keep": 1}) == [
+        {"model": "m1", "keep": 1, "card": {"id": "m1", "max_context_length": 32000}}]
+    assert client.calls == [("models.retrieve", {"path_params": {"model_id": "m1"}, "query": {"verbose": False}, "json": None})]
+
+
+def test_json_body_and_pick() -> None:
+    client = FakeClient({"data": [{"id": "a"}], "total": 1})
+    step = {"type": "http-enrich", "entity": "models.retrieve", "json": {"q": "&{q}"}, "to": "ids", "pick": "$.data[*].id"}
+    assert enrich(client, step, {"q": "x"}) == [{"q": "x", "ids": ["a"]}]
+    assert client.calls[0][1]["json"] == {"q": "x"} and client.calls[0][1]["query"] is None
+    with pytest.raises(TransformError, match="has nothing at 'total2'"):
+        enrich(client, {**step, "pick": "total2"}, {"q": "x"})
+
+
+def test_api_errors_and_non_json_fail_the_entity() -> None:
+    with pytest.raises(TransformError, match=r"\(http-enrich, pattern 'card'.*404 not found"):
+        enrich(FakeClient(error=AlumioError("404 not found")), STEP, {"model": "m"})
+    with pytest.raises(TransformError, match="did not answer with JSON"):
+        enrich(FakeClient(ValueError("no json")), STEP, {"model": "m"})
+    with pytest.raises(TransformError, match="path 'model' is missing"):
+        enrich(FakeClient({}), STEP, {})
+
+
+def test_unknown_entity_or_client_fail_at_load_and_no_clients_at_run() -> None:
+    with pytest.raises(TransformConfigError, match=r"\[0\]\.entity: unknown entity 'nope'"):
+        enrich(FakeClient(), {**STEP, "entity": "nope"}, {})
+    with pytest.raises(TransformConfigError, match=r"\[0\]\.client: no client named 'other'"):
+        enrich(FakeClient(), {**STEP, "client": "other"}, {})
+    with pytest.raises(TransformError, match="no client 'mistral' available"):
+        compile_pipeline([STEP]).run({"model": "m"})
