@@ -113,6 +113,13 @@ def test_a_folder_means_its_alumio_yaml_and_store_path_is_relative_to_it(tmp_pat
     assert project.store.path == tmp_path.resolve() / "state" / "tasks.sqlite"
 
 
+def test_a_folder_falls_back_to_alumio_json(tmp_path: Path) -> None:
+    write(tmp_path, {"description": "json"}, "alumio.json")
+    assert load_project(tmp_path, environ={}).path.name == "alumio.json"
+    write(tmp_path, {"description": "yaml"})
+    assert load_project(tmp_path, environ={}).description == "yaml"
+
+
 def test_a_folder_without_a_project_file_is_a_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_project(tmp_path, environ={})
