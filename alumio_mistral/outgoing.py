@@ -178,10 +178,14 @@ class Outgoing:
         if response is None:
             return []
         kept = self._keep(task, request, response)
-        if self.then is not None:
-            for item in kept:
-                self._with_retry(self.then, item)
-        return kept
+        if self.then is None:
+            return kept
+        results = []
+        for item in kept:
+            answer = self._with_retry(self.then, item)
+            # a file target answers nothing; a request target's answer is kept beside what it was sent
+            results.append(item if answer is None else {"result": item, "then": answer})
+        return results
 
     def _keep(self, task: Task, request: Any, response: Any) -> list[Any]:
         """Run the response transformers; every step may read the task at ``_task``.

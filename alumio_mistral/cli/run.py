@@ -23,6 +23,13 @@ def summary_line(stats: Any) -> str:
     return line + f" in {stats.duration:.1f}s"
 
 
+def _dry_summary(stats: Any) -> str:
+    return (
+        f"dry run: read {stats.read}, would create {stats.created}, {len(stats.planned)} request(s) planned, "
+        f"skipped {stats.skipped}, failed {stats.failed}; nothing was sent or stored"
+    )
+
+
 def _print_failures(stats: Any, limit: int = 20) -> None:
     for failure in stats.failures[:limit]:
         where = failure.get("outgoing") or failure.get("incoming") or ""
@@ -66,7 +73,7 @@ def run(project: str, incoming: tuple[str, ...], outgoing: tuple[str, ...], dry_
     else:
         if dry_run:
             _print_plan(stats)
-        click.echo(("dry run: " if dry_run else "") + summary_line(stats), err=True)
+        click.echo(_dry_summary(stats) if dry_run else summary_line(stats), err=True)
         _print_failures(stats)
     if not stats.ok:
         fail(f"{stats.failed + stats.read_failed} failure(s)")

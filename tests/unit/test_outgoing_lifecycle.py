@@ -230,3 +230,18 @@ def test_plan_sends_nothing(tmp_path, store):
     project = _project(tmp_path, {"publisher": {"entity": "models.delete", "path_params": {"model_id": "&{id}"}}})
     plans = _worker(project, store).plan({"id": "ft:x"})
     assert [(p.method, p.url) for p in plans] == [("DELETE", f"{BASE}/v1/models/ft%3Ax")]
+
+
+@responses.activate
+def test_a_request_then_target_keeps_its_answer_beside_the_result(tmp_path, store):
+    project = _project(tmp_path, {
+        "publisher": {"entity": "libraries.create"},
+        "response_transformers": [{"type": "set", "path": "$", "value": {"library": "&{id}", "doc": {"name": "n"}}}],
+        "then": {"entity": "libraries.update", "path_params": {"library_id": "&{library}"}, "body": "doc"},
+    })
+    responses.post(LIBRARIES, json={"id": "lib-1"}, status=201)
+    responses.patch(f"{LIBRARIES}/lib-1", json={"id": "lib-1", "name": "n"})
+    ids = _add(store, [{"id": "a", "name": "docs"}])
+    _worker(project, store).publish(store)
+    assert store.get(ids[0]).result == {"result": {"library": "lib-1", "doc": {"name": "n"}},
+                                        "then": {"id": "lib-1", "name": "n"}}

@@ -1,0 +1,156 @@
+"""Every shipped example, run end to end over loopback HTTP; outputs and task statuses checked.
+
+Each test copies its example to a temporary folder first, so runs never touch the checkout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alumio_mistral import engine
+from alumio_mistral.config import load_project
+from alumio_mistral.tasks import SqliteTaskStore
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+KEY = "sk-e2e-example-key-424242"
+
+
+def copy_example(name: str, target: Path) -> Path:
+    folder = target / name
+    shutil.copytree(EXAMPLES / name, folder, ignore=shutil.ignore_patterns("out", ".alumio"))
+    return folder
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the installed command the way a user does (the console script beside this Python)."""
+    script = Path(sys.executable).parent / "alumio-mistral"
+    command = [str(script)] if script.exists() else [sys.executable, "-c", "from alumio_mistral.cli import main; main()"]
+    return subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def environment(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MISTRAL_API_KEY", "MISTRAL_BASE_URI")}
+    return {**env, **values}
+
+
+def statuses(project_folder: Path) -> dict[str, int]:
+    with SqliteTaskStore(project_folder / ".alumio" / "tasks.db") as store:
+        return {status: count for status, count in store.counts().items() if count}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_quickstart_without_a_key_runs_against_the_embedded_sandbox(tmp_path):
+    folder = copy_example("quickstart", tmp_path)
+    done = cli("run", str(folder), env=environment())
+    assert done.returncode == 0, done.stderr
+    rows = read_jsonl(folder / "out" / "models.jsonl")
+    assert rows and all({"id", "chat", "max_context_length"} <= set(row) for row in rows)
+    assert any(row["id"] == "mistral-small-latest" for row in rows)
+    assert f"processed {len(rows)}, failed 0" in done.stderr
+    assert statuses(folder) == {"processed": len(rows)}
+
+
+def test_quickstart_with_a_key_and_base_uri_goes_to_that_server(tmp_path, mistral_sandbox):
+    folder = copy_example("quickstart", tmp_path)
+    done = cli("run", str(folder), "--json", env=environment(MISTRAL_API_KEY=KEY, MISTRAL_BASE_URI=mistral_sandbox.base_uri))
+    assert done.returncode == 0, done.stderr
+    assert mistral_sandbox.requests().get("GET /v1/models") == 1
+    rows = read_jsonl(folder / "out" / "models.jsonl")
+    summary = json.loads(done.stdout)
+    assert summary["read"] == summary["processed"] == len(rows) > 0
+    assert KEY not in done.stdout + done.stderr
+
+
+def test_dry_run_sends_nothing_and_prints_no_key(tmp_path, mistral_sandbox):
+    folder = copy_example("quickstart", tmp_path)
+    env = environment(MISTRAL_API_KEY=KEY, MISTRAL_BASE_URI=mistral_sandbox.base_uri)
+    done = cli("run", str(folder), "--dry-run", env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"GET {mistral_sandbox.base_uri}/v1/models" in done.stdout
+    assert not {k: v for k, v in mistral_sandbox.requests().items() if not k.startswith("status")}
+    assert KEY not in done.stdout + done.stderr
+    assert not (folder / "out").exists() and not (folder / ".alumio" / "tasks.db").exists()
+
+
+def test_ticket_triage_writes_one_row_per_ticket(tmp_path, mistral_sandbox):
+    folder = copy_example("ticket-triage", tmp_path)
+    environ = {"MISTRAL_API_KEY": KEY, "MISTRAL_BASE_URI": mistral_sandbox.base_uri}
+    stats = engine.run(load_project(folder, environ=environ))
+    assert (stats.read, stats.processed, stats.failed) == (5, 5, 0)
+    rows = sorted(read_jsonl(folder / "out" / "triage.jsonl"), key=lambda row: row["ticket"])
+    assert [row["ticket"] for row in rows] == [f"T-100{n}" for n in range(1, 6)]
+    assert rows[0]["subject"] == "Invoice charged twice"
+    assert all(row["label"] and row["total_tokens"] == row["prompt_tokens"] + row["completion_tokens"] for row in rows)
+    assert mistral_sandbox.requests()["chat.complete"] == 5
+    assert statuses(folder) == {"processed": 5}
+    again = engine.run(load_project(folder, environ=environ))  # dedup: new -> nothing is sent twice
+    assert (again.created, again.processed) == (0, 0) and mistral_sandbox.requests()["chat.complete"] == 5
+
+
+def test_cleanup_models_dry_run_then_delete(tmp_path, mistral_sandbox):
+    folder = copy_example("cleanup-models", tmp_path)
+    environ = {"MISTRAL_API_KEY": KEY, "MISTRAL_BASE_URI": mistral_sandbox.base_uri,
+               "CLEANUP_PATTERN": "^ft:mistral-small-latest:", "CLEANUP_BEFORE": "2999-01-01"}
+    planned = engine.run(load_project(folder, environ=environ), dry_run=True)
+    assert [plan["method"] for plan in planned.planned] == ["GET"]
+    assert mistral_sandbox.requests().get("models.list") is None
+    stats = engine.run(load_project(folder, environ=environ))
+    deleted = read_jsonl(folder / "out" / "deleted.jsonl")
+    assert stats.processed == len(deleted) == 2  # two of the three fine-tuned models match
+    assert all(row["deleted"] and row["id"].startswith("ft:mistral-small-latest:") for row in deleted)
+    assert mistral_sandbox.requests()["models.delete"] == 2
+    assert statuses(folder) == {"processed": 2}
+    from alumio_mistral.http import Client, ClientConfig
+
+    with Client(ClientConfig(base_uri=mistral_sandbox.base_uri, api_key=KEY)) as client:
+        left = {model["id"] for model in client.call("models.list").json()["data"]}
+    assert not {row["id"] for row in deleted} & left
+    assert any(model.startswith("ft:codestral-latest:") for model in left)
+
+
+def test_cleanup_models_with_an_old_cutoff_deletes_nothing(tmp_path, mistral_sandbox):
+    folder = copy_example("cleanup-models", tmp_path)
+    environ = {"MISTRAL_API_KEY": KEY, "MISTRAL_BASE_URI": mistral_sandbox.base_uri, "CLEANUP_BEFORE": "2001-01-01"}
+    stats = engine.run(load_project(folder, environ=environ))
+    assert (stats.read, stats.created, stats.processed) == (10, 0, 0)
+    assert "models.delete" not in mistral_sandbox.requests()
+
+
+CONVERSATION_OPERATIONS = (
+    "start", "list", "get", "delete", "append", "get_history", "get_messages", "restart",
+    "start_stream", "append_stream", "restart_stream",
+)
+
+
+def test_conversations_example_uses_all_eleven_operations(tmp_path, mistral_sandbox):
+    folder = copy_example("conversations", tmp_path)
+    environ = {"MISTRAL_API_KEY": KEY, "MISTRAL_BASE_URI": mistral_sandbox.base_uri}
+    first = engine.run(load_project(folder, environ=environ))
+    assert (first.created, first.processed, first.failed) == (4, 4, 0)
+    second = engine.run(load_project(folder, environ=environ))
+    assert (second.read, second.processed, second.failed) == (6, 16, 0)  # 4 conversations x 4 outgoings
+    counts = mistral_sandbox.requests()
+    assert {op: counts.get(f"conversations.{op}", 0) > 0 for op in CONVERSATION_OPERATIONS} == dict.fromkeys(
+        CONVERSATION_OPERATIONS, True)
+    assert counts["conversations.delete"] == 4 and counts["conversations.start_stream"] == 2
+    with SqliteTaskStore(folder / ".alumio" / "tasks.db") as store:
+        streamed = [task.result for task in store.list(outgoing="start-stream")]
+        assert all(result["result"]["answer"].startswith("Sandbox answer") for result in streamed)
+        assert all(result["result"]["usage"]["total_tokens"] > 0 for result in streamed)
+        assert all(result["then"]["conversation_id"] == result["result"]["conversation_id"] for result in streamed)
+        restarted = [task.result["then"] for task in store.list(outgoing="messages-restart-stream")]
+        assert all(answer["output"] and answer["final"]["usage"] for answer in restarted)
+    assert statuses(folder) == {"processed": 20}
+    assert len(read_jsonl(folder / "out" / "conversations.jsonl")) == 4
