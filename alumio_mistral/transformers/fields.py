@@ -156,6 +156,9 @@ class Rename(Transformer):
     def _rename_object(self, node: Any) -> Any:
         if type(node) is not dict:
             raise StepFailure(f"expects an object, got {type_name(node)}", self.path.text)
+        if not self.rules:
+            table = self.keys
+            return {table.get(key, key): value for key, value in node.items()}
         return {self.rename(key): value for key, value in node.items()}
 
     def apply(self, entity: Any) -> Any:

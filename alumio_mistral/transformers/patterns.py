@@ -215,10 +215,13 @@ def _default(text: str) -> Any:
 
 def to_text(value: Any) -> str:
     """How a value reads inside a string: text as is, null as empty, everything else as JSON."""
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return value
     if value is None:
         return ""
+    if kind is int or kind is float:
+        return repr(value)  # the JSON text of a finite number, without the encoder's overhead
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -247,15 +250,16 @@ def compile_template(text: str) -> Evaluator | None:
     # split gives: literal, path, default, literal, path, default, ..., literal
     if len(parts) == 4 and parts[0] == "" and parts[3] == "":
         return _placeholder(parts[1], parts[2])
-    pieces: list[str | Evaluator] = []
-    for index in range(0, len(parts), 3):
-        if parts[index]:
-            pieces.append(parts[index])
-        if index + 1 < len(parts):
-            pieces.append(_placeholder(parts[index + 1], parts[index + 2]))
+    literals = parts[0::3]
+    fillers = [_placeholder(path, default) for path, default in zip(parts[1::3], parts[2::3])]
 
     def render(entity: Any) -> str:
-        return "".join(piece if type(piece) is str else to_text(piece(entity)) for piece in pieces)  # type: ignore[operator]
+        text = [literals[0]]
+        for filler, literal in zip(fillers, literals[1:]):
+            value = filler(entity)
+            text.append(value if type(value) is str else to_text(value))
+            text.append(literal)
+        return "".join(text)
     return render
 
 

@@ -7,7 +7,7 @@ to the work the step itself does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from marshmallow import ValidationError
 
@@ -46,6 +46,10 @@ class Pipeline:
     def __init__(self, name: str, steps: list[Transformer]) -> None:
         self.name = name
         self.steps = steps
+        #: (mode, bound method) per step, looked up once rather than per entity
+        self._plan: list[tuple[str, Callable[[Any], Any]]] = [
+            (step.mode, {"one": step.apply, "many": step.apply_many, "all": step.apply_all}[step.mode]) for step in steps
+        ]
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, {len(self.steps)} steps)"
@@ -58,26 +62,44 @@ class Pipeline:
         return self.run_owned(clone(entity))
 
     def run_owned(self, entity: Any) -> list[Any]:
-        """Transform ``entity`` in place (for nested pipelines, which already own their input)."""
-        return self.run_all([entity])
+        """Transform ``entity`` in place (for nested pipelines, which already own their input).
+
+        The common case, one entity through one-to-one steps, runs without building lists.
+        """
+        index = 0
+        try:
+            for index, (mode, function) in enumerate(self._plan):
+                if mode == "one":
+                    entity = function(entity)
+                    continue
+                if mode == "all":
+                    return self._run_from(index, [entity])
+                results = function(entity)
+                if len(results) != 1:
+                    return self._run_from(index + 1, results) if results else results
+                entity = results[0]
+        except Exception as error:  # every failure becomes one typed error naming the step
+            raise self._error(index, error) from error
+        return [entity]
 
     def run_all(self, current: list[Any]) -> list[Any]:
         """Run the steps over several owned entities at once (merge steps see all of them)."""
-        index = 0
+        return self._run_from(0, current)
+
+    def _run_from(self, start: int, current: list[Any]) -> list[Any]:
+        index = start
         try:
-            for index, step in enumerate(self.steps):
-                mode = step.mode
-                if mode == "one":
-                    apply = step.apply
-                    current = [apply(entity) for entity in current]
-                elif mode == "many":
-                    apply_many = step.apply_many
-                    current = [result for entity in current for result in apply_many(entity)]
-                else:
-                    current = step.apply_all(current)
+            for index in range(start, len(self._plan)):
+                mode, function = self._plan[index]
                 if not current:
-                    return current
-        except Exception as error:  # every failure becomes one typed error naming the step
+                    break
+                if mode == "one":
+                    current = [function(entity) for entity in current]
+                elif mode == "many":
+                    current = [result for entity in current for result in function(entity)]
+                else:
+                    current = function(current)
+        except Exception as error:
             raise self._error(index, error) from error
         return current
 

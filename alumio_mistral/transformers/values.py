@@ -21,9 +21,12 @@ from alumio_mistral.transformers.registry import Params, PatternField, Transform
 
 def _lookup_key(value: Any) -> str | None:
     """Map keys and values compared as text, so YAML key ``1`` matches 1 and "1"."""
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return value
-    if value is None or type(value) in (bool, int, float):
+    if kind is int or kind is float:
+        return repr(value)  # what JSON writes for finite numbers, without the encoder's overhead
+    if value is None or kind is bool:
         return json.dumps(value)
     return None
 
