@@ -105,7 +105,8 @@ def _outgoings_for(project: Any, incoming: list[str] | None, outgoing: list[str]
     if outgoing:
         return outgoing
     if incoming:
-        routed = (name for route in project.routes if route.incoming in incoming for name in route.outgoing)
+        routed = (name for route in project.routes if route.incoming in incoming and not route.disabled
+                  for name in route.outgoing)
         return list(dict.fromkeys(routed))
     return [name for name, config in project.outgoing.items() if not config.disabled]
 

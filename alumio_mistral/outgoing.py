@@ -14,7 +14,7 @@ nothing unsafe was sent for it (or the outgoing is safe to repeat); otherwise it
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -137,21 +137,37 @@ class Outgoing:
     def publish(
         self, store: TaskStore, *, on_finish: Callable[[str], None] | None = None
     ) -> OutgoingStats:
-        """Publish every ``new`` task of this outgoing, ``concurrency`` at a time."""
+        """Publish every ``new`` task of this outgoing, ``concurrency`` at a time.
+
+        A task is claimed only when a worker is free for it, so a crash leaves at most
+        ``concurrency`` tasks in ``processing`` and one slow request never idles the others.
+        """
         stats = self.recover(store)
         worker = worker_id(self.name)
+        running: dict[Future[_Outcome], Task] = {}
+        more = True
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"out-{self.name}") as pool:
-            while tasks := store.claim(self.name, self.concurrency, worker):
-                for task, outcome in zip(tasks, pool.map(lambda t: self._process(store, t), tasks)):
-                    store.finish(task.id, outcome.status, result=outcome.result, error=outcome.error)
-                    if not self.safe_to_repeat:
-                        store.delete(SENT_NAMESPACE, str(task.id))
-                    stats.add(outcome.status)
-                    if outcome.error is not None:
-                        stats.failures.append({"task": task.id, **outcome.error})
-                    if on_finish is not None:
-                        on_finish(outcome.status)
-        return stats
+            while True:
+                if more and len(running) < self.concurrency:
+                    claimed = store.claim(self.name, self.concurrency - len(running), worker)
+                    more = bool(claimed)
+                    running.update((pool.submit(self._process, store, task), task) for task in claimed)
+                if not running:
+                    return stats
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._finish(store, running.pop(future), future.result(), stats, on_finish)
+
+    def _finish(self, store: TaskStore, task: Task, outcome: _Outcome, stats: OutgoingStats,
+                on_finish: Callable[[str], None] | None) -> None:
+        store.finish(task.id, outcome.status, result=outcome.result, error=outcome.error)
+        if not self.safe_to_repeat:
+            store.delete(SENT_NAMESPACE, str(task.id))
+        stats.add(outcome.status)
+        if outcome.error is not None:
+            stats.failures.append({"task": task.id, **outcome.error})
+        if on_finish is not None:
+            on_finish(outcome.status)
 
     def plan(self, entity: Any) -> list[PlannedCall]:
         """The requests ``entity`` would cause, without sending anything (for ``--dry-run``)."""

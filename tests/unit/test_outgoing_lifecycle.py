@@ -21,9 +21,9 @@ LIBRARIES = f"{BASE}/v1/libraries"
 DEAD_WORKER = "{host}:999999999:1:old-run"
 
 
-def _project(tmp_path: Path, outgoing: dict) -> object:
+def _project(tmp_path: Path, outgoing: dict, **client: object) -> object:
     document = {
-        "clients": {"mistral": {"base_uri": BASE, "api_key": KEY, "max_attempts": 1}},
+        "clients": {"mistral": {"base_uri": BASE, "api_key": KEY, "max_attempts": 1, **client}},
         "incoming": {"tickets": {"subscriber": {"type": "jsonl", "path": "tickets.jsonl"}}},
         "outgoing": {"out": outgoing},
         "routes": [{"incoming": "tickets", "outgoing": ["out"]}],
@@ -245,3 +245,40 @@ def test_a_request_then_target_keeps_its_answer_beside_the_result(tmp_path, stor
     _worker(project, store).publish(store)
     assert store.get(ids[0]).result == {"result": {"library": "lib-1", "doc": {"name": "n"}},
                                         "then": {"id": "lib-1", "name": "n"}}
+
+
+@responses.activate
+def test_concurrency_runs_requests_in_parallel_up_to_the_limit(tmp_path, store):
+    import threading
+    import time
+
+    project = _project(tmp_path, {"publisher": {"entity": "chat.complete"}, "concurrency": 4})
+    lock, state = threading.Lock(), {"now": 0, "max": 0}
+
+    def slow(_request):
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        time.sleep(0.03)
+        with lock:
+            state["now"] -= 1
+        return 200, {}, json.dumps(_chat_answer())
+
+    responses.add_callback(responses.POST, CHAT, callback=slow)
+    _add(store, [{"id": n} for n in range(12)])
+    assert _worker(project, store).publish(store).processed == 12
+    assert state["max"] == 4
+
+
+@responses.activate
+def test_workers_share_one_client_and_its_rate_limit(tmp_path, store, monkeypatch):
+    from alumio_mistral.http.ratelimit import TokenBucket
+
+    project = _project(tmp_path, {"publisher": {"entity": "chat.complete"}, "concurrency": 4}, rate_limit=1000)
+    buckets: list[int] = []
+    original = TokenBucket.acquire
+    monkeypatch.setattr(TokenBucket, "acquire", lambda self: (buckets.append(id(self)), original(self))[1])
+    responses.post(CHAT, json=_chat_answer())
+    _add(store, [{"id": n} for n in range(10)])
+    _worker(project, store).publish(store)
+    assert len(buckets) == 10 and len(set(buckets)) == 1
