@@ -41,25 +41,13 @@ def transform() -> None:
     """
 
 
-class _MemoryStorages:
-    """Storages for previews: lookups start empty and nothing is written to the project's store."""
-
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], Any] = {}
-
-    def get(self, namespace: str, key: str) -> Any | None:
-        return self.values.get((namespace, key))
-
-    def set(self, namespace: str, key: str, value: Any) -> None:
-        self.values[(namespace, key)] = value
-
-
 def _library_and_context(project: str | None) -> tuple[Any, Any, Any]:
     """The library and context for a project (or shipped definitions only); also the clients to close."""
     from alumio_mistral.transformers import Library, TransformContext
+    from alumio_mistral.transformers.context import MemoryStorages
 
     if project is None:
-        return Library.for_project(None), TransformContext(storages=_MemoryStorages()), None
+        return Library.for_project(None), TransformContext(storages=MemoryStorages()), None
     from alumio_mistral.catalog import Catalog
     from alumio_mistral.config import load_project
     from alumio_mistral.engine import ClientPool
@@ -68,7 +56,7 @@ def _library_and_context(project: str | None) -> tuple[Any, Any, Any]:
     catalog = Catalog.default()
     clients = ClientPool(loaded, catalog)
     library = Library.for_project(loaded.root, loaded.transformers, source=str(loaded.path))
-    return library, TransformContext(storages=_MemoryStorages(), clients=clients, catalog=catalog), clients
+    return library, TransformContext(storages=MemoryStorages(), clients=clients, catalog=catalog), clients
 
 
 def _arguments(pairs: tuple[str, ...]) -> dict[str, Any]:

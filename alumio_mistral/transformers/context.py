@@ -21,3 +21,16 @@ class TransformContext:
     storages: StorageAccess | None = None
     clients: Mapping[str, Any] | None = None
     catalog: Any | None = None
+
+
+class MemoryStorages:
+    """Storages held in a dict: for previews (nothing reaches the project's store) and tests."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], Any] = {}
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        return self.values.get((namespace, key))
+
+    def set(self, namespace: str, key: str, value: Any) -> None:
+        self.values[(namespace, key)] = value

@@ -10,18 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alumio_mistral.transformers import Library, TransformContext, TransformError, compile_pipeline
+from alumio_mistral.transformers.context import MemoryStorages
 from alumio_mistral.transformers.registry import catalogue
-
-
-class MemoryStorages:
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], Any] = {}
-
-    def get(self, namespace: str, key: str) -> Any | None:
-        return self.values.get((namespace, key))
-
-    def set(self, namespace: str, key: str, value: Any) -> None:
-        self.values[(namespace, key)] = value
 
 
 class EchoClient:

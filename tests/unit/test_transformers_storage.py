@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import pytest
 
 from alumio_mistral.transformers import TransformContext, TransformError, compile_pipeline
-
-
-class MemoryStorages:
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], Any] = {}
-
-    def get(self, namespace: str, key: str) -> Any | None:
-        return self.values.get((namespace, key))
-
-    def set(self, namespace: str, key: str, value: Any) -> None:
-        self.values[(namespace, key)] = value
+from alumio_mistral.transformers.context import MemoryStorages
 
 
 def test_set_then_get_across_runs() -> None:
