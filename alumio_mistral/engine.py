@@ -39,6 +39,8 @@ class RunStats:
     failed: int = 0
     skipped: int = 0
     review: int = 0
+    #: tasks a dead run left in ``processing`` that were safe to send again
+    resumed: int = 0
     #: entities an incoming could not read or turn into tasks
     read_failed: int = 0
     duration: float = 0.0
@@ -55,6 +57,7 @@ class RunStats:
         self.failed += stats.failed
         self.skipped += stats.skipped
         self.review += stats.review
+        self.resumed += stats.resumed
         self.failures.extend({"outgoing": outgoing, **failure} for failure in stats.failures)
 
     def to_dict(self) -> dict[str, Any]:

@@ -81,14 +81,13 @@ class Outgoing:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name: str = config.name
-        self.config = config
         self._sleep = sleep
         where = f"outgoing.{self.name}"
         self.publisher: Publisher = build_publisher(config.publisher, project, clients, where=f"{where}.publisher")
         self.then: Publisher | None = (
             build_publisher(config.then, project, clients, where=f"{where}.then") if config.then else None
         )
-        library = library or Library.for_project(project.root, project.transformers)
+        library = library or Library.for_project(project.root, project.transformers, source=str(project.path))
         context = TransformContext(storages=store, clients=clients)
         source = str(project.path)
         self._entity_pipeline = compile_pipeline(

@@ -17,7 +17,9 @@ def summary_line(stats: Any) -> str:
         f"failed {stats.failed}, skipped {stats.skipped}"
     )
     if stats.review:
-        line += f", review {stats.review}"
+        line += f", review {stats.review} (interrupted after sending: see `tasks list --status review`)"
+    if stats.resumed:
+        line += f", resumed {stats.resumed}"
     if stats.read_failed:
         line += f", unreadable {stats.read_failed}"
     return line + f" in {stats.duration:.1f}s"
