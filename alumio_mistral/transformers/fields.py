@@ -14,7 +14,7 @@ from alumio_mistral.transformers.registry import Params, PatternField, Transform
 
 @register
 class Set(Transformer):
-    """Write a value (placeholders filled from the entity) at ``path``; ``$`` replaces the entity."""
+    """Write ``value`` (placeholders filled from the entity) at ``path``; ``$`` replaces the entity."""
 
     type_name = "set"
 
@@ -41,7 +41,7 @@ class _FromTo(Params):
 @register
 class Copy(Transformer):
     """Copy the value at ``from`` to ``to``. A missing source is an error unless a ``default`` is
-    given or ``required: false`` (then the step does nothing)."""
+    given or ``required`` is false (then the step does nothing)."""
 
     type_name = "copy"
     Params = _FromTo
@@ -167,7 +167,7 @@ class Rename(Transformer):
 
 @register
 class Pick(Transformer):
-    """Keep only the listed plain paths (a new entity; missing paths are left out)."""
+    """Keep only the listed plain ``paths`` (a new entity; missing paths are left out)."""
 
     type_name = "pick"
 

@@ -64,7 +64,7 @@ class Conditional(Transformer):
 
 @register
 class Use(Transformer):
-    """Run a named definition (``use: NAME`` with optional ``with:`` parameters) inside this pipeline."""
+    """Run the named definition ``name`` (written ``use: NAME``) with optional ``with`` parameters."""
 
     type_name = "use"
     mode = "many"
@@ -118,7 +118,7 @@ class ForEach(Transformer):
 
 @register
 class Recursive(Transformer):
-    """Run ``steps`` on every value (``target: values``) or key (``target: keys``) at any depth
+    """Run ``steps`` on every value (``target``: values) or key (``target``: keys) at any depth
     where ``when`` holds (default: all). Children are done before their parent. A value the steps
     filter out is removed; a key must stay text."""
 
@@ -228,7 +228,8 @@ def combine(items: list[Any], group_by: Pattern | None, key_as: str, items_as: s
 
 @register
 class Merge(Transformer):
-    """Combine a list of objects into one, or into groups ``{key, items}`` with ``group_by``.
+    """Combine a list of objects into one, or into groups with ``group_by`` (``{key, items}``, the
+    names set by ``key_as`` and ``items_as``).
     With ``path`` it works on the list inside the entity (result at ``to``, default ``path``);
     without, on all the entities the pipeline holds at this point (after branches)."""
 

@@ -21,6 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields
 import alumio_mistral
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.errors import TransformConfigError, flatten_messages
+from alumio_mistral.transformers.patterns import to_text
 from alumio_mistral.transformers.pipeline import Pipeline, compile_pipeline
 
 _PARAMETER = re.compile(r"%\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -78,6 +79,10 @@ class Definition:
             data = _DefinitionSchema().load(document)
         except ValidationError as error:
             raise TransformConfigError([(source, path, message) for path, message in flatten_messages(error.messages, "")]) from None
+        undeclared = sorted(_mentioned(data["steps"]) - set(data["parameters"]))
+        if undeclared:
+            raise TransformConfigError([(source, "parameters", f"%{{{name}}} is used in the steps but not declared")
+                                        for name in undeclared])
         return cls(name, source, data["steps"], data.get("description", ""), data["parameters"], data["tests"])
 
     def arguments(self, given: dict[str, Any], where: tuple[str, str]) -> dict[str, Any]:
@@ -92,13 +97,22 @@ class Definition:
         return {name: given.get(name, spec["default"]) for name, spec in self.parameters.items()}
 
 
+def _mentioned(value: Any) -> set[str]:
+    """The ``%{name}`` parameters a definition's steps refer to."""
+    if isinstance(value, str):
+        return set(_PARAMETER.findall(value))
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return {name for item in items for name in _mentioned(item)}
+
+
 def substitute(value: Any, arguments: dict[str, Any]) -> Any:
     """Fill ``%{name}`` parameters: a string that is exactly one parameter takes its raw value."""
     if isinstance(value, str):
         whole = _PARAMETER.fullmatch(value)
         if whole and whole.group(1) in arguments:
             return arguments[whole.group(1)]
-        return _PARAMETER.sub(lambda match: str(arguments.get(match.group(1), match.group(0))), value)
+        return _PARAMETER.sub(lambda match: to_text(arguments[match.group(1)]) if match.group(1) in arguments
+                              else match.group(0), value)
     if isinstance(value, dict):
         return {key: substitute(item, arguments) for key, item in value.items()}
     if isinstance(value, list):
@@ -114,24 +128,31 @@ def shipped_folder() -> Path:
     return Path(sys.prefix) / "share" / "alumio-mistral" / "transformers"
 
 
-@lru_cache(maxsize=32)
-def _read_folder(folder: Path) -> tuple[Definition, ...]:
+@lru_cache(maxsize=256)
+def _read_file(path: Path, folder: Path, _version: tuple[int, int]) -> Definition:
+    """One definition file, parsed once per version (modification time and size are in the key)."""
+    name = path.relative_to(folder).with_suffix("").as_posix()
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise TransformConfigError.one(str(path), "", f"not valid YAML: {error}") from None
+    return Definition.parse(name, str(path), document)
+
+
+def _read_folder(folder: Path) -> list[Definition]:
     definitions = []
     problems: list[tuple[str, str, str]] = []
     for path in sorted(folder.rglob("*")):
         if path.suffix not in _SUFFIXES or not path.is_file():
             continue
-        name = path.relative_to(folder).with_suffix("").as_posix()
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-            definitions.append(Definition.parse(name, str(path), document))
-        except yaml.YAMLError as error:
-            problems.append((str(path), "", f"not valid YAML: {error}"))
+            stat = path.stat()
+            definitions.append(_read_file(path, folder, (stat.st_mtime_ns, stat.st_size)))
         except TransformConfigError as error:
             problems.extend(error.problems)
     if problems:
         raise TransformConfigError(problems)
-    return tuple(definitions)
+    return definitions
 
 
 class Library:

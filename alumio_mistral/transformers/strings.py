@@ -22,7 +22,7 @@ class _StringParams(Params):
 
 
 class _StringTransformer(Transformer):
-    """Applies :meth:`change` to text values; subclasses say what ``change`` does."""
+    """Changes the text at ``path`` (every match), or writes the result at ``to`` when given."""
 
     expects: type = str
 
@@ -72,7 +72,7 @@ class Trim(_StringTransformer):
 
 @register
 class Case(_StringTransformer):
-    """Change letter case: upper, lower, title, capitalize."""
+    """Change letter ``case``: upper, lower, title, capitalize."""
 
     type_name = "case"
 
@@ -128,7 +128,8 @@ class RegexReplace(_StringTransformer):
 
 @register
 class Split(_StringTransformer):
-    """Split text into a list on ``separator`` (default: runs of whitespace)."""
+    """Split text into a list on ``separator`` (default: runs of whitespace), at most ``limit`` times
+    (-1: no limit)."""
 
     type_name = "split"
 

@@ -92,7 +92,7 @@ def build_schema(rules: dict[str, dict[str, Any]]) -> Schema:
 @register
 class Validate(Transformer):
     """Check the entity against ``fields`` ({name: {type, required, allow_null, one_of, min, max,
-    min_length, max_length, pattern}}); fail naming each bad field, or skip with ``on_failure: skip``."""
+    min_length, max_length, pattern}}); fail naming each bad field, or skip (``on_failure``: skip)."""
 
     type_name = "validate"
     mode = "many"

@@ -276,7 +276,8 @@ class Arithmetic(Transformer):
 
 @register
 class Hash(Transformer):
-    """A stable id from ``fields``: a hash of their values as canonical JSON (missing = null)."""
+    """A stable id at ``to`` from ``fields``: a hash of their values as canonical JSON (missing = null),
+    by ``algorithm`` (sha256, sha1, md5), cut to ``length`` characters when given."""
 
     type_name = "hash"
 

@@ -84,3 +84,12 @@ def test_bad_steps_inside_a_definition_name_its_file(tmp_path: Path) -> None:
         compile_pipeline([{"use": "bad"}], source="alumio.yaml", library=library)
     [(source, path, message)] = caught.value.problems
     assert source.endswith("transformers/bad.yaml") and path == "steps[0].path" and "invalid jsonpath" in message
+
+
+def test_parameters_inside_text_and_undeclared_ones(tmp_path: Path) -> None:
+    write(tmp_path, "text", "parameters: {n: {default: null}, m: {default: 3}}\n"
+                            "steps: [{type: set, path: t, value: '[%{n}|%{m}]'}]\n")
+    assert Library.for_project(tmp_path).compile("text").run({}) == [{"t": "[|3]"}]
+    write(tmp_path, "undeclared", "steps: [{type: set, path: t, value: '%{nope}'}]\n")
+    with pytest.raises(TransformConfigError, match=r"undeclared.yaml: parameters: %\{nope\} is used in the steps but not declared"):
+        Library.for_project(tmp_path)

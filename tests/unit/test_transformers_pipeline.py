@@ -94,3 +94,10 @@ def test_explain_traces_each_step_and_stops_on_failure_or_filter() -> None:
     assert len(pipeline.explain({"drop": True})) == 2
     failed = pipeline.explain({"n": "x"})
     assert failed[-1].to_dict()["step"] == 3 and "cannot cast" in failed[-1].error
+
+
+def test_every_parameter_is_documented_in_its_transformer_docstring() -> None:
+    for name, cls in catalogue().items():
+        documentation = "".join(klass.__doc__ or "" for klass in cls.__mro__)
+        for field_name, field in cls.Params().fields.items():
+            assert f"``{field.data_key or field_name}``" in documentation, (name, field.data_key or field_name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from alumio_mistral.transformers import TransformContext, TransformError, compile_pipeline
