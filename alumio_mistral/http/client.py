@@ -159,7 +159,7 @@ class Client:
         target = self.entity(entity)
         stream = target.streams if stream is None else stream
         request_headers = dict(headers or {})
-        if stream and target.streams:
+        if stream and (target.streams or target.extra.get("sse_optional")):
             request_headers.setdefault("Accept", "text/event-stream")
         return self._send(
             target.method,

@@ -34,6 +34,7 @@ FILES_UPLOAD = Entity(
 CHAT_COMPLETE = Entity(
     name="chat.complete", operation_id="chat_completion_v1_chat_completions_post", method="POST",
     path="/v1/chat/completions", body="json", body_required=True, safe_to_retry=True,
+    extra={"sse_optional": True},
 )
 CHAT_URL = BASE + CHAT_COMPLETE.path
 FILES_URL = BASE + FILES_UPLOAD.path

@@ -1,0 +1,50 @@
+"""Server-Sent Events: fields, multi-line data, events split across network reads, [DONE]."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import responses
+
+from alumio_mistral.http.sse import ServerSentEvent, iter_events
+from test_http_retry import CHAT_COMPLETE, CHAT_URL, make_client
+
+STREAM = (
+    b": keep-alive comment\n\n"
+    b"event: conversation.response.started\ndata: {\"a\": 1}\n\n"
+    b"data: line one\r\ndata: line two\r\n\r\n"
+    b"id: 42\ndata:no-space\n\n"
+    + "data: {\"text\": \"d\u00e9j\u00e0 vu\"}\n\n".encode()
+    + b"data: [DONE]\n\n"
+    b"data: after done\n\n"
+)
+EXPECTED = [
+    ServerSentEvent("conversation.response.started", '{"a": 1}', None),
+    ServerSentEvent("message", "line one\nline two", None),
+    ServerSentEvent("message", "no-space", "42"),
+    ServerSentEvent("message", '{"text": "d\u00e9j\u00e0 vu"}', None),
+]
+
+
+class PiecewiseRaw:
+    """A raw body that hands out fixed-size pieces, as a slow network would."""
+
+    def __init__(self, body: bytes, size: int) -> None:
+        self._pieces = [body[i:i + size] for i in range(0, len(body), size)]
+
+    def read1(self, decode_content: bool = True) -> bytes:
+        return self._pieces.pop(0) if self._pieces else b""
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 64, 4096])
+def test_events_survive_any_split(size: int) -> None:
+    response = SimpleNamespace(raw=PiecewiseRaw(STREAM, size))
+    assert list(iter_events(response)) == EXPECTED  # type: ignore[arg-type]
+
+
+@responses.activate
+def test_streamed_call_reads_events() -> None:
+    responses.post(CHAT_URL, body=STREAM, content_type="text/event-stream")
+    response = make_client().call(CHAT_COMPLETE, json={"stream": True}, stream=True)
+    assert list(iter_events(response)) == EXPECTED
