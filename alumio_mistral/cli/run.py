@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -70,6 +71,8 @@ def run(project: str, incoming: tuple[str, ...], outgoing: tuple[str, ...], dry_
     stats = run_or_fail(lambda: engine.run(
         loaded, incoming=incoming or None, outgoing=outgoing or None, dry_run=dry_run, progress=progress,
     ))
+    if progress is not None and sys.stderr.isatty():
+        click.echo("\x1b[2K\r", nl=False, err=True)  # clear the live progress line
     if as_json:
         echo_json(stats.to_dict())
     else:
