@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import Pattern, type_name
-from alumio_mistral.transformers.registry import Params, PatternField, Transformer, register
+from alumio_mistral.transformers.registry import StepParams, PatternField, Transformer, register
 
 INPUTS = ("auto", "iso", "unix", "unix_ms")
 OUTPUTS = ("iso", "date", "unix", "unix_ms")
@@ -70,7 +70,7 @@ class DateTransformer(Transformer):
 
     type_name = "date"
 
-    class Params(Params):
+    class Params(StepParams):
         path = PatternField(required=True)
         source = fields.String(data_key="from", load_default="auto", validate=validate.OneOf(INPUTS))
         from_format = fields.String()

@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, validates_schema
 
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import MISSING, Pattern, clone, compile_pattern, type_name
-from alumio_mistral.transformers.registry import Params, PatternField, Transformer, ValueField, read, register
+from alumio_mistral.transformers.registry import StepParams, PatternField, Transformer, ValueField, read, register
 
 
 @register
@@ -18,7 +18,7 @@ class Set(Transformer):
 
     type_name = "set"
 
-    class Params(Params):
+    class Params(StepParams):
         path = PatternField(required=True)
         value = ValueField(required=True, allow_none=True)
 
@@ -31,7 +31,7 @@ class Set(Transformer):
         return self.path.set(entity, self.value(entity))
 
 
-class _FromTo(Params):
+class _FromTo(StepParams):
     source = PatternField(required=True, data_key="from")
     to = PatternField(required=True)
     default = fields.Raw(allow_none=True)
@@ -82,7 +82,7 @@ class Move(Copy):
         return self.to.set(entity, value)
 
 
-class _OneOrMany(Params):
+class _OneOrMany(StepParams):
     path = PatternField()
     paths = fields.List(PatternField())
 
@@ -114,7 +114,7 @@ class Remove(Transformer):
         return entity
 
 
-class _RegexRule(Params):
+class _RegexRule(StepParams):
     match = fields.String(required=True)
     replace = fields.String(required=True)
 
@@ -126,7 +126,7 @@ class Rename(Transformer):
 
     type_name = "rename"
 
-    class Params(Params):
+    class Params(StepParams):
         path = PatternField(load_default=lambda: compile_pattern("$"))
         keys = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
         regex = fields.List(fields.Nested(_RegexRule), load_default=list)
@@ -171,7 +171,7 @@ class Pick(Transformer):
 
     type_name = "pick"
 
-    class Params(Params):
+    class Params(StepParams):
         paths = fields.List(PatternField(), required=True)
 
         @validates_schema

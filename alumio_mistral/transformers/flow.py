@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import MISSING, Pattern, clone, type_name
 from alumio_mistral.transformers.registry import (
-    Compiler, ConditionField, Params, PatternField, StepsField, Transformer, read, register,
+    Compiler, ConditionField, StepParams, PatternField, StepsField, Transformer, read, register,
 )
 
 
@@ -21,7 +21,7 @@ class Filter(Transformer):
     type_name = "filter"
     mode = "many"
 
-    class Params(Params):
+    class Params(StepParams):
         when = ConditionField()
         unless = ConditionField()
 
@@ -46,7 +46,7 @@ class Conditional(Transformer):
     type_name = "conditional"
     mode = "many"
 
-    class Params(Params):
+    class Params(StepParams):
         condition = ConditionField(required=True, data_key="if")
         then = StepsField(required=True)
         otherwise = StepsField(data_key="else", load_default=list)
@@ -69,7 +69,7 @@ class Use(Transformer):
     type_name = "use"
     mode = "many"
 
-    class Params(Params):
+    class Params(StepParams):
         name = fields.String(required=True)
         arguments = fields.Dict(keys=fields.String(), data_key="with", load_default=dict)
 
@@ -96,7 +96,7 @@ class ForEach(Transformer):
 
     type_name = "for-each"
 
-    class Params(Params):
+    class Params(StepParams):
         path = PatternField(required=True)
         steps = StepsField(required=True)
 
@@ -124,7 +124,7 @@ class Recursive(Transformer):
 
     type_name = "recursive"
 
-    class Params(Params):
+    class Params(StepParams):
         when = ConditionField()
         target = fields.String(load_default="values", validate=validate.OneOf(["values", "keys"]))
         steps = StepsField(required=True)
@@ -177,7 +177,7 @@ class Branches(Transformer):
     type_name = "branches"
     mode = "many"
 
-    class Params(Params):
+    class Params(StepParams):
         path = PatternField(required=True)
         keep = fields.List(PatternField(), load_default=list)
 
@@ -236,7 +236,7 @@ class Merge(Transformer):
     type_name = "merge"
     mode = "all"
 
-    class Params(Params):
+    class Params(StepParams):
         path = PatternField()
         to = PatternField()
         group_by = PatternField()

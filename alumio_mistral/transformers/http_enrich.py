@@ -13,7 +13,7 @@ from marshmallow import fields
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.transformers.errors import StepFailure, TransformConfigError
 from alumio_mistral.transformers.patterns import MISSING, Pattern, to_text
-from alumio_mistral.transformers.registry import Compiler, Params, PatternField, Transformer, ValueField, read, register
+from alumio_mistral.transformers.registry import Compiler, StepParams, PatternField, Transformer, ValueField, read, register
 
 
 @register
@@ -24,7 +24,7 @@ class HttpEnrich(Transformer):
 
     type_name = "http-enrich"
 
-    class Params(Params):
+    class Params(StepParams):
         client = fields.String(load_default="mistral")
         entity = fields.String(required=True)
         path_params = fields.Dict(keys=fields.String(), values=ValueField(), load_default=dict)

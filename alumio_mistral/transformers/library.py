@@ -112,7 +112,7 @@ def substitute(value: Any, arguments: dict[str, Any]) -> Any:
         if whole and whole.group(1) in arguments:
             return arguments[whole.group(1)]
         return _PARAMETER.sub(lambda match: to_text(arguments[match.group(1)]) if match.group(1) in arguments
-                              else match.group(0), value)
+                                else match.group(0), value)
     if isinstance(value, dict):
         return {key: substitute(item, arguments) for key, item in value.items()}
     if isinstance(value, list):

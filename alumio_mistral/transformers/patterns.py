@@ -88,7 +88,7 @@ class Pattern:
             else:
                 if type(doc) is not list or not -len(doc) <= segment < len(doc):  # type: ignore[operator]
                     return default
-                doc = doc[segment]
+                doc = doc[segment]  # type: ignore[index]
         return doc
 
     def find(self, doc: Any) -> list[Any]:

@@ -84,7 +84,7 @@ def read(pattern: Pattern, entity: Any) -> Any:
     return pattern.get(entity) if pattern.is_single else pattern.find(entity)
 
 
-class Params(Schema):
+class StepParams(Schema):
     """Base of every parameter schema: unknown keys are an error."""
 
     class Meta:

@@ -9,10 +9,10 @@ from marshmallow import fields, validate
 from alumio_mistral.transformers.context import StorageAccess
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import Pattern, clone, compile_value, to_text
-from alumio_mistral.transformers.registry import Compiler, Params, PatternField, Transformer, ValueField, register
+from alumio_mistral.transformers.registry import Compiler, StepParams, PatternField, Transformer, ValueField, register
 
 
-class _StorageParams(Params):
+class _StorageParams(StepParams):
     namespace = fields.String(required=True, validate=validate.Length(min=1))
     key = ValueField(required=True)
 

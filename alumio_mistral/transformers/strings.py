@@ -13,10 +13,10 @@ from marshmallow import ValidationError, fields, validate
 
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import MISSING, Pattern, compile_template, to_text, type_name
-from alumio_mistral.transformers.registry import Params, PatternField, Transformer, register
+from alumio_mistral.transformers.registry import StepParams, PatternField, Transformer, register
 
 
-class _StringParams(Params):
+class _StringParams(StepParams):
     path = PatternField(required=True)
     to = PatternField()
 
@@ -98,9 +98,13 @@ class Replace(_StringTransformer):
         return value.replace(self.params["old"], self.params["new"])
 
 
-class _Regex(fields.String):
+class _Regex(fields.Field):
+    """A regular expression, compiled at load."""
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> re.Pattern[str]:
-        text = super()._deserialize(value, attr, data, **kwargs)
+        if not isinstance(value, str):
+            raise ValidationError("expects a regular expression string")
+        text = value
         try:
             return re.compile(text)
         except re.error as error:
@@ -172,9 +176,13 @@ class Truncate(_StringTransformer):
         return value[: max(length - len(ellipsis), 0)] + ellipsis[:length]
 
 
-class _TemplateField(fields.String):
+class _TemplateField(fields.Field):
+    """Text with placeholders, compiled at load."""
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        text = super()._deserialize(value, attr, data, **kwargs)
+        if not isinstance(value, str):
+            raise ValidationError("expects a text template")
+        text = value
         try:
             template = compile_template(text)
         except ValueError as error:
@@ -189,7 +197,7 @@ class Template(Transformer):
 
     type_name = "template"
 
-    class Params(Params):
+    class Params(StepParams):
         to = PatternField(required=True)
         template = _TemplateField(required=True)
 

@@ -13,7 +13,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from alumio_mistral.transformers.errors import StepFailure, flatten_messages
 from alumio_mistral.transformers.patterns import type_name
-from alumio_mistral.transformers.registry import Params, Transformer, register
+from alumio_mistral.transformers.registry import StepParams, Transformer, register
 
 KINDS: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
@@ -34,13 +34,13 @@ class _Kind(fields.Field):
             raise ValidationError(f"expects {self.kind}, got {type_name(value)}")
         if self.kind == "date":
             try:
-                datetime.fromisoformat(value)
+                datetime.fromisoformat(str(value))
             except ValueError:
                 raise ValidationError(f"expects an ISO-8601 date, got {value!r}") from None
         return value
 
 
-class _Rule(Params):
+class _Rule(StepParams):
     kind = fields.String(data_key="type", load_default="any", validate=validate.OneOf(sorted(KINDS)))
     required = fields.Boolean(load_default=False)
     allow_null = fields.Boolean(load_default=False)
@@ -97,7 +97,7 @@ class Validate(Transformer):
     type_name = "validate"
     mode = "many"
 
-    class Params(Params):
+    class Params(StepParams):
         rules = fields.Dict(keys=fields.String(), values=fields.Nested(_Rule), required=True, data_key="fields")
         on_failure = fields.String(load_default="fail", validate=validate.OneOf(["fail", "skip"]))
 

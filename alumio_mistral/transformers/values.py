@@ -16,7 +16,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from alumio_mistral.transformers.dates import to_iso
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import MISSING, Pattern, clone, to_text, type_name
-from alumio_mistral.transformers.registry import Params, PatternField, Transformer, ValueField, read, register
+from alumio_mistral.transformers.registry import StepParams, PatternField, Transformer, ValueField, read, register
 
 
 def _lookup_key(value: Any) -> str | None:
@@ -38,7 +38,7 @@ class MapValue(Transformer):
 
     type_name = "map"
 
-    class Params(Params):
+    class Params(StepParams):
         path = PatternField(required=True)
         map = fields.Dict(required=True)
         default = fields.Raw(allow_none=True)
@@ -147,7 +147,7 @@ class Cast(Transformer):
 
     type_name = "cast"
 
-    class Params(Params):
+    class Params(StepParams):
         path = PatternField(required=True)
         to = fields.String(required=True, validate=validate.OneOf(sorted(CASTS)))
 
@@ -176,7 +176,7 @@ class Coalesce(Transformer):
 
     type_name = "coalesce"
 
-    class Params(Params):
+    class Params(StepParams):
         paths = fields.List(PatternField(), required=True, validate=validate.Length(min=1))
         to = PatternField(required=True)
         default = ValueField(load_default=None, allow_none=True)
@@ -237,7 +237,7 @@ class Arithmetic(Transformer):
 
     type_name = "math"
 
-    class Params(Params):
+    class Params(StepParams):
         to = PatternField(required=True)
         op = fields.String(required=True, validate=validate.OneOf(sorted(OPERATIONS)))
         operands = fields.List(ValueField(allow_none=True), required=True)
@@ -281,7 +281,7 @@ class Hash(Transformer):
 
     type_name = "hash"
 
-    class Params(Params):
+    class Params(StepParams):
         fields_ = fields.List(PatternField(), required=True, data_key="fields", validate=validate.Length(min=1))
         to = PatternField(required=True)
         algorithm = fields.String(load_default="sha256", validate=validate.OneOf(["sha256", "sha1", "md5"]))
