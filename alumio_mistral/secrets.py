@@ -16,8 +16,9 @@ from typing import Any, Iterable
 
 MASK = "***"
 
-#: secrets shorter than this are not registered: masking "a" everywhere would mangle text
-_MIN_SECRET_LENGTH = 4
+#: shorter values are not registered: masking a short word like "test" everywhere would mangle
+#: every message (real keys are far longer; short passwords still go masked as "Basic ***")
+_MIN_SECRET_LENGTH = 8
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
