@@ -224,3 +224,11 @@ def test_binary_download_is_kept_as_base64(project, clients):
     result = publisher.publish({"id": "f1"})
     assert result == {"content_type": "application/octet-stream",
                       "content_base64": base64.b64encode(b"\x00\x01binary").decode()}
+
+
+def test_stream_events_that_are_not_json_are_kept_as_text():
+    from alumio_mistral.publishers.responses import assemble_stream
+
+    result = assemble_stream(["keep-alive", {"choices": [{"delta": {"content": [{"type": "text", "text": "a"}]}}]},
+                              {"choices": []}])
+    assert result == {"output": "a", "events": ["keep-alive", result["events"][1], {"choices": []}], "final": None}
