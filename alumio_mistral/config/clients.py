@@ -42,7 +42,8 @@ def client_config(name: str, values: Mapping[str, Any], env: Mapping[str, str]) 
     """Fill the prototype's defaults that depend on the environment, then build the config."""
     settings = dict(values)
     if settings.get("prototype", "mistral") == "mistral":
-        settings.setdefault("api_key", env.get("MISTRAL_API_KEY") or SANDBOX_KEY)
+        # an empty key (``${MISTRAL_API_KEY:-}``) counts as none given
+        settings["api_key"] = settings.get("api_key") or env.get("MISTRAL_API_KEY") or SANDBOX_KEY
         real_key = settings["api_key"] != SANDBOX_KEY
         settings.setdefault("base_uri", env.get("MISTRAL_BASE_URI") or (MISTRAL_BASE_URI if real_key else SANDBOX))
     else:

@@ -152,6 +152,12 @@ def test_a_declared_mistral_client_replaces_the_implicit_one(tmp_path: Path) -> 
         "https://api.mistral.ai", "sk-own-0123456789", 2, 4.0)
 
 
+def test_an_empty_mistral_key_means_the_sandbox(tmp_path: Path) -> None:
+    data = {"clients": {"mistral": {"api_key": "${MISTRAL_API_KEY:-}"}}}
+    client = load_project(write(tmp_path, data), environ={}).clients["mistral"]
+    assert (client.base_uri, client.api_key) == ("sandbox", "sandbox-key")
+
+
 def test_interpolation_forms(tmp_path: Path) -> None:
     data = {
         "description": "${WHO}-${UNSET:-fallback}-${EMPTY:-when-empty}-[${EMPTY}]-$${LITERAL}",
