@@ -8,7 +8,9 @@ client shares it.
 Crash safety: before a request that is not safe to repeat goes out, the task is marked as
 *sent* in a storage. A task a dead process left in ``processing`` is put back to ``new`` when
 nothing unsafe was sent for it (or the outgoing is safe to repeat); otherwise it goes to
-``review``: the server may have acted on it, and only a person can tell.
+``review``: the server may have acted on it, and only a person can tell. File and stdout
+targets are safe to repeat: at worst a crash between the write and the task's finish repeats
+one record.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ it is written whole to a temporary file that replaces the old one.
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import json
 import os
@@ -20,6 +19,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from alumio_mistral.publishers.request import PlannedCall, PublishError, RenderedRequest
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the thread lock still covers one process
+    fcntl = None  # type: ignore[assignment]
 
 _registry_lock = threading.Lock()
 _path_locks: dict[Path, threading.Lock] = {}
@@ -40,7 +44,8 @@ def _append(path: Path, render: Any) -> None:
     with _locked(path):
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
             data: bytes = render(os.fstat(fd).st_size == 0)
             written = os.write(fd, data)
             if written != len(data):  # a full disk: say so rather than leave a torn record
