@@ -259,7 +259,7 @@ class Merge(Transformer):
         results = []
         for entity in entities:
             items = self.path.get(entity)
-            if items is MISSING:
+            if items is MISSING or items is None:
                 results.append(entity)
                 continue
             if type(items) is not list:

@@ -6,6 +6,7 @@ to the work the step itself does.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -171,9 +172,10 @@ class _Compiler:
         types = catalogue()
         kind = step.get("type")
         if kind not in types:
-            known = ", ".join(sorted(types))
+            close = difflib.get_close_matches(str(kind), types, n=3) if kind is not None else []
+            hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(sorted(types))}"
             message = "missing 'type'" if kind is None else f"unknown transformer type {kind!r}"
-            raise TransformConfigError.one(self.source, f"{where}.type", f"{message} (known: {known})")
+            raise TransformConfigError.one(self.source, f"{where}.type", f"{message} ({hint})")
         cls = types[kind]
         try:
             params = cls.Params().load({k: v for k, v in step.items() if k not in _COMMON})

@@ -84,3 +84,14 @@ def test_pick_keeps_listed_paths(kind: str) -> None:
         "id": 1, "user": {"name": "n"}, "tags": ["a"]}
     assert one(step, {}) == {}
     assert one(step, {"id": None}) == {"id": None}
+
+
+@pytest.mark.parametrize("kind", ["copy", "move"])
+def test_copy_and_move_into_a_scalar_fail_naming_the_target(kind: str) -> None:
+    with pytest.raises(TransformError, match=r"pattern 'b.c'.*cannot set key 'c' on an integer"):
+        one({"type": kind, "from": "a", "to": "b.c"}, {"a": 1, "b": 2})
+
+
+def test_move_keeps_nulls_and_empty_lists() -> None:
+    assert one({"type": "move", "from": "a", "to": "b"}, {"a": None}) == {"b": None}
+    assert one({"type": "move", "from": "a", "to": "b"}, {"a": []}) == {"b": []}

@@ -109,6 +109,7 @@ def test_merge_a_list_inside_the_entity() -> None:
     assert run(merge, {"parts": [{"a": 1}, {"b": 2, "a": 3}]}) == [{"parts": [{"a": 1}, {"b": 2, "a": 3}], "merged": {"a": 3, "b": 2}}]
     assert run(merge, {"parts": []})[0]["merged"] == {}
     assert run(merge, {}) == [{}]
+    assert run(merge, {"parts": None}) == [{"parts": None}]
     with pytest.raises(TransformError, match="can only merge objects, got an integer"):
         run(merge, {"parts": [1]})
     with pytest.raises(TransformError, match="expects a list"):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from alumio_mistral.config import check_project
 from alumio_mistral.transformers import TransformConfigError, TransformError, compile_pipeline
 from alumio_mistral.transformers.registry import catalogue
 
@@ -101,3 +103,22 @@ def test_every_parameter_is_documented_in_its_transformer_docstring() -> None:
         documentation = "".join(klass.__doc__ or "" for klass in cls.__mro__)
         for field_name, field in cls.Params().fields.items():
             assert f"``{field.data_key or field_name}``" in documentation, (name, field.data_key or field_name)
+
+
+def test_a_project_file_reports_bad_steps_with_file_line_and_dotted_path(tmp_path: Path) -> None:
+    (tmp_path / "alumio.yaml").write_text(
+        "outgoing:\n"
+        "  triage:\n"
+        "    publisher: {type: stdout}\n"
+        "    entity_transformers:\n"
+        "      - {use: mistral/chat-request, with: {prompt: '&{subject}'}}\n"
+        "      - {type: remove, path: '$.x['}\n"
+        "      - {type: sett, path: a}\n"
+        "      - {type: copy, from: a}\n")
+    _, found = check_project(tmp_path)
+    where = "outgoing.triage.entity_transformers"
+    assert [(Path(p.file).name, p.path, p.message.split(":")[0]) for p in found] == [
+        ("alumio.yaml", f"{where}[1].path", "invalid jsonpath '$.x['"),
+        ("alumio.yaml", f"{where}[2].type", "unknown transformer type 'sett' (did you mean set?)"),
+        ("alumio.yaml", f"{where}[3].to", "Missing data for required field."),
+    ]

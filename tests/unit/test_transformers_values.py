@@ -23,6 +23,8 @@ def test_map_with_and_without_default() -> None:
     assert one(step, {"p": "other"}) == {"p": "other"}
     assert one(step, {"p": [1]}) == {"p": [1]}
     assert one(step, {}) == {}
+    assert one(step, {"p": None}) == {"p": None}
+    assert one({**step, "map": {"null": "none"}}, {"p": None}) == {"p": "none"}
     assert one({**step, "default": None}, {"p": "other"}) == {"p": None}
     assert one({**step, "to": "label"}, {"p": "high"}) == {"p": "high", "label": 3}
     assert one({"type": "map", "path": "$.l[*]", "map": {"a": "A"}}, {"l": ["a", "b"]}) == {"l": ["A", "b"]}
