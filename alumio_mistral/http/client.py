@@ -154,10 +154,14 @@ class Client:
         """Call a catalog entity; non-2xx raises the typed error (a 410 on a retired route says so).
 
         ``stream`` defaults to the entity's own (SSE) flag; a streamed response is returned
-        unread, for :func:`alumio_mistral.http.sse.iter_events`.
+        unread, for :func:`alumio_mistral.http.sse.iter_events`. A JSON body for a streaming
+        entity gets ``"stream": true`` unless it says otherwise.
         """
         target = self.entity(entity)
         stream = target.streams if stream is None else stream
+        if target.streams and isinstance(json, dict) and "stream" not in json:
+            # a stream variant shares its path with the plain one; the body flag picks it
+            json = {**json, "stream": True}
         request_headers = dict(headers or {})
         if stream and (target.streams or target.extra.get("sse_optional")):
             request_headers.setdefault("Accept", "text/event-stream")

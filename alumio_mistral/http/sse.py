@@ -11,6 +11,9 @@ from typing import Iterator, NamedTuple
 
 import requests
 from sseclient import SSEClient
+from urllib3.exceptions import HTTPError
+
+from alumio_mistral.http.errors import TransportError
 
 #: the marker completion streams send instead of a last event
 DONE = "[DONE]"
@@ -34,7 +37,16 @@ def _arrived_chunks(response: requests.Response) -> Iterator[bytes]:
     """The body in pieces as the socket delivers them (``read1``), decompressed.
 
     ``iter_content`` would block until a fixed-size buffer fills (or, for a body with no
-    chunked encoding, until the end), holding back events that already arrived.
+    chunked encoding, until the end), holding back events that already arrived. A stream
+    cut off midway raises :class:`TransportError`, like any other lost connection.
     """
-    while chunk := response.raw.read1(decode_content=True):
-        yield chunk
+    try:
+        while chunk := response.raw.read1(decode_content=True):
+            yield chunk
+    except (HTTPError, OSError) as error:
+        request = response.request
+        raise TransportError(
+            f"the event stream was cut off: {error}",
+            method=request.method if request is not None else None,
+            url=response.url,
+        ) from None

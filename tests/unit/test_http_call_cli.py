@@ -83,7 +83,8 @@ def test_multipart_upload_from_data(tmp_path: Path) -> None:
 @responses.activate
 def test_sse_events_one_per_line() -> None:
     responses.post(BASE + "/v1/conversations", content_type="text/event-stream",
-                   body=b'event: a\ndata: {"n": 1}\n\nevent: b\ndata: {"n": 2}\n\ndata: [DONE]\n\n')
+                   body=b'event: a\ndata: {"n": 1}\n\nevent: b\ndata: {"n": 2}\n\ndata: [DONE]\n\n',
+                   match=[matchers.json_params_matcher({"inputs": "hi", "stream": True})])
     code, out, _ = run("conversations.start_stream", "--data", '{"inputs": "hi"}')
     assert code == 0 and out.splitlines() == ['{"n": 1}', '{"n": 2}']
     code, out, _ = run("conversations.start_stream", "--data", '{"inputs": "hi"}', "--json")

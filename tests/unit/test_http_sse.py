@@ -6,7 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 import responses
+from urllib3.exceptions import ProtocolError
 
+from alumio_mistral.http import TransportError
 from alumio_mistral.http.sse import ServerSentEvent, iter_events
 from test_http_retry import CHAT_COMPLETE, CHAT_URL, make_client
 
@@ -34,7 +36,13 @@ class PiecewiseRaw:
         self._pieces = [body[i:i + size] for i in range(0, len(body), size)]
 
     def read1(self, decode_content: bool = True) -> bytes:
-        return self._pieces.pop(0) if self._pieces else b""
+        if self._pieces:
+            return self._pieces.pop(0)
+        if self.cut_off:
+            raise ProtocolError("Connection broken: IncompleteRead(0 bytes read)")
+        return b""
+
+    cut_off = False
 
 
 @pytest.mark.parametrize("size", [1, 3, 7, 64, 4096])
@@ -48,3 +56,12 @@ def test_streamed_call_reads_events() -> None:
     responses.post(CHAT_URL, body=STREAM, content_type="text/event-stream")
     response = make_client().call(CHAT_COMPLETE, json={"stream": True}, stream=True)
     assert list(iter_events(response)) == EXPECTED
+
+
+def test_a_stream_cut_off_midway_is_a_transport_error() -> None:
+    raw = PiecewiseRaw(b'data: {"n": 1}\n\ndata: {"n"', 8)
+    raw.cut_off = True
+    events = iter_events(SimpleNamespace(raw=raw, request=None, url="http://x.test/s"))  # type: ignore[arg-type]
+    assert next(events).data == '{"n": 1}'
+    with pytest.raises(TransportError, match="the event stream was cut off: .*IncompleteRead"):
+        next(events)
