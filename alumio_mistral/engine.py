@@ -162,7 +162,7 @@ def publish(
     names = _names(outgoing)
     _check_known(project, "outgoing", names)
     if task_ids is not None:
-        owners = {task.outgoing for task_id in task_ids if (task := store.get(int(task_id))) is not None}
+        owners = {task.outgoing for task_id in list(task_ids) if (task := store.get(int(task_id))) is not None}
         names = [name for name in (names or list(project.outgoing)) if name in owners]
     elif names is None:
         names = [name for name, config in project.outgoing.items() if not config.disabled]
@@ -173,8 +173,7 @@ def publish(
     try:
         for name in names:
             worker = Outgoing(project, project.outgoing[name], clients, store=store)
-            counted = (lambda status: progress.add(status)) if progress is not None else None
-            stats.absorb(name, worker.publish(store, on_finish=counted))
+            stats.absorb(name, worker.publish(store, on_finish=progress.add if progress is not None else None))
     finally:
         clients.close()
     stats.duration = time.monotonic() - started
