@@ -114,7 +114,9 @@ def preview(name_or_file: str, source: str, explain: bool, project: str | None, 
     """Run a named definition or a definition file on the entities in --input.
 
     Prints the output entities as JSON lines; a failing entity is reported with the step's
-    position and type, the others go on, and the exit code is 1.
+    position and type, the others go on, and the exit code is 1. Storage steps use an empty
+    in-memory storage (a preview never changes the project's store); HTTP enrich steps call
+    the project's clients for real.
     """
     stream = sys.stdin if source == "-" else None
     try:

@@ -87,10 +87,11 @@ class Pipeline:
         """Run the steps over several owned entities at once (merge steps see all of them)."""
         return self._run_from(0, current)
 
-    def _run_from(self, start: int, current: list[Any]) -> list[Any]:
+    def _run_from(self, start: int, current: list[Any], stop: int | None = None) -> list[Any]:
+        """Run steps ``start`` up to ``stop`` (default: the end) over ``current``."""
         index = start
         try:
-            for index in range(start, len(self._plan)):
+            for index in range(start, len(self._plan) if stop is None else stop):
                 mode, function = self._plan[index]
                 if not current:
                     break
@@ -123,7 +124,7 @@ class Pipeline:
             trace = StepTrace(index, step.type_name, step.pattern, clone(current))
             traces.append(trace)
             try:
-                current = Pipeline(self.name, self.steps[index:index + 1]).run_all(current)
+                current = self._run_from(index, current, index + 1)
             except TransformError as error:
                 trace.error = str(error)
                 break

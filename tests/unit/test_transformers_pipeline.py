@@ -96,6 +96,7 @@ def test_explain_traces_each_step_and_stops_on_failure_or_filter() -> None:
     assert len(pipeline.explain({"drop": True})) == 2
     failed = pipeline.explain({"n": "x"})
     assert failed[-1].to_dict()["step"] == 3 and "cannot cast" in failed[-1].error
+    assert "[2] (cast, pattern 'n', step 3)" in failed[-1].error
 
 
 def test_every_parameter_is_documented_in_its_transformer_docstring() -> None:
