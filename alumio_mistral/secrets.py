@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any, Iterable
+from typing import Any
 
 MASK = "***"
 
@@ -88,35 +88,34 @@ def redact_value(value: Any) -> Any:
     return value
 
 
-class RedactingFilter(logging.Filter):
-    """A logging filter that masks secrets in a record's final message.
+#: logger trees whose records may mention a request: ours and the HTTP stack's
+LOGGER_ROOTS = frozenset({"alumio_mistral", "urllib3", "requests", "sseclient"})
 
-    The message is formatted once here (``msg % args``) and the args dropped, so handlers
-    further down print the masked text, whatever their format string.
+_factory_installed = False
+
+
+def install_log_redaction() -> None:
+    """Mask secrets in every log record of :data:`LOGGER_ROOTS` and their children (idempotent).
+
+    Why a record factory rather than a ``logging.Filter``: a filter on a logger sees only
+    records logged on that very logger, not on its children (``alumio_mistral.engine``,
+    ``urllib3.connectionpool``), and handlers belong to the application. The factory wraps
+    the one already set, so other libraries' factories keep working. The message is
+    formatted once here (``msg % args``) and the args dropped, so every handler prints the
+    masked text.
     """
+    global _factory_installed
+    with _lock:
+        if _factory_installed:
+            return
+        previous = logging.getLogRecordFactory()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = redact(message)
-        if masked != message or record.args:
-            record.msg = masked
-            record.args = None
-        return True
+        def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            if record.name.split(".", 1)[0] in LOGGER_ROOTS:
+                record.msg = redact(record.getMessage())
+                record.args = None
+            return record
 
-
-#: loggers that may carry request details: ours, and the transport's own debug lines
-LOGGERS = ("alumio_mistral", "alumio_mistral.http", "urllib3.connectionpool", "urllib3.util.retry", "sseclient")
-
-_filter = RedactingFilter()
-
-
-def install_log_redaction(names: Iterable[str] = LOGGERS) -> None:
-    """Attach the redacting filter to ``names`` (idempotent).
-
-    Logger filters see only records logged on that very logger, not on its children, so
-    each logger that may mention a request is named here rather than only the package root.
-    """
-    for name in names:
-        logger = logging.getLogger(name)
-        if _filter not in logger.filters:
-            logger.addFilter(_filter)
+        logging.setLogRecordFactory(redacting_factory)
+        _factory_installed = True

@@ -158,7 +158,7 @@ def _print_response(entity: Entity, response: requests.Response, as_json: bool) 
         return
     body = _decoded_body(response)
     if isinstance(body, bytes) and not as_json:
-        click.get_binary_stream("stdout").write(body)
+        click.echo(body, nl=False)  # bytes go to the binary stream as they are
         return
     if isinstance(body, bytes):
         body = {"bytes": len(body), "content_type": response.headers.get("Content-Type")}

@@ -260,11 +260,17 @@ _SPACE = re.compile(r"\s+")
 def _excerpt(text: str, content_type: str) -> str:
     """A short, clean one-line excerpt of a non-JSON body (an HTML page: its title and text)."""
     if "html" in content_type.lower() or _TAG.search(text):
-        title = _TITLE.search(text)
-        body = _TAG.sub(" ", _SCRIPT_STYLE.sub(" ", _TITLE.sub(" ", text)))
-        parts = [title.group(1) if title else "", body]
-        text = " - ".join(p for p in (_SPACE.sub(" ", html.unescape(p)).strip() for p in parts) if p)
-    text = _SPACE.sub(" ", text).strip()
+        found = _TITLE.search(text)
+        title = _clean(found.group(1)) if found else ""
+        body = _clean(_TAG.sub(" ", _SCRIPT_STYLE.sub(" ", _TITLE.sub(" ", text))))
+        # error pages usually repeat their title as the heading: say it once
+        text = body if not title or body.startswith(title) else f"{title} - {body}"
+    else:
+        text = _SPACE.sub(" ", text).strip()
     if len(text) > EXCERPT_LIMIT:
         text = text[: EXCERPT_LIMIT - 3].rstrip() + "..."
     return f"non-JSON response: {text}"
+
+
+def _clean(fragment: str) -> str:
+    return _SPACE.sub(" ", html.unescape(fragment)).strip()

@@ -132,3 +132,13 @@ def test_project_client_is_used(tmp_path: Path) -> None:
     code, out, _ = run("models.list", "--client", "mine", "--project", str(project))
     assert code == 0 and json.loads(out) == {"data": []}
     assert responses.calls[0].request.headers["Authorization"] == "Bearer sk-other-0000111"
+
+
+@responses.activate
+def test_binary_download_is_written_as_is() -> None:
+    payload = bytes(range(256))
+    responses.get(BASE + "/v1/files/f1/content", body=payload, content_type="application/octet-stream")
+    result = CliRunner().invoke(main, ["call", "files.download", "-p", "file_id=f1"])
+    assert result.exit_code == 0 and result.stdout_bytes == payload
+    code, out, _ = run("files.download", "-p", "file_id=f1", "--json")
+    assert json.loads(out)["body"] == {"bytes": 256, "content_type": "application/octet-stream"}

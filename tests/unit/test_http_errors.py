@@ -51,9 +51,13 @@ HTML_PAGE = (
         (403, {"message": "Forbidden"}, AuthError, "Forbidden", [], None),
         (502, HTML_PAGE, ServerError,
          "non-JSON response: 502 Bad Gateway - Bad Gateway The upstream & proxy failed.", [], None),
+        (504, "<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway "
+              "Time-out</h1></center><hr><center>nginx</center></body></html>", ServerError,
+         "non-JSON response: 504 Gateway Time-out nginx", [], None),
         (500, "", ServerError, "", [], None),
     ],
-    ids=["detail-list", "detail-object", "object-error", "object-error-nested", "message", "html", "empty"],
+    ids=["detail-list", "detail-object", "object-error", "object-error-nested", "message", "html",
+         "html-nginx", "empty"],
 )
 @responses.activate
 def test_every_body_shape_is_parsed(

@@ -54,7 +54,7 @@ def test_redact_value_is_deep_and_masks_secret_named_keys() -> None:
     }
 
 
-@pytest.mark.parametrize("logger_name", ["alumio_mistral", "alumio_mistral.http", "urllib3.connectionpool"])
+@pytest.mark.parametrize("logger_name", ["alumio_mistral", "alumio_mistral.engine.workers", "urllib3.connectionpool"])
 def test_log_lines_are_redacted(caplog: pytest.LogCaptureFixture, logger_name: str) -> None:
     install_log_redaction()
     register_secret(SECRET)
@@ -70,3 +70,10 @@ def test_building_a_client_registers_every_secret() -> None:
                         api_key=secrets[0], admin_api_key=secrets[1], password=secrets[2],
                         headers={"X-Auth-Token": secrets[3], "X-Team": "blue-team"}))
     assert redact(" ".join(secrets + ["blue-team"])) == "*** *** *** *** blue-team"
+
+
+def test_other_loggers_are_left_alone(caplog: pytest.LogCaptureFixture) -> None:
+    install_log_redaction()
+    caplog.set_level(logging.INFO)
+    logging.getLogger("someone.else").info("value %s", "Bearer keep-me")
+    assert caplog.records[-1].args == ("Bearer keep-me",)
