@@ -19,8 +19,11 @@ STEPS: list[dict[str, Any]] = [
     {"type": "rename", "keys": {"subj": "subject"}},
     {"type": "cast", "path": "amount", "to": "number"},
     {"type": "template", "to": "title", "template": "Ticket &{id}: &{subject}"},
-    {"type": "conditional", "if": {"path": "amount", "gt": 100},
-     "then": [{"type": "set", "path": "large", "value": True}]},
+    {
+        "type": "conditional",
+        "if": {"path": "amount", "gt": 100},
+        "then": [{"type": "set", "path": "large", "value": True}],
+    },
     {"type": "filter", "when": {"path": "status", "equals": "spam"}},
     {"type": "map", "path": "priority", "map": {"1": "high", "2": "normal", "3": "low"}, "default": "normal"},
     {"type": "remove", "path": "meta"},
@@ -28,8 +31,14 @@ STEPS: list[dict[str, Any]] = [
 
 
 def entity(number: int) -> dict[str, Any]:
-    return {"id": number, "subj": f"Subject {number}", "customer": {"email": f"c{number}@example.com", "name": "C"},
-            "meta": {"prio": number % 4, "trace": "x"}, "amount": str(number % 250), "status": "spam" if number % 10 == 0 else "open"}
+    return {
+        "id": number,
+        "subj": f"Subject {number}",
+        "customer": {"email": f"c{number}@example.com", "name": "C"},
+        "meta": {"prio": number % 4, "trace": "x"},
+        "amount": str(number % 250),
+        "status": "spam" if number % 10 == 0 else "open",
+    }
 
 
 PRIORITIES = {"1": "high", "2": "normal", "3": "low"}

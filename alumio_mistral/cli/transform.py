@@ -107,10 +107,13 @@ def _compact(value: Any) -> str:
 @click.option("--input", "-i", "source", required=True, help="JSON, JSON array or JSON lines file; - for stdin.")
 @click.option("--explain", is_flag=True, help="Show every step with its input and output.")
 @click.option("--project", "-p", help="Project file or folder (its transformers/ and clients are used).")
-@click.option("--with", "-w", "pairs", multiple=True, metavar="NAME=VALUE", help="A parameter of the definition (repeatable).")
+@click.option(
+    "--with", "-w", "pairs", multiple=True, metavar="NAME=VALUE", help="A parameter of the definition (repeatable)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (entities, failures or traces).")
-def preview(name_or_file: str, source: str, explain: bool, project: str | None, pairs: tuple[str, ...],
-            as_json: bool) -> None:
+def preview(
+    name_or_file: str, source: str, explain: bool, project: str | None, pairs: tuple[str, ...], as_json: bool
+) -> None:
     """Run a named definition or a definition file on the entities in --input.
 
     Prints the output entities as JSON lines; a failing entity is reported with the step's
@@ -150,7 +153,9 @@ def _run(pipeline: Any, entities: list[Any], as_json: bool) -> int:
         except TransformError as error:
             failures.append({"entity": number, "step": error.index + 1, "type": error.step_type, "error": str(error)})
             if not as_json:
-                click.echo(f"error: entity {number}: step {error.index + 1} ({error.step_type}) failed: {error}", err=True)
+                click.echo(
+                    f"error: entity {number}: step {error.index + 1} ({error.step_type}) failed: {error}", err=True
+                )
             continue
         skipped += not results
         outputs.extend(results)

@@ -10,6 +10,12 @@ from alumio_mistral.transformers.library import Library
 from alumio_mistral.transformers.pipeline import Pipeline, StepTrace, compile_pipeline
 
 __all__ = [
-    "Library", "Pipeline", "StepTrace", "StorageAccess", "TransformConfigError", "TransformContext",
-    "TransformError", "compile_pipeline",
+    "Library",
+    "Pipeline",
+    "StepTrace",
+    "StorageAccess",
+    "TransformConfigError",
+    "TransformContext",
+    "TransformError",
+    "compile_pipeline",
 ]

@@ -24,8 +24,13 @@ OPERATORS = ("equals", "not_equals", "gt", "gte", "lt", "lte", "in", "contains",
 
 #: JSON type names for the ``type`` operator
 TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
-    "object": (dict,), "list": (list,), "null": (type(None),),
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "list": (list,),
+    "null": (type(None),),
 }
 
 
@@ -113,6 +118,7 @@ def _compare(operator: str, operand: Any, path: str) -> Callable[[Any, Any], boo
 
 def compile_condition(spec: Any, path: str = "") -> Condition:
     """Compile a condition mapping into a predicate over a document."""
+
     def at(suffix: str) -> str:
         return f"{path}.{suffix}" if path else suffix
 
@@ -136,8 +142,9 @@ def compile_condition(spec: Any, path: str = "") -> Condition:
         return lambda doc: not inner(doc)
     unknown = sorted(set(spec) - {"path", *OPERATORS})
     if unknown:
-        raise ConditionError(at(unknown[0]), f"unknown condition key (operators: {', '.join(OPERATORS)}; "
-                                             "combinators: all, any, not)")
+        raise ConditionError(
+            at(unknown[0]), f"unknown condition key (operators: {', '.join(OPERATORS)}; " "combinators: all, any, not)"
+        )
     operators = [key for key in spec if key in OPERATORS]
     if len(operators) != 1:
         raise ConditionError(path, f"give exactly one operator ({', '.join(OPERATORS)})")

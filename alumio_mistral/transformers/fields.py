@@ -178,7 +178,9 @@ class Pick(Transformer):
         def _plain(self, data: dict[str, Any], **kwargs: Any) -> None:
             for index, pattern in enumerate(data.get("paths", [])):
                 if not pattern.is_single or pattern.is_root:
-                    raise ValidationError({"paths": {index: [f"pick needs plain paths like a.b[0], not {pattern.text!r}"]}})
+                    raise ValidationError(
+                        {"paths": {index: [f"pick needs plain paths like a.b[0], not {pattern.text!r}"]}}
+                    )
 
     def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
         super().__init__(params, compiler, where)

@@ -9,7 +9,14 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import MISSING, Pattern, clone, type_name
 from alumio_mistral.transformers.registry import (
-    Compiler, ConditionField, StepParams, PatternField, StepsField, Transformer, read, register,
+    Compiler,
+    ConditionField,
+    StepParams,
+    PatternField,
+    StepsField,
+    Transformer,
+    read,
+    register,
 )
 
 

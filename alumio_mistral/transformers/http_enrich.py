@@ -13,7 +13,15 @@ from marshmallow import fields
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.transformers.errors import StepFailure, TransformConfigError
 from alumio_mistral.transformers.patterns import MISSING, Pattern, to_text
-from alumio_mistral.transformers.registry import Compiler, StepParams, PatternField, Transformer, ValueField, read, register
+from alumio_mistral.transformers.registry import (
+    Compiler,
+    StepParams,
+    PatternField,
+    Transformer,
+    ValueField,
+    read,
+    register,
+)
 
 
 @register
@@ -43,8 +51,9 @@ class HttpEnrich(Transformer):
                 raise TransformConfigError.one(compiler.source, f"{where}.entity", str(error)) from None
         if context.clients is not None and params["client"] not in context.clients:
             known = ", ".join(sorted(context.clients)) or "none"
-            raise TransformConfigError.one(compiler.source, f"{where}.client",
-                                           f"no client named {params['client']!r} (clients: {known})")
+            raise TransformConfigError.one(
+                compiler.source, f"{where}.client", f"no client named {params['client']!r} (clients: {known})"
+            )
         self.clients = context.clients
         self.to: Pattern = params["to"]
         self.pick: Pattern | None = params.get("pick")
@@ -67,6 +76,7 @@ class HttpEnrich(Transformer):
         if self.pick is not None:
             data = read(self.pick, data)
             if data is MISSING:
-                raise StepFailure(f"the response of {self.params['entity']} has nothing at {self.pick.text!r}", self.pick.text)
+                raise StepFailure(
+                    f"the response of {self.params['entity']} has nothing at {self.pick.text!r}", self.pick.text
+                )
         return self.to.set(entity, data)
-

@@ -78,20 +78,32 @@ class Definition:
         try:
             data = _DefinitionSchema().load(document)
         except ValidationError as error:
-            raise TransformConfigError([(source, path, message) for path, message in flatten_messages(error.messages, "")]) from None
+            raise TransformConfigError(
+                [(source, path, message) for path, message in flatten_messages(error.messages, "")]
+            ) from None
         undeclared = sorted(_mentioned(data["steps"]) - set(data["parameters"]))
         if undeclared:
-            raise TransformConfigError([(source, "parameters", f"%{{{name}}} is used in the steps but not declared")
-                                        for name in undeclared])
+            raise TransformConfigError(
+                [(source, "parameters", f"%{{{name}}} is used in the steps but not declared") for name in undeclared]
+            )
         return cls(name, source, data["steps"], data.get("description", ""), data["parameters"], data["tests"])
 
     def arguments(self, given: dict[str, Any], where: tuple[str, str]) -> dict[str, Any]:
         """Parameter values for one use: declared defaults, overridden by ``with:``."""
         unknown = sorted(set(given) - set(self.parameters))
-        problems = [(where[0], f"{where[1]}.with.{name}", f"{self.name} has no parameter {name!r} "
-                     f"(parameters: {', '.join(self.parameters) or 'none'})") for name in unknown]
-        problems += [(where[0], f"{where[1]}.with", f"{self.name} needs parameter {name!r}")
-                     for name, spec in self.parameters.items() if spec["required"] and name not in given]
+        problems = [
+            (
+                where[0],
+                f"{where[1]}.with.{name}",
+                f"{self.name} has no parameter {name!r} " f"(parameters: {', '.join(self.parameters) or 'none'})",
+            )
+            for name in unknown
+        ]
+        problems += [
+            (where[0], f"{where[1]}.with", f"{self.name} needs parameter {name!r}")
+            for name, spec in self.parameters.items()
+            if spec["required"] and name not in given
+        ]
         if problems:
             raise TransformConfigError(problems)
         return {name: given.get(name, spec["default"]) for name, spec in self.parameters.items()}
@@ -111,8 +123,9 @@ def substitute(value: Any, arguments: dict[str, Any]) -> Any:
         whole = _PARAMETER.fullmatch(value)
         if whole and whole.group(1) in arguments:
             return arguments[whole.group(1)]
-        return _PARAMETER.sub(lambda match: to_text(arguments[match.group(1)]) if match.group(1) in arguments
-                                else match.group(0), value)
+        return _PARAMETER.sub(
+            lambda match: to_text(arguments[match.group(1)]) if match.group(1) in arguments else match.group(0), value
+        )
     if isinstance(value, dict):
         return {key: substitute(item, arguments) for key, item in value.items()}
     if isinstance(value, list):
@@ -162,8 +175,9 @@ class Library:
         self.definitions = definitions
 
     @classmethod
-    def for_project(cls, project_root: Path | None = None,
-                    inline: dict[str, Any] | None = None, *, source: str = "<project>") -> Library:
+    def for_project(
+        cls, project_root: Path | None = None, inline: dict[str, Any] | None = None, *, source: str = "<project>"
+    ) -> Library:
         """Shipped definitions, then ``<project_root>/transformers/``, then the project's inline ones."""
         definitions: dict[str, Definition] = {}
         folders = [shipped_folder()]
@@ -186,14 +200,24 @@ class Library:
         """The definition called ``name``; an unknown name is an error at ``where`` (file, path)."""
         if name not in self.definitions:
             known = ", ".join(self.names()) or "none"
-            raise TransformConfigError.one(where[0], where[1], f"no transformer definition named {name!r} (known: {known})")
+            raise TransformConfigError.one(
+                where[0], where[1], f"no transformer definition named {name!r} (known: {known})"
+            )
         return self.definitions[name]
 
-    def compile(self, name: str, arguments: dict[str, Any] | None = None, context: TransformContext | None = None,
-                stack: tuple[str, ...] = (), *, where: tuple[str, str] = ("<library>", "")) -> Pipeline:
+    def compile(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: TransformContext | None = None,
+        stack: tuple[str, ...] = (),
+        *,
+        where: tuple[str, str] = ("<library>", ""),
+    ) -> Pipeline:
         """A ready pipeline for definition ``name`` with its parameters filled from ``arguments``."""
         definition = self.get(name, where)
         values = definition.arguments(arguments or {}, where)
         steps = substitute(definition.steps, values) if values else definition.steps
-        return compile_pipeline(steps, source=definition.source, where="steps", library=self, context=context,
-                                stack=stack or (name,))
+        return compile_pipeline(
+            steps, source=definition.source, where="steps", library=self, context=context, stack=stack or (name,)
+        )

@@ -53,9 +53,7 @@ class Pattern:
             raise PatternError("empty pattern (use $ for the whole entity)")
         if _PLAIN.match(text):
             body = text.lstrip("$@").lstrip(".")
-            self.segments = tuple(
-                int(index) if index else key for index, key in _PART.findall(body)
-            )
+            self.segments = tuple(int(index) if index else key for index, key in _PART.findall(body))
         else:
             try:
                 self.expr = jsonpath_parse(text)
@@ -136,8 +134,8 @@ class Pattern:
         last = segments[-1]
         if type(last) is str and type(parent) is dict:
             parent.pop(last, None)
-        elif type(last) is int and type(parent) is list and -len(parent) <= last < len(parent):  # type: ignore[operator]
-            del parent[last]
+        elif type(parent) is list and _child(parent, last, self.text) is not MISSING:
+            del parent[last]  # type: ignore[arg-type]
         return doc
 
     def update(self, doc: Any, change: Callable[[Any], Any]) -> Any:
@@ -193,7 +191,14 @@ def type_name(value: Any) -> str:
     """A JSON-ish name for a value's type, for error messages."""
     if value is None:
         return "null"
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -228,17 +233,20 @@ def to_text(value: Any) -> str:
 def _placeholder(path: str, default: str | None) -> Evaluator:
     pattern = compile_pattern(path.strip() or "@")
     if default is None:
+
         def read(entity: Any) -> Any:
             value = pattern.get(entity)
             if value is MISSING:
                 raise StepFailure(f"placeholder &{{{path}}}: path {path!r} is missing", path)
             return clone(value)
+
     else:
         fallback = _default(default)
 
         def read(entity: Any) -> Any:
             value = pattern.get(entity)
             return fallback if value is MISSING else clone(value)
+
     return read
 
 
@@ -260,6 +268,7 @@ def compile_template(text: str) -> Evaluator | None:
             text.append(value if type(value) is str else to_text(value))
             text.append(literal)
         return "".join(text)
+
     return render
 
 

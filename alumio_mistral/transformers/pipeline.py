@@ -37,8 +37,14 @@ class StepTrace:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"step": self.index + 1, "type": self.type, "pattern": self.pattern,
-                "input": self.input, "output": self.output, "error": self.error}
+        return {
+            "step": self.index + 1,
+            "type": self.type,
+            "pattern": self.pattern,
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+        }
 
 
 class Pipeline:
@@ -49,7 +55,8 @@ class Pipeline:
         self.steps = steps
         #: (mode, bound method) per step, looked up once rather than per entity
         self._plan: list[tuple[str, Callable[[Any], Any]]] = [
-            (step.mode, {"one": step.apply, "many": step.apply_many, "all": step.apply_all}[step.mode]) for step in steps
+            (step.mode, {"one": step.apply, "many": step.apply_many, "all": step.apply_all}[step.mode])
+            for step in steps
         ]
 
     def __repr__(self) -> str:
@@ -110,11 +117,21 @@ class Pipeline:
             return error  # from a nested pipeline, which already named itself
         step = self.steps[index]
         if isinstance(error, StepFailure):
-            return TransformError(str(error), pipeline=self.name, index=index, step_type=step.type_name,
-                                  pattern=error.pattern or step.pattern)
-        return TransformError(str(error) if isinstance(error, AlumioError) else f"{type(error).__name__}: {error}",
-                              pipeline=self.name, index=index, step_type=step.type_name, pattern=step.pattern,
-                              unexpected=not isinstance(error, AlumioError))
+            return TransformError(
+                str(error),
+                pipeline=self.name,
+                index=index,
+                step_type=step.type_name,
+                pattern=error.pattern or step.pattern,
+            )
+        return TransformError(
+            str(error) if isinstance(error, AlumioError) else f"{type(error).__name__}: {error}",
+            pipeline=self.name,
+            index=index,
+            step_type=step.type_name,
+            pattern=step.pattern,
+            unexpected=not isinstance(error, AlumioError),
+        )
 
     def explain(self, entity: Any) -> list[StepTrace]:
         """Run step by step, recording each step's input and output; stops at the first failure."""
@@ -137,8 +154,9 @@ class Pipeline:
 class _Compiler:
     """Compiles steps for one source file; follows ``use`` references, refusing cycles."""
 
-    def __init__(self, source: str, library: Library | None, context: TransformContext,
-                 stack: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, source: str, library: Library | None, context: TransformContext, stack: tuple[str, ...] = ()
+    ) -> None:
         self.source = source
         self.library = library
         self.context = context
@@ -181,15 +199,16 @@ class _Compiler:
         try:
             params = cls.Params().load({k: v for k, v in step.items() if k not in _COMMON})
         except ValidationError as error:
-            raise TransformConfigError([(self.source, path, message)
-                                        for path, message in flatten_messages(error.messages, where)]) from None
+            raise TransformConfigError(
+                [(self.source, path, message) for path, message in flatten_messages(error.messages, where)]
+            ) from None
         return cls(params, self, where)
 
     def use(self, name: str, arguments: dict[str, Any], where: str) -> Pipeline:
         if self.library is None:
             raise TransformConfigError.one(self.source, where, f"no library to find {name!r} in")
         if name in self.stack:
-            cycle = " -> ".join((*self.stack[self.stack.index(name):], name))
+            cycle = " -> ".join((*self.stack[self.stack.index(name) :], name))
             raise TransformConfigError.one(self.source, where, f"cycle of 'use' references: {cycle}")
         return self.library.compile(name, arguments, self.context, (*self.stack, name), where=(self.source, where))
 

@@ -53,7 +53,9 @@ def run_saved_test(library: Library, name: str, index: int, context: TransformCo
             return SavedTestResult(name, label)
         return SavedTestResult(name, label, f"failed: {error}")
     if "expect_error" in test:
-        return SavedTestResult(name, label, f"expected an error containing {test['expect_error']!r}, got {json.dumps(actual)}")
+        return SavedTestResult(
+            name, label, f"expected an error containing {test['expect_error']!r}, got {json.dumps(actual)}"
+        )
     expected = test.get("expect", [])
     if actual != expected:
         return SavedTestResult(name, label, diff(expected, actual))

@@ -77,8 +77,9 @@ class Case(_StringTransformer):
     type_name = "case"
 
     class Params(_StringParams):
-        to_case = fields.String(required=True, data_key="case",
-                                validate=validate.OneOf(["upper", "lower", "title", "capitalize"]))
+        to_case = fields.String(
+            required=True, data_key="case", validate=validate.OneOf(["upper", "lower", "title", "capitalize"])
+        )
 
     def change(self, value: str) -> str:
         return getattr(value, self.params["to_case"])()  # type: ignore[no-any-return]
@@ -125,7 +126,8 @@ class RegexReplace(_StringTransformer):
 
     def change(self, value: str) -> str:
         try:
-            return self.params["regex"].sub(self.params["replace"], value, count=self.params["count"])  # type: ignore[no-any-return]
+            regex: re.Pattern[str] = self.params["regex"]
+            return regex.sub(self.params["replace"], value, count=self.params["count"])
         except re.error as error:  # a bad group reference shows only when substituting
             raise StepFailure(f"bad replacement: {error}", self.path.text) from None
 

@@ -16,8 +16,14 @@ from alumio_mistral.transformers.patterns import type_name
 from alumio_mistral.transformers.registry import StepParams, Transformer, register
 
 KINDS: dict[str, tuple[type, ...]] = {
-    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
-    "object": (dict,), "list": (list,), "date": (str,), "any": (object,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "list": (list,),
+    "date": (str,),
+    "any": (object,),
 }
 
 

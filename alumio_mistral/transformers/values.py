@@ -114,7 +114,9 @@ def _to_boolean(value: Any) -> bool:
         return value != 0
     if type(value) is str and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ValueError(f"cannot cast {value!r} to boolean" if type(value) is str else f"cannot cast {type_name(value)} to boolean")
+    raise ValueError(
+        f"cannot cast {value!r} to boolean" if type(value) is str else f"cannot cast {type_name(value)} to boolean"
+    )
 
 
 def _reject_constant(text: str) -> Any:
@@ -135,8 +137,13 @@ def _to_json(value: Any) -> str:
 
 
 CASTS: dict[str, Callable[[Any], Any]] = {
-    "string": to_text, "integer": _to_integer, "number": _to_number, "boolean": _to_boolean,
-    "object": _to_object, "json": _to_json, "date": to_iso,
+    "string": to_text,
+    "integer": _to_integer,
+    "number": _to_number,
+    "boolean": _to_boolean,
+    "object": _to_object,
+    "json": _to_json,
+    "date": to_iso,
 }
 
 
@@ -264,7 +271,9 @@ class Arithmetic(Transformer):
         numbers = [operand(entity) for operand in self.operands]
         for position, number in enumerate(numbers, 1):
             if type(number) not in (int, float):
-                raise StepFailure(f"operand {position} is {type_name(number)}, not a number (cast it first)", self.to.text)
+                raise StepFailure(
+                    f"operand {position} is {type_name(number)}, not a number (cast it first)", self.to.text
+                )
         try:
             result = self.function(numbers)
         except (ValueError, OverflowError) as error:
@@ -296,7 +305,11 @@ class Hash(Transformer):
 
     def apply(self, entity: Any) -> Any:
         values = [read(source, entity) for source in self.sources]
-        canonical = json.dumps([None if value is MISSING else value for value in values],
-                               sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        canonical = json.dumps(
+            [None if value is MISSING else value for value in values],
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
         digest = hashlib.new(self.algorithm, canonical.encode("utf-8"), usedforsecurity=False).hexdigest()
         return self.to.set(entity, digest[: self.length] if self.length else digest)

@@ -16,16 +16,27 @@ def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
 
 
 def test_preview_a_named_definition_with_parameters_from_stdin() -> None:
-    code, out, _ = invoke("mistral/chat-request", "--input", "-", "--with", "prompt=Hi &{name}", "-w", "temperature=0.5",
-                          stdin='{"name": "Ann"}\n{"name": "Bob"}\n')
+    code, out, _ = invoke(
+        "mistral/chat-request",
+        "--input",
+        "-",
+        "--with",
+        "prompt=Hi &{name}",
+        "-w",
+        "temperature=0.5",
+        stdin='{"name": "Ann"}\n{"name": "Bob"}\n',
+    )
     assert code == 0
     assert [json.loads(line) for line in out.splitlines()] == [
         {"model": "mistral-small-latest", "messages": [{"role": "user", "content": f"Hi {name}"}], "temperature": 0.5}
-        for name in ("Ann", "Bob")]
+        for name in ("Ann", "Bob")
+    ]
 
 
 def test_preview_a_definition_file_with_a_json_array_input(tmp_path: Path) -> None:
-    (tmp_path / "p.yaml").write_text("- {type: filter, when: {path: skip, equals: true}}\n- {type: set, path: ok, value: 1}\n")
+    (tmp_path / "p.yaml").write_text(
+        "- {type: filter, when: {path: skip, equals: true}}\n- {type: set, path: ok, value: 1}\n"
+    )
     (tmp_path / "in.json").write_text('[{"skip": true}, {"a": 1}]')
     code, out, _ = invoke(str(tmp_path / "p.yaml"), "--input", str(tmp_path / "in.json"), "--json")
     assert code == 0 and json.loads(out) == {"entities": [{"a": 1, "ok": 1}], "skipped": 1, "failed": []}
@@ -43,8 +54,15 @@ def test_explain_prints_each_step_with_input_and_output(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text("- {type: set, path: a, value: 1}\n- {type: cast, path: n, to: integer}\n")
     code, out, _ = invoke(str(tmp_path / "p.yaml"), "--input", "-", "--explain", stdin='{"n": "3"}')
     assert code == 0
-    assert out.splitlines() == ["entity 1", "  step 1: set a", '    in:  [{"n": "3"}]', '    out: [{"n": "3", "a": 1}]',
-                                "  step 2: cast n", '    in:  [{"n": "3", "a": 1}]', '    out: [{"n": 3, "a": 1}]']
+    assert out.splitlines() == [
+        "entity 1",
+        "  step 1: set a",
+        '    in:  [{"n": "3"}]',
+        '    out: [{"n": "3", "a": 1}]',
+        "  step 2: cast n",
+        '    in:  [{"n": "3", "a": 1}]',
+        '    out: [{"n": 3, "a": 1}]',
+    ]
     code, out, _ = invoke(str(tmp_path / "p.yaml"), "--input", "-", "--explain", stdin='{"n": "z"}')
     assert code == 1 and "error:" in out and "step 2" in out
 
@@ -63,8 +81,9 @@ def test_project_definitions_and_saved_tests_with_diffs(tmp_path: Path) -> None:
     (tmp_path / "alumio.yaml").write_text("description: demo\n")
     folder = tmp_path / "transformers"
     folder.mkdir()
-    (folder / "mine.yaml").write_text("steps: [{type: set, path: a, value: 2}]\n"
-                                      "tests: [{name: wrong, input: {}, expect: [{a: 1}]}]\n")
+    (folder / "mine.yaml").write_text(
+        "steps: [{type: set, path: a, value: 2}]\n" "tests: [{name: wrong, input: {}, expect: [{a: 1}]}]\n"
+    )
     code, out, _ = invoke("mine", "--project", str(tmp_path), "--input", "-", stdin="{}")
     assert code == 0 and json.loads(out) == {"a": 2}
     code, out, _ = invoke("test", "mine", "--project", str(tmp_path))

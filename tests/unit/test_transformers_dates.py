@@ -15,18 +15,21 @@ def one(step: dict[str, Any], entity: Any) -> Any:
     return result
 
 
-@pytest.mark.parametrize("params, value, expected", [
-    ({}, 1700000000, "2023-11-14T22:13:20Z"),
-    ({"from": "unix_ms"}, 1700000000500, "2023-11-14T22:13:20.500000Z"),
-    ({"from": "unix"}, "1700000000", "2023-11-14T22:13:20Z"),
-    ({"to": "unix"}, "2023-11-14T22:13:20Z", 1700000000),
-    ({"to": "unix_ms"}, "2023-11-14T22:13:20.5Z", 1700000000500),
-    ({"to": "date"}, "2023-11-14T23:59:59-02:00", "2023-11-15"),
-    ({}, "2024-02-29", "2024-02-29T00:00:00Z"),
-    ({"add": {"days": 1, "hours": -1}}, "2024-02-28T12:00:00Z", "2024-02-29T11:00:00Z"),
-    ({"from_format": "%d/%m/%Y", "to": "date"}, "31/12/2023", "2023-12-31"),
-    ({"format": "%Y%m%d"}, 0, "19700101"),
-])
+@pytest.mark.parametrize(
+    "params, value, expected",
+    [
+        ({}, 1700000000, "2023-11-14T22:13:20Z"),
+        ({"from": "unix_ms"}, 1700000000500, "2023-11-14T22:13:20.500000Z"),
+        ({"from": "unix"}, "1700000000", "2023-11-14T22:13:20Z"),
+        ({"to": "unix"}, "2023-11-14T22:13:20Z", 1700000000),
+        ({"to": "unix_ms"}, "2023-11-14T22:13:20.5Z", 1700000000500),
+        ({"to": "date"}, "2023-11-14T23:59:59-02:00", "2023-11-15"),
+        ({}, "2024-02-29", "2024-02-29T00:00:00Z"),
+        ({"add": {"days": 1, "hours": -1}}, "2024-02-28T12:00:00Z", "2024-02-29T11:00:00Z"),
+        ({"from_format": "%d/%m/%Y", "to": "date"}, "31/12/2023", "2023-12-31"),
+        ({"format": "%Y%m%d"}, 0, "19700101"),
+    ],
+)
 def test_date_conversions(params: dict[str, Any], value: Any, expected: Any) -> None:
     assert one({"type": "date", "path": "d", **params}, {"d": value}) == {"d": expected}
 
@@ -36,10 +39,18 @@ def test_null_stays_null_and_missing_is_a_no_op() -> None:
     assert one({"type": "date", "path": "d"}, {}) == {}
 
 
-@pytest.mark.parametrize("params, value", [
-    ({}, "not a date"), ({}, True), ({}, [1]), ({"from": "iso"}, 5), ({"from": "unix"}, "x"),
-    ({}, 10**15), ({"add": {"days": 999_999}}, "9999-01-01"),
-])
+@pytest.mark.parametrize(
+    "params, value",
+    [
+        ({}, "not a date"),
+        ({}, True),
+        ({}, [1]),
+        ({"from": "iso"}, 5),
+        ({"from": "unix"}, "x"),
+        ({}, 10**15),
+        ({"add": {"days": 999_999}}, "9999-01-01"),
+    ],
+)
 def test_bad_dates_fail_naming_the_value(params: dict[str, Any], value: Any) -> None:
     with pytest.raises(TransformError, match="cannot convert date"):
         one({"type": "date", "path": "d", **params}, {"d": value})

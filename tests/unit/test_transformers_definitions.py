@@ -21,9 +21,15 @@ def test_shipped_definition(name: str, index: int) -> None:
 
 
 def test_a_wrong_expectation_is_reported_with_a_diff() -> None:
-    library = Library.for_project(None, {"t": {"steps": [{"type": "set", "path": "a", "value": 2}],
-                                               "tests": [{"input": {}, "expect": [{"a": 1}]},
-                                                         {"input": {}, "expect_error": "boom"}]}})
+    library = Library.for_project(
+        None,
+        {
+            "t": {
+                "steps": [{"type": "set", "path": "a", "value": 2}],
+                "tests": [{"input": {}, "expect": [{"a": 1}]}, {"input": {}, "expect_error": "boom"}],
+            }
+        },
+    )
     wrong, no_error = run_saved_test(library, "t", 0), run_saved_test(library, "t", 1)
     assert wrong.problem == diff([{"a": 1}], [{"a": 2}]) and '-    "a": 1' in wrong.problem
     assert no_error.problem is not None and "expected an error containing 'boom'" in no_error.problem

@@ -56,8 +56,10 @@ def test_move() -> None:
 
 def test_remove_one_many_and_missing() -> None:
     assert one({"type": "remove", "path": "a"}, {"a": 1, "b": 2}) == {"b": 2}
-    assert one({"type": "remove", "paths": ["a", "c.d", "zz", "$.l[*].x"]},
-               {"a": 1, "c": {"d": 2, "e": 3}, "l": [{"x": 1, "y": 2}]}) == {"c": {"e": 3}, "l": [{"y": 2}]}
+    assert one(
+        {"type": "remove", "paths": ["a", "c.d", "zz", "$.l[*].x"]},
+        {"a": 1, "c": {"d": 2, "e": 3}, "l": [{"x": 1, "y": 2}]},
+    ) == {"c": {"e": 3}, "l": [{"y": 2}]}
     assert one({"type": "remove", "path": "a.b"}, {"a": "text"}) == {"a": "text"}
 
 
@@ -81,7 +83,10 @@ def test_rename_at_a_path_missing_and_wrong_type() -> None:
 def test_pick_keeps_listed_paths(kind: str) -> None:
     step = {"type": kind, "paths": ["id", "user.name", "missing", "tags[0]"]}
     assert one(step, {"id": 1, "user": {"name": "n", "pw": "x"}, "tags": ["a", "b"], "junk": 1}) == {
-        "id": 1, "user": {"name": "n"}, "tags": ["a"]}
+        "id": 1,
+        "user": {"name": "n"},
+        "tags": ["a"],
+    }
     assert one(step, {}) == {}
     assert one(step, {"id": None}) == {"id": None}
 

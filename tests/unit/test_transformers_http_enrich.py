@@ -39,8 +39,13 @@ class FakeCatalog:
         return name
 
 
-STEP = {"type": "http-enrich", "entity": "models.retrieve", "path_params": {"model_id": "&{model}"},
-        "query": {"verbose": "&{flag|false}"}, "to": "card"}
+STEP = {
+    "type": "http-enrich",
+    "entity": "models.retrieve",
+    "path_params": {"model_id": "&{model}"},
+    "query": {"verbose": "&{flag|false}"},
+    "to": "card",
+}
 
 
 def enrich(client: FakeClient, step: dict[str, Any], entity: Any) -> list[Any]:
@@ -51,13 +56,22 @@ def enrich(client: FakeClient, step: dict[str, Any], entity: Any) -> list[Any]:
 def test_writes_the_response_at_the_pattern_and_keeps_the_entity() -> None:
     client = FakeClient({"id": "m1", "max_context_length": 32000})
     assert enrich(client, STEP, {"model": "m1", "keep": 1}) == [
-        {"model": "m1", "keep": 1, "card": {"id": "m1", "max_context_length": 32000}}]
-    assert client.calls == [("models.retrieve", {"path_params": {"model_id": "m1"}, "query": {"verbose": False}, "json": None})]
+        {"model": "m1", "keep": 1, "card": {"id": "m1", "max_context_length": 32000}}
+    ]
+    assert client.calls == [
+        ("models.retrieve", {"path_params": {"model_id": "m1"}, "query": {"verbose": False}, "json": None})
+    ]
 
 
 def test_json_body_and_pick() -> None:
     client = FakeClient({"data": [{"id": "a"}], "total": 1})
-    step = {"type": "http-enrich", "entity": "models.retrieve", "json": {"q": "&{q}"}, "to": "ids", "pick": "$.data[*].id"}
+    step = {
+        "type": "http-enrich",
+        "entity": "models.retrieve",
+        "json": {"q": "&{q}"},
+        "to": "ids",
+        "pick": "$.data[*].id",
+    }
     assert enrich(client, step, {"q": "x"}) == [{"q": "x", "ids": ["a"]}]
     assert client.calls[0][1]["json"] == {"q": "x"} and client.calls[0][1]["query"] is None
     with pytest.raises(TransformError, match="has nothing at 'total2'"):

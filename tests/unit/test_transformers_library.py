@@ -20,13 +20,19 @@ def write(root: Path, name: str, text: str) -> None:
 
 def test_shipped_definitions_are_found() -> None:
     names = Library.for_project(None).names()
-    for name in ("mistral/chat-request", "mistral/chat-answer", "mistral/model-row", "mistral/file-row",
-                 "mistral/batch-job-row"):
+    for name in (
+        "mistral/chat-request",
+        "mistral/chat-answer",
+        "mistral/model-row",
+        "mistral/file-row",
+        "mistral/batch-job-row",
+    ):
         assert name in names
 
 
-def test_shipped_folder_is_the_repository_one_in_a_checkout_else_the_installed_data(monkeypatch: pytest.MonkeyPatch,
-                                                                                    tmp_path: Path) -> None:
+def test_shipped_folder_is_the_repository_one_in_a_checkout_else_the_installed_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     assert library_module.shipped_folder() == Path(alumio_mistral.__file__).resolve().parents[1] / "transformers"
     fake_package = tmp_path / "site" / "alumio_mistral" / "__init__.py"
     fake_package.parent.mkdir(parents=True)
@@ -56,14 +62,20 @@ def test_use_cycle_is_rejected_naming_the_cycle(tmp_path: Path) -> None:
 
 
 def test_parameters_defaults_required_and_unknown(tmp_path: Path) -> None:
-    write(tmp_path, "greet", "parameters: {who: {required: true}, n: {default: 1}}\n"
-                             "steps: [{type: set, path: msg, value: 'hi %{who}'}, {type: set, path: n, value: '%{n}'}]\n")
+    write(
+        tmp_path,
+        "greet",
+        "parameters: {who: {required: true}, n: {default: 1}}\n"
+        "steps: [{type: set, path: msg, value: 'hi %{who}'}, {type: set, path: n, value: '%{n}'}]\n",
+    )
     library = Library.for_project(tmp_path)
     assert library.compile("greet", {"who": "you"}).run({}) == [{"msg": "hi you", "n": 1}]
     with pytest.raises(TransformConfigError) as caught:
         compile_pipeline([{"use": "greet", "with": {"whom": 1}}], source="p.yaml", library=library)
     assert [(path, message.split(" (")[0]) for _, path, message in caught.value.problems] == [
-        ("[0].with.whom", "greet has no parameter 'whom'"), ("[0].with", "greet needs parameter 'who'")]
+        ("[0].with.whom", "greet has no parameter 'whom'"),
+        ("[0].with", "greet needs parameter 'who'"),
+    ]
 
 
 def test_unknown_name_bad_yaml_and_bad_definition_name_the_file(tmp_path: Path) -> None:
@@ -87,9 +99,14 @@ def test_bad_steps_inside_a_definition_name_its_file(tmp_path: Path) -> None:
 
 
 def test_parameters_inside_text_and_undeclared_ones(tmp_path: Path) -> None:
-    write(tmp_path, "text", "parameters: {n: {default: null}, m: {default: 3}}\n"
-                            "steps: [{type: set, path: t, value: '[%{n}|%{m}]'}]\n")
+    write(
+        tmp_path,
+        "text",
+        "parameters: {n: {default: null}, m: {default: 3}}\n" "steps: [{type: set, path: t, value: '[%{n}|%{m}]'}]\n",
+    )
     assert Library.for_project(tmp_path).compile("text").run({}) == [{"t": "[|3]"}]
     write(tmp_path, "undeclared", "steps: [{type: set, path: t, value: '%{nope}'}]\n")
-    with pytest.raises(TransformConfigError, match=r"undeclared.yaml: parameters: %\{nope\} is used in the steps but not declared"):
+    with pytest.raises(
+        TransformConfigError, match=r"undeclared.yaml: parameters: %\{nope\} is used in the steps but not declared"
+    ):
         Library.for_project(tmp_path)

@@ -6,17 +6,35 @@ import pytest
 
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import (
-    MISSING, PatternError, compile_pattern, compile_template, compile_value, to_text,
+    MISSING,
+    PatternError,
+    compile_pattern,
+    compile_template,
+    compile_value,
+    to_text,
 )
 
 DOC = {"a": {"b": [10, {"c": "x"}]}, "n": None, "data": [{"id": 1}, {"id": 2}]}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("a.b[0]", 10), ("$.a.b[1].c", "x"), ("a.b[-1].c", "x"), ("n", None), ("$", DOC), ("@", DOC),
-    ("a.missing", MISSING), ("a.b[5]", MISSING), ("a.b.c", MISSING), ("n.deeper", MISSING),
-    ("$.data[*].id", 1), ("$..c", "x"), ("$.nothing[*]", MISSING),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a.b[0]", 10),
+        ("$.a.b[1].c", "x"),
+        ("a.b[-1].c", "x"),
+        ("n", None),
+        ("$", DOC),
+        ("@", DOC),
+        ("a.missing", MISSING),
+        ("a.b[5]", MISSING),
+        ("a.b.c", MISSING),
+        ("n.deeper", MISSING),
+        ("$.data[*].id", 1),
+        ("$..c", "x"),
+        ("$.nothing[*]", MISSING),
+    ],
+)
 def test_get(text: str, expected: object) -> None:
     assert compile_pattern(text).get(DOC) == expected
 

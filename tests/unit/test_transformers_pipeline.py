@@ -19,16 +19,28 @@ def problems(steps: Any) -> list[tuple[str, str, str]]:
 
 
 def test_bad_pattern_names_file_and_dotted_path() -> None:
-    [(source, path, message)] = problems([{"type": "set", "path": "a", "value": 1},
-                                          {"type": "copy", "from": "a", "to": "b"},
-                                          {"type": "remove", "path": "$.x["}])
+    [(source, path, message)] = problems(
+        [
+            {"type": "set", "path": "a", "value": 1},
+            {"type": "copy", "from": "a", "to": "b"},
+            {"type": "remove", "path": "$.x["},
+        ]
+    )
     assert (source, path) == ("alumio.yaml", "outgoing.triage.entity_transformers[2].path")
     assert message.startswith("invalid jsonpath '$.x['")
 
 
 def test_unknown_type_missing_parameter_unknown_key_all_at_once() -> None:
-    found = problems([{"type": "sett", "path": "a"}, {"type": "copy", "from": "a"}, {"type": "trim", "path": "a", "size": 1},
-                      {"path": "a"}, "set", {"type": "set", "use": "x"}])
+    found = problems(
+        [
+            {"type": "sett", "path": "a"},
+            {"type": "copy", "from": "a"},
+            {"type": "trim", "path": "a", "size": 1},
+            {"path": "a"},
+            "set",
+            {"type": "set", "use": "x"},
+        ]
+    )
     where = "outgoing.triage.entity_transformers"
     assert [(path, message.split(" (")[0]) for _, path, message in found] == [
         (f"{where}[0].type", "unknown transformer type 'sett'"),
@@ -44,8 +56,15 @@ def test_nested_steps_and_conditions_report_their_full_path() -> None:
     bad_condition = {"any": [{"path": "a", "gt": 1}, {"path": "b", "like": 1}]}
     found = problems([{"type": "conditional", "if": bad_condition, "then": []}])
     assert [path for _, path, _ in found] == ["outgoing.triage.entity_transformers[0].if.any[1].like"]
-    found = problems([{"type": "conditional", "if": {"path": "a", "exists": True},
-                       "then": [{"type": "for-each", "path": "l", "steps": [{"type": "cast", "path": "x", "to": "int"}]}]}])
+    found = problems(
+        [
+            {
+                "type": "conditional",
+                "if": {"path": "a", "exists": True},
+                "then": [{"type": "for-each", "path": "l", "steps": [{"type": "cast", "path": "x", "to": "int"}]}],
+            }
+        ]
+    )
     assert [path for _, path, _ in found] == ["outgoing.triage.entity_transformers[0].then[0].steps[0].to"]
 
 
@@ -60,8 +79,11 @@ def test_every_catalogue_type_refuses_unknown_keys() -> None:
 
 
 def test_runtime_error_names_pipeline_step_type_and_pattern_and_spares_other_entities() -> None:
-    pipeline = compile_pipeline([{"type": "set", "path": "ok", "value": True},
-                                 {"type": "cast", "path": "n", "to": "integer"}], source="alumio.yaml", where="incoming.x.entity_transformers")
+    pipeline = compile_pipeline(
+        [{"type": "set", "path": "ok", "value": True}, {"type": "cast", "path": "n", "to": "integer"}],
+        source="alumio.yaml",
+        where="incoming.x.entity_transformers",
+    )
     results = []
     for entity in ({"n": "1"}, {"n": "x"}, {"n": 2}):
         try:
@@ -79,20 +101,29 @@ def test_the_callers_entity_is_never_changed() -> None:
 
 
 def test_disabled_steps_are_skipped_and_description_allowed() -> None:
-    pipeline = compile_pipeline([{"type": "set", "path": "a", "value": 1, "description": "why"},
-                                 {"type": "set", "path": "b", "value": 2, "disabled": True}])
+    pipeline = compile_pipeline(
+        [
+            {"type": "set", "path": "a", "value": 1, "description": "why"},
+            {"type": "set", "path": "b", "value": 2, "disabled": True},
+        ]
+    )
     assert len(pipeline) == 1 and pipeline.run({}) == [{"a": 1}]
 
 
 def test_explain_traces_each_step_and_stops_on_failure_or_filter() -> None:
-    pipeline = compile_pipeline([{"type": "set", "path": "a", "value": 1},
-                                 {"type": "filter", "when": {"path": "drop", "equals": True}},
-                                 {"type": "cast", "path": "n", "to": "integer"}])
+    pipeline = compile_pipeline(
+        [
+            {"type": "set", "path": "a", "value": 1},
+            {"type": "filter", "when": {"path": "drop", "equals": True}},
+            {"type": "cast", "path": "n", "to": "integer"},
+        ]
+    )
     traces = pipeline.explain({"n": "5"})
     assert [(t.type, t.input, t.output, t.error) for t in traces] == [
         ("set", [{"n": "5"}], [{"n": "5", "a": 1}], None),
         ("filter", [{"n": "5", "a": 1}], [{"n": "5", "a": 1}], None),
-        ("cast", [{"n": "5", "a": 1}], [{"n": 5, "a": 1}], None)]
+        ("cast", [{"n": "5", "a": 1}], [{"n": 5, "a": 1}], None),
+    ]
     assert len(pipeline.explain({"drop": True})) == 2
     failed = pipeline.explain({"n": "x"})
     assert failed[-1].to_dict()["step"] == 3 and "cannot cast" in failed[-1].error
@@ -115,7 +146,8 @@ def test_a_project_file_reports_bad_steps_with_file_line_and_dotted_path(tmp_pat
         "      - {use: mistral/chat-request, with: {prompt: '&{subject}'}}\n"
         "      - {type: remove, path: '$.x['}\n"
         "      - {type: sett, path: a}\n"
-        "      - {type: copy, from: a}\n")
+        "      - {type: copy, from: a}\n"
+    )
     _, found = check_project(tmp_path)
     where = "outgoing.triage.entity_transformers"
     assert [(Path(p.file).name, p.path, p.message.split(":")[0]) for p in found] == [

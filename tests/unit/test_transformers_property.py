@@ -34,22 +34,36 @@ PARAMETERS: dict[str, list[dict[str, Any]]] = {
     "math": [{"to": "r", "op": op, "operands": ["&{n}", "&{b|2}"]} for op in ("add", "divide", "modulo", "max")]
     + [{"to": "r", "op": "round", "operands": ["&{n}"], "digits": 2}],
     "hash": [{"fields": ["a", "$.items[*]"], "to": "h", "length": 8}],
-    "trim": [{"path": "s"}], "case": [{"path": "s", "case": "title"}], "replace": [{"path": "$..s", "old": "a", "new": "b"}],
-    "regex-replace": [{"path": "s", "pattern": "(a+)", "replace": r"<\1>"}], "split": [{"path": "s", "separator": "a"}],
-    "join": [{"path": "items", "separator": ","}], "truncate": [{"path": "s", "length": 3, "ellipsis": "."}],
+    "trim": [{"path": "s"}],
+    "case": [{"path": "s", "case": "title"}],
+    "replace": [{"path": "$..s", "old": "a", "new": "b"}],
+    "regex-replace": [{"path": "s", "pattern": "(a+)", "replace": r"<\1>"}],
+    "split": [{"path": "s", "separator": "a"}],
+    "join": [{"path": "items", "separator": ","}],
+    "truncate": [{"path": "s", "length": 3, "ellipsis": "."}],
     "template": [{"to": "t", "template": "x &{a|} &{n|0} &{items|[]}"}],
     "date": [{"path": "n"}, {"path": "s", "from": "iso", "to": "unix_ms", "add": {"days": 1}}],
     "filter": [{"when": {"any": [{"path": "n", "gt": 0}, {"path": "s", "matches": "a"}]}}],
-    "conditional": [{"if": {"path": "a", "exists": True}, "then": [{"type": "set", "path": "x", "value": 1}],
-                     "else": [{"type": "filter", "when": {"path": "b", "empty": True}}]}],
-    "use": [{"name": "inner"}], "chain": [{"name": "inner"}],
+    "conditional": [
+        {
+            "if": {"path": "a", "exists": True},
+            "then": [{"type": "set", "path": "x", "value": 1}],
+            "else": [{"type": "filter", "when": {"path": "b", "empty": True}}],
+        }
+    ],
+    "use": [{"name": "inner"}],
+    "chain": [{"name": "inner"}],
     "for-each": [{"path": "items", "steps": [{"type": "set", "path": "seen", "value": True}]}],
-    "recursive": [{"when": {"type": "string"}, "steps": [{"type": "case", "path": "$", "case": "upper"}]},
-                  {"target": "keys", "steps": [{"type": "trim", "path": "$"}]}],
+    "recursive": [
+        {"when": {"type": "string"}, "steps": [{"type": "case", "path": "$", "case": "upper"}]},
+        {"target": "keys", "steps": [{"type": "trim", "path": "$"}]},
+    ],
     "branches": [{"path": "items", "keep": ["n"]}, {"path": "$..a"}],
     "merge": [{"path": "items", "group_by": "a"}, {"path": "items"}, {}],
-    "validate": [{"fields": {"n": {"type": "integer", "min": 0}, "s": {"type": "date"}}, "on_failure": on}
-                 for on in ("fail", "skip")],
+    "validate": [
+        {"fields": {"n": {"type": "integer", "min": 0}, "s": {"type": "date"}}, "on_failure": on}
+        for on in ("fail", "skip")
+    ],
     "storage-get": [{"namespace": "n", "key": "&{s}", "to": "got"}],
     "storage-set": [{"namespace": "n", "key": "&{a|k}", "value": "&{@}"}],
     "http-enrich": [{"entity": "models.retrieve", "path_params": {"model_id": "&{s}"}, "to": "card"}],
@@ -59,10 +73,24 @@ LIBRARY = Library.for_project(None, {"inner": [{"type": "rename", "keys": {"b": 
 CONTEXT = TransformContext(storages=MemoryStorages(), clients={"mistral": EchoClient()})
 
 KEYS = st.sampled_from(["a", "b", "c", "n", "s", "items", "x"]) | st.text(max_size=4)
-SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
-JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4),
-                    max_leaves=12)
-DOCUMENTS = st.dictionaries(KEYS, JSON, max_size=6) | JSON
+SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
+)
+JSON = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4), max_leaves=12
+)
+#: documents usually carry the keys the parameters name, with values of the kind a step expects or not
+NUMBERS = st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+FIELDS = {
+    "a": JSON,
+    "b": JSON,
+    "c": JSON,
+    "x": JSON,
+    "n": NUMBERS | JSON,
+    "s": st.text(alphabet="aA b1:-", max_size=12) | JSON,
+    "items": st.lists(JSON, max_size=4) | JSON,
+}
+DOCUMENTS = st.fixed_dictionaries({}, optional=FIELDS) | st.dictionaries(KEYS, JSON, max_size=6) | JSON
 
 CASES = [(kind, params) for kind, sets in PARAMETERS.items() for params in sets]
 

@@ -11,10 +11,12 @@ from alumio_mistral.transformers.context import MemoryStorages
 def test_set_then_get_across_runs() -> None:
     storages = MemoryStorages()
     context = TransformContext(storages=storages)
-    remember = compile_pipeline([{"type": "storage-set", "namespace": "ids", "key": "&{email}", "value": "&{id}"}],
-                                context=context)
-    lookup = compile_pipeline([{"type": "storage-get", "namespace": "ids", "key": "&{email}", "to": "known_id"}],
-                              context=context)
+    remember = compile_pipeline(
+        [{"type": "storage-set", "namespace": "ids", "key": "&{email}", "value": "&{id}"}], context=context
+    )
+    lookup = compile_pipeline(
+        [{"type": "storage-get", "namespace": "ids", "key": "&{email}", "to": "known_id"}], context=context
+    )
     assert remember.run({"email": "a@b", "id": 7}) == [{"email": "a@b", "id": 7}]
     assert storages.values == {("ids", "a@b"): 7}
     assert lookup.run({"email": "a@b"}) == [{"email": "a@b", "known_id": 7}]
@@ -24,10 +26,13 @@ def test_set_then_get_across_runs() -> None:
 def test_defaults_whole_entity_and_non_text_keys() -> None:
     storages = MemoryStorages()
     context = TransformContext(storages=storages)
-    compile_pipeline([{"type": "storage-set", "namespace": "n", "key": "&{k}"}], context=context).run({"k": 1, "v": None})
+    compile_pipeline([{"type": "storage-set", "namespace": "n", "key": "&{k}"}], context=context).run(
+        {"k": 1, "v": None}
+    )
     assert storages.values == {("n", "1"): {"k": 1, "v": None}}
-    get = compile_pipeline([{"type": "storage-get", "namespace": "n", "key": "other", "to": "r", "default": []}],
-                           context=context)
+    get = compile_pipeline(
+        [{"type": "storage-get", "namespace": "n", "key": "other", "to": "r", "default": []}], context=context
+    )
     assert get.run({}) == [{"r": []}]
 
 

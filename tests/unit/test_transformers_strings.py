@@ -15,33 +15,44 @@ def one(step: dict[str, Any], entity: Any) -> Any:
     return result
 
 
-@pytest.mark.parametrize("step, value, expected", [
-    ({"type": "trim"}, "  a b \n", "a b"),
-    ({"type": "trim", "chars": "-", "side": "left"}, "--a--", "a--"),
-    ({"type": "trim", "side": "right"}, " a ", " a"),
-    ({"type": "case", "case": "upper"}, "abc", "ABC"),
-    ({"type": "case", "case": "title"}, "hello world", "Hello World"),
-    ({"type": "replace", "old": "a", "new": "o"}, "banana", "bonono"),
-    ({"type": "regex-replace", "pattern": r"(\d+)", "replace": r"<\1>"}, "a1b22", "a<1>b<22>"),
-    ({"type": "regex-replace", "pattern": "a", "replace": "", "count": 1}, "aaa", "aa"),
-    ({"type": "split", "separator": ","}, "a,b,,c", ["a", "b", "", "c"]),
-    ({"type": "split"}, " a  b ", ["a", "b"]),
-    ({"type": "split", "separator": ",", "limit": 1}, "a,b,c", ["a", "b,c"]),
-    ({"type": "split", "separator": ","}, "", [""]),
-    ({"type": "join", "separator": "|"}, ["a", 1, None, {"k": 1}], 'a|1||{"k": 1}'),
-    ({"type": "join"}, [], ""),
-    ({"type": "truncate", "length": 5, "ellipsis": "..."}, "abcdefgh", "ab..."),
-    ({"type": "truncate", "length": 5}, "abc", "abc"),
-    ({"type": "truncate", "length": 2, "ellipsis": "..."}, "abcdef", ".."),
-])
+@pytest.mark.parametrize(
+    "step, value, expected",
+    [
+        ({"type": "trim"}, "  a b \n", "a b"),
+        ({"type": "trim", "chars": "-", "side": "left"}, "--a--", "a--"),
+        ({"type": "trim", "side": "right"}, " a ", " a"),
+        ({"type": "case", "case": "upper"}, "abc", "ABC"),
+        ({"type": "case", "case": "title"}, "hello world", "Hello World"),
+        ({"type": "replace", "old": "a", "new": "o"}, "banana", "bonono"),
+        ({"type": "regex-replace", "pattern": r"(\d+)", "replace": r"<\1>"}, "a1b22", "a<1>b<22>"),
+        ({"type": "regex-replace", "pattern": "a", "replace": "", "count": 1}, "aaa", "aa"),
+        ({"type": "split", "separator": ","}, "a,b,,c", ["a", "b", "", "c"]),
+        ({"type": "split"}, " a  b ", ["a", "b"]),
+        ({"type": "split", "separator": ",", "limit": 1}, "a,b,c", ["a", "b,c"]),
+        ({"type": "split", "separator": ","}, "", [""]),
+        ({"type": "join", "separator": "|"}, ["a", 1, None, {"k": 1}], 'a|1||{"k": 1}'),
+        ({"type": "join"}, [], ""),
+        ({"type": "truncate", "length": 5, "ellipsis": "..."}, "abcdefgh", "ab..."),
+        ({"type": "truncate", "length": 5}, "abc", "abc"),
+        ({"type": "truncate", "length": 2, "ellipsis": "..."}, "abcdef", ".."),
+    ],
+)
 def test_string_operations(step: dict[str, Any], value: Any, expected: Any) -> None:
     assert one({**step, "path": "s"}, {"s": value}) == {"s": expected}
 
 
-@pytest.mark.parametrize("kind, extra", [
-    ("trim", {}), ("case", {"case": "lower"}), ("replace", {"old": "a", "new": "b"}),
-    ("regex-replace", {"pattern": "a", "replace": "b"}), ("split", {}), ("join", {}), ("truncate", {"length": 1}),
-])
+@pytest.mark.parametrize(
+    "kind, extra",
+    [
+        ("trim", {}),
+        ("case", {"case": "lower"}),
+        ("replace", {"old": "a", "new": "b"}),
+        ("regex-replace", {"pattern": "a", "replace": "b"}),
+        ("split", {}),
+        ("join", {}),
+        ("truncate", {"length": 1}),
+    ],
+)
 def test_null_stays_null_missing_is_a_no_op_and_wrong_types_fail(kind: str, extra: dict[str, Any]) -> None:
     step = {"type": kind, "path": "s", **extra}
     assert one(step, {"s": None}) == {"s": None}
@@ -53,7 +64,9 @@ def test_null_stays_null_missing_is_a_no_op_and_wrong_types_fail(kind: str, extr
 
 def test_string_operations_write_to_another_path_and_every_match() -> None:
     assert one({"type": "case", "path": "a", "to": "b", "case": "upper"}, {"a": "x"}) == {"a": "x", "b": "X"}
-    assert one({"type": "trim", "path": "$.l[*].n"}, {"l": [{"n": " a"}, {"n": "b "}]}) == {"l": [{"n": "a"}, {"n": "b"}]}
+    assert one({"type": "trim", "path": "$.l[*].n"}, {"l": [{"n": " a"}, {"n": "b "}]}) == {
+        "l": [{"n": "a"}, {"n": "b"}]
+    }
 
 
 def test_regex_replace_bad_group_reference_fails_per_entity() -> None:

@@ -24,25 +24,36 @@ def check(entity: Any, on_failure: str = "fail") -> list[Any]:
 
 
 def test_a_valid_entity_passes_unchanged() -> None:
-    entity = {"id": 1, "email": "a@b", "status": "open", "score": None, "customer": {"name": "N", "x": 1},
-              "tags": [], "when": "2024-01-01T00:00:00", "extra": True}
+    entity = {
+        "id": 1,
+        "email": "a@b",
+        "status": "open",
+        "score": None,
+        "customer": {"name": "N", "x": 1},
+        "tags": [],
+        "when": "2024-01-01T00:00:00",
+        "extra": True,
+    }
     assert check(entity) == [entity]
 
 
-@pytest.mark.parametrize("entity, field, message", [
-    ({"customer": {"name": "n"}}, "id", "Missing data"),
-    ({"id": "1", "customer": {"name": "n"}}, "id", "expects integer, got a string"),
-    ({"id": True, "customer": {"name": "n"}}, "id", "expects integer, got a boolean"),
-    ({"id": None, "customer": {"name": "n"}}, "id", "may not be null"),
-    ({"id": 1, "customer": {"name": "n"}, "email": "nope"}, "email", "does not match"),
-    ({"id": 1, "customer": {"name": "n"}, "status": "gone"}, "status", "Must be one of"),
-    ({"id": 1, "customer": {"name": "n"}, "score": 2}, "score", "less than or equal"),
-    ({"id": 1}, "customer", "Missing data"),
-    ({"id": 1, "customer": {"name": ""}}, "customer.name", "Shorter than minimum"),
-    ({"id": 1, "customer": "Ann"}, "customer", "Invalid input type"),
-    ({"id": 1, "customer": {"name": "n"}, "tags": [1, 2, 3]}, "tags", "Longer than maximum"),
-    ({"id": 1, "customer": {"name": "n"}, "when": "tuesday"}, "when", "ISO-8601"),
-])
+@pytest.mark.parametrize(
+    "entity, field, message",
+    [
+        ({"customer": {"name": "n"}}, "id", "Missing data"),
+        ({"id": "1", "customer": {"name": "n"}}, "id", "expects integer, got a string"),
+        ({"id": True, "customer": {"name": "n"}}, "id", "expects integer, got a boolean"),
+        ({"id": None, "customer": {"name": "n"}}, "id", "may not be null"),
+        ({"id": 1, "customer": {"name": "n"}, "email": "nope"}, "email", "does not match"),
+        ({"id": 1, "customer": {"name": "n"}, "status": "gone"}, "status", "Must be one of"),
+        ({"id": 1, "customer": {"name": "n"}, "score": 2}, "score", "less than or equal"),
+        ({"id": 1}, "customer", "Missing data"),
+        ({"id": 1, "customer": {"name": ""}}, "customer.name", "Shorter than minimum"),
+        ({"id": 1, "customer": "Ann"}, "customer", "Invalid input type"),
+        ({"id": 1, "customer": {"name": "n"}, "tags": [1, 2, 3]}, "tags", "Longer than maximum"),
+        ({"id": 1, "customer": {"name": "n"}, "when": "tuesday"}, "when", "ISO-8601"),
+    ],
+)
 def test_failures_name_the_field(entity: dict[str, Any], field: str, message: str) -> None:
     with pytest.raises(TransformError, match=message) as caught:
         check(entity)
@@ -60,4 +71,6 @@ def test_unknown_rule_keys_and_types_fail_at_load() -> None:
     with pytest.raises(TransformConfigError) as caught:
         compile_pipeline([{"type": "validate", "fields": {"a": {"type": "float", "size": 3}}}], source="p.yaml")
     text = str(caught.value)
-    assert "p.yaml: [0].fields.a.value.type: Must be one of" in text and "[0].fields.a.value.size: Unknown field." in text
+    assert (
+        "p.yaml: [0].fields.a.value.type: Must be one of" in text and "[0].fields.a.value.size: Unknown field." in text
+    )
