@@ -52,9 +52,11 @@ class ClientConfig:
     max_attempts: int = 5
     backoff_factor: float = 0.5
     backoff_max: float = 30.0
-    #: cap on the total time one request may spend waiting between attempts
+    #: cap on the time one request may take over all its attempts and waits: no retry
+    #: starts whose wait would pass it
     max_retry_wait: float = 120.0
     #: requests per second, shared by every thread using the client; None for no limit
+    #: (retries of one request are spaced by the backoff, not counted again)
     rate_limit: float | None = None
     description: str = ""
     disabled: bool = False

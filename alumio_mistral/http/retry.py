@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -54,19 +54,16 @@ class CappedRetry(Retry):
         *args: Any,
         max_wait: float | None = None,
         started: float | None = None,
-        waited: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.max_wait = max_wait
+        #: when the first attempt began: the cap counts attempts and waits alike
         self.started = time.monotonic() if started is None else started
-        #: seconds slept so far across the attempts of this one request
-        self.waited = waited
 
     def new(self, **kw: Any) -> CappedRetry:
         kw.setdefault("max_wait", self.max_wait)
         kw.setdefault("started", self.started)
-        kw.setdefault("waited", self.waited)
         return super().new(**kw)
 
     def increment(  # type: ignore[override]
@@ -84,18 +81,24 @@ class CappedRetry(Retry):
         if self.max_wait is not None and elapsed + wait > self.max_wait:
             reason = error or ResponseError(
                 f"retrying would exceed the total time cap of {self.max_wait:g} s "
-                f"(waited {elapsed:.1f} s, next wait {wait:.1f} s)"
+                f"(spent {elapsed:.1f} s, next wait {wait:.1f} s)"
             )
             raise MaxRetryError(_pool, url, reason) from reason  # type: ignore[arg-type]
         if wait > 0:
             log.debug("retrying %s %s in %.2f s", method, url, wait)
             time.sleep(wait)
-        return following.new(waited=following.waited + wait)
+        return following
 
     def wait_before_next(self, response: BaseHTTPResponse | None) -> float:
-        """What urllib3's ``sleep`` would wait: ``Retry-After`` if given, else the backoff."""
+        """What urllib3's ``sleep`` would wait: ``Retry-After`` if given, else the backoff.
+
+        An unreadable ``Retry-After`` falls back to the backoff instead of failing the call.
+        """
         if self.respect_retry_after_header and response is not None:
-            retry_after = self.get_retry_after(response)
+            try:
+                retry_after = self.get_retry_after(response)
+            except InvalidHeader:
+                retry_after = None
             if retry_after:
                 return retry_after
         return self.get_backoff_time()

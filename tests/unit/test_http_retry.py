@@ -238,3 +238,13 @@ def test_max_attempts_one_means_no_retry(clock: FakeClock) -> None:
     with pytest.raises(ServerError):
         make_client(max_attempts=1).call(CHAT_COMPLETE, json={})
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_unreadable_retry_after_falls_back_to_backoff(clock: FakeClock) -> None:
+    responses.post(CHAT_URL, status=503, headers={"Retry-After": "soon"})
+    client = make_client(max_attempts=3, backoff_factor=0.5)
+    with pytest.raises(ServerError) as caught:
+        client.call(CHAT_COMPLETE, json={})
+    assert clock.sleeps == [1.0]
+    assert caught.value.status == 503
