@@ -12,7 +12,6 @@ import re
 from functools import lru_cache
 from typing import Any, Callable
 
-from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as jsonpath_parse
 
 from alumio_mistral.transformers.errors import StepFailure
@@ -57,7 +56,7 @@ class Pattern:
         else:
             try:
                 self.expr = jsonpath_parse(text)
-            except (JsonPathLexerError, JsonPathParserError, Exception) as error:  # ply raises plain Exception too
+            except Exception as error:  # the lexer and parser raise their own errors and plain Exception
                 raise PatternError(f"invalid jsonpath {text!r}: {error}") from None
 
     def __repr__(self) -> str:
@@ -112,7 +111,7 @@ class Pattern:
         node = doc
         for position, segment in enumerate(segments[:-1]):
             following = segments[position + 1]
-            child = _child(node, segment, self.text)
+            child = _child(node, segment)
             if child is MISSING or child is None:
                 child = {} if type(following) is str else []
                 _put(node, segment, child, self.text)
@@ -130,11 +129,11 @@ class Pattern:
                 raise StepFailure(f"cannot delete: {error}", self.text) from None
         if not segments:
             raise StepFailure("cannot delete the whole entity", self.text)
-        parent = Pattern._parent(self, doc)
+        parent = self._parent(doc)
         last = segments[-1]
         if type(last) is str and type(parent) is dict:
             parent.pop(last, None)
-        elif type(parent) is list and _child(parent, last, self.text) is not MISSING:
+        elif type(parent) is list and _child(parent, last) is not MISSING:
             del parent[last]  # type: ignore[arg-type]
         return doc
 
@@ -152,7 +151,7 @@ class Pattern:
             return change(doc)
         parent = self._parent(doc)
         last = segments[-1]
-        current = _child(parent, last, self.text) if parent is not MISSING else MISSING
+        current = _child(parent, last) if parent is not MISSING else MISSING
         if current is not MISSING:
             parent[last] = change(current)
         return doc
@@ -160,13 +159,13 @@ class Pattern:
     def _parent(self, doc: Any) -> Any:
         assert self.segments
         for segment in self.segments[:-1]:
-            doc = _child(doc, segment, self.text)
+            doc = _child(doc, segment)
             if doc is MISSING:
                 return MISSING
         return doc
 
 
-def _child(node: Any, segment: str | int, text: str) -> Any:
+def _child(node: Any, segment: str | int) -> Any:
     if type(segment) is str:
         return node.get(segment, MISSING) if type(node) is dict else MISSING
     if type(node) is list and -len(node) <= segment < len(node):  # type: ignore[operator]
