@@ -16,7 +16,7 @@ from alumio_mistral.errors import AlumioError
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.errors import StepFailure, TransformConfigError, TransformError, flatten_messages
 from alumio_mistral.transformers.patterns import clone
-from alumio_mistral.transformers.registry import Transformer, catalogue
+from alumio_mistral.transformers.registry import StepsField, Transformer, catalogue
 
 if TYPE_CHECKING:
     from alumio_mistral.transformers.library import Library
@@ -199,10 +199,21 @@ class _Compiler:
         try:
             params = cls.Params().load({k: v for k, v in step.items() if k not in _COMMON})
         except ValidationError as error:
-            raise TransformConfigError(
-                [(self.source, path, message) for path, message in flatten_messages(error.messages, where)]
-            ) from None
+            problems = [(self.source, path, message) for path, message in flatten_messages(error.messages, where)]
+            raise TransformConfigError(problems + self._nested_problems(cls, step, where)) from None
         return cls(params, self, where)
+
+    def _nested_problems(self, cls: type[Transformer], step: dict[str, Any], where: str) -> list[tuple[str, str, str]]:
+        """Problems of a step's nested step lists, so a wrong ``if`` does not hide a wrong ``then``."""
+        problems: list[tuple[str, str, str]] = []
+        for name, field in cls.Params().fields.items():
+            key = field.data_key or name
+            if isinstance(field, StepsField) and isinstance(step.get(key), list):
+                try:
+                    self.compile(step[key], f"{where}.{key}")
+                except TransformConfigError as error:
+                    problems.extend(error.problems)
+        return problems
 
     def use(self, name: str, arguments: dict[str, Any], where: str) -> Pipeline:
         if self.library is None:

@@ -52,20 +52,16 @@ def test_unknown_type_missing_parameter_unknown_key_all_at_once() -> None:
     ]
 
 
-def test_nested_steps_and_conditions_report_their_full_path() -> None:
+def test_nested_steps_and_conditions_report_their_full_path_all_at_once() -> None:
     bad_condition = {"any": [{"path": "a", "gt": 1}, {"path": "b", "like": 1}]}
-    found = problems([{"type": "conditional", "if": bad_condition, "then": []}])
-    assert [path for _, path, _ in found] == ["outgoing.triage.entity_transformers[0].if.any[1].like"]
-    found = problems(
-        [
-            {
-                "type": "conditional",
-                "if": {"path": "a", "exists": True},
-                "then": [{"type": "for-each", "path": "l", "steps": [{"type": "cast", "path": "x", "to": "int"}]}],
-            }
-        ]
-    )
-    assert [path for _, path, _ in found] == ["outgoing.triage.entity_transformers[0].then[0].steps[0].to"]
+    bad_steps = [{"type": "for-each", "path": "l", "steps": [{"type": "cast", "path": "x", "to": "int"}]}]
+    found = problems([{"type": "conditional", "if": bad_condition, "then": bad_steps, "else": [{"type": "nope"}]}])
+    where = "outgoing.triage.entity_transformers[0]"
+    assert [path for _, path, _ in found] == [
+        f"{where}.if.any[1].like",
+        f"{where}.then[0].steps[0].to",
+        f"{where}.else[0].type",
+    ]
 
 
 def test_steps_must_be_a_list() -> None:
