@@ -134,10 +134,12 @@ class _Incoming:
             if len(stats.failures) < MAX_REPORTED_FAILURES:
                 stats.failures.append(EntityFailure(self.config.name, origin, message))
 
-        origin = f"subscriber {self.config.subscriber.get('entity') or self.config.subscriber.get('type')}"
+        spec = self.config.subscriber
+        source = spec.get("entity") or spec.get("path") or spec.get("type", "subscriber")
+        read = 0
         try:
             for record in build_subscriber(self.config.subscriber, project).records():
-                origin = record.origin
+                read += 1
                 count("read")
                 if record.error is not None:
                     failure(record.origin, record.error)
@@ -153,7 +155,7 @@ class _Incoming:
                 else:
                     count("skipped")
         except AlumioError as error:
-            failure(f"{origin} (reading stopped)", str(error))
+            failure(f"{source} (reading stopped after {read} entities)", str(error))
 
 
 def run_incoming(
