@@ -87,9 +87,12 @@ class SandboxApp:
             reply = self._control(request)
         else:
             reply = self._serve(request)
-        start_response(status_line(reply.status), reply.headers)
         body = reply.body
-        return [body] if isinstance(body, bytes) else body
+        if isinstance(body, bytes):
+            start_response(status_line(reply.status), [*reply.headers, ("Content-Length", str(len(body)))])
+            return [body]
+        start_response(status_line(reply.status), reply.headers)
+        return body
 
     def _control(self, request: Request) -> Reply:
         if request.path == CONTROL_PREFIX + "requests" and request.method == "GET":
