@@ -103,7 +103,7 @@ def test_retry_after_seconds_is_waited(clock: FakeClock, logs: pytest.LogCapture
     assert response.json() == {"id": "c1"}
     assert clock.sleeps == [3]
     assert len(responses.calls) == 2
-    assert_key_absent(logs.text)
+    assert_key_absent(logs.text, repr(client), repr(client.config))
 
 
 @responses.activate
@@ -111,9 +111,10 @@ def test_retry_after_http_date_is_waited(clock: FakeClock, logs: pytest.LogCaptu
     when = formatdate(clock.now + 7, usegmt=True)
     responses.post(CHAT_URL, status=429, json=echo_body(429), headers={"Retry-After": when})
     responses.post(CHAT_URL, status=200, json={"id": "c2"})
-    make_client().call(CHAT_COMPLETE, json={})
+    client = make_client()
+    client.call(CHAT_COMPLETE, json={})
     assert clock.sleeps == [7]
-    assert_key_absent(logs.text)
+    assert_key_absent(logs.text, repr(client), repr(client.config))
 
 
 @responses.activate
@@ -162,10 +163,11 @@ def test_chat_complete_is_retried_after_500(clock: FakeClock, logs: pytest.LogCa
     responses.post(CHAT_URL, status=500, json=echo_body(500))
     responses.post(CHAT_URL, status=502, body="<html><title>502 Bad Gateway</title></html>")
     responses.post(CHAT_URL, status=200, json={"id": "ok"})
-    response = make_client().call(CHAT_COMPLETE, json={})
+    client = make_client()
+    response = client.call(CHAT_COMPLETE, json={})
     assert response.status_code == 200
     assert len(responses.calls) == 3
-    assert_key_absent(logs.text)
+    assert_key_absent(logs.text, repr(client), repr(client.config))
 
 
 @pytest.mark.parametrize("status", [429, 503])
