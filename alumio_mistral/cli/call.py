@@ -33,7 +33,7 @@ class CallInputError(AlumioError):
 @click.option("--data", metavar="JSON|@FILE",
               help="The request body as JSON, or @FILE to read it. For multipart entities, "
                    "a JSON object whose \"@PATH\" values are uploaded as files.")
-@click.option("--client", "client_name", default="mistral", show_default=True,
+@click.option("--client", "client_name", default="mistral", show_default=True, metavar="NAME",
               help="Client to use (from --project; without it, only 'mistral').")
 @click.option("--project", type=click.Path(exists=True, path_type=Path),
               help="Project file or folder whose clients to use.")

@@ -43,6 +43,7 @@ SANDBOX_KEY = "sandbox-key"
 #: connections kept per host; above the engine's usual worker count so none are dropped
 POOL_SIZE = 16
 
+#: a scalar, a list (sent as repeated keys) or, for a JSON-style param, any JSON value
 QueryValue = Any
 
 
