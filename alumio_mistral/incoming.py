@@ -144,15 +144,18 @@ class _Incoming:
                 if record.error is not None:
                     failure(record.origin, record.error)
                     continue
+                created = 0
                 try:
                     outputs = self.pipeline.run(record.entity) if self.pipeline else [record.entity]
-                    created = sum(self.add(output) for output in outputs)
+                    for output in outputs:
+                        added = self.add(output)
+                        if added:
+                            created += added
+                            count("created", added)
                 except AlumioError as error:
                     failure(record.origin, str(error))
                     continue
-                if created:
-                    count("created", created)
-                else:
+                if not created:
                     count("skipped")
         except AlumioError as error:
             failure(f"{source} (reading stopped after {read} entities)", str(error))
@@ -178,8 +181,9 @@ def run_incoming(
 
     clients = ClientPool(project)
     try:
-        for config in chosen:
-            _Incoming(project, store, config, clients).run(project, stats, progress)
+        # compile every pipeline first: a configuration error stops the run before any read
+        for ready in [_Incoming(project, store, config, clients) for config in chosen]:
+            ready.run(project, stats, progress)
     finally:
         clients.close()
         stats.duration = time.monotonic() - started

@@ -149,13 +149,17 @@ class SqliteTaskStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken up front so that two writers queue instead of deadlock."""
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as error:  # locked past busy_timeout, disk full, read-only
+            raise TaskStoreError(f"{self.path}: {error}") from error
 
     def _create_schema(self) -> None:
         with self._write() as db:

@@ -98,3 +98,9 @@ def test_help_on_every_command() -> None:
                  ["storage", "list"], ["storage", "get"], ["storage", "clear"]):
         result = invoke(*args, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_incoming_run_reads_stdin(tmp_path: Path) -> None:
+    (tmp_path / "alumio.yaml").write_text("incoming:\n  piped:\n    subscriber: {type: stdin, format: jsonl}\n")
+    result = CliRunner().invoke(main, ["incoming", "run", str(tmp_path), "--json"], input='{"id": 1}\n{"id": 2}\n')
+    assert result.exit_code == 0 and json.loads(result.output)["created"] == 2

@@ -144,3 +144,18 @@ def test_threads_claim_each_task_once(store: SqliteTaskStore) -> None:
         thread.join()
     assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 200
     assert store.counts()["processed"] == 200
+
+
+def test_a_locked_database_is_a_clear_error_after_the_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    with SqliteTaskStore(path, busy_timeout_ms=50) as store:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(TaskStoreError, match="t.db: database is locked"):
+                store.set("ns", "k", 1)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        store.set("ns", "k", 1)
+        assert store.get("ns", "k") == 1
