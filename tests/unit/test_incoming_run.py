@@ -138,3 +138,13 @@ def test_mistral_subscriber_keeps_pages_read_before_a_server_error(tmp_path: Pat
     assert [identity for identity, _, _ in tasks] == ["f1", "f2"]
     assert stats.failed == 1 and stats.failures[0].origin == "files.list (reading stopped after 2 entities)"
     assert "page=1" in stats.failures[0].message and "HTTP 500" in stats.failures[0].message
+
+
+def test_an_invalid_json_line_is_reported_and_the_others_become_tasks(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"id": 1}\n{"id": 2,}\n{"id": 3}\n')
+    loaded = project(tmp_path, "  items:\n    subscriber: {type: jsonl, path: in.jsonl}\n    dedup: new")
+    stats, tasks = run(loaded)
+    assert [identity for identity, _, _ in tasks] == ["1", "3"]
+    assert (stats.failed, stats.ok) == (1, False)
+    assert stats.failures[0].origin == f"{tmp_path / 'in.jsonl'}:2"
+    assert stats.failures[0].message.startswith("invalid JSON")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 import responses
 
@@ -71,3 +74,14 @@ def test_the_client_is_closed_when_the_subscriber_owns_it() -> None:
 
     assert list(MistralSubscriber(Owned(), LIST, limit=0, close_client=True).records()) == []
     assert closed == [True]
+
+
+def test_json_style_params_are_json_encoded() -> None:
+    conversations = Entity(name="conversations.list", operation_id="c", method="GET", path="/v1/conversations",
+                           params=(Param("page", "query"), Param("metadata", "query", style="json")),
+                           pagination=Pagination("page_array", page_param="page"), items="$[*]")
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{BASE}/v1/conversations", json=[])
+        list(MistralSubscriber(client(), conversations, {"metadata": {"team": "a"}}).records())
+        query = parse_qs(urlsplit(rsps.calls[0].request.url).query)
+    assert json.loads(query["metadata"][0]) == {"team": "a"} and query["page"] == ["0"]
