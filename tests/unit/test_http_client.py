@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import time
 import types
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +17,7 @@ from alumio_mistral import __version__
 from alumio_mistral.catalog.entity import Entity, Param
 from alumio_mistral.http import Client, ClientConfig, ClientConfigError, ParameterError
 from alumio_mistral.http.prototypes import MISTRAL_BASE_URI
+from alumio_mistral.http.ratelimit import TokenBucket
 from test_http_retry import BASE, CHAT_COMPLETE, CHAT_URL, FILES_UPLOAD, FILES_URL, KEY, clock, make_client
 
 __all__ = ["clock"]  # fixture defined beside the retry tests
@@ -241,3 +243,12 @@ def test_concurrent_calls_keep_their_own_retry_policy(clock: object) -> None:
     uploads = sum(1 for call in responses.calls if call.request.url == FILES_URL)
     chats = sum(1 for call in responses.calls if call.request.url == CHAT_URL)
     assert (uploads, chats) == (20, 60)
+
+
+def test_token_bucket_holds_across_threads() -> None:
+    """40 tokens at 200/s from 4 threads take at least 39/200 s: no thread skips the queue."""
+    bucket = TokenBucket(rate=200.0, burst=1)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: bucket.acquire(), range(40)))
+    assert time.monotonic() - started >= 39 / 200
