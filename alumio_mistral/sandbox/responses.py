@@ -45,15 +45,7 @@ class Builder:
         if schema.get("enum"):
             return schema["enum"][0]
         if "allOf" in schema:
-            merged: dict[str, Any] = {}
-            for part in schema["allOf"]:
-                value = self.example(part, None, depth + 1)
-                if isinstance(value, dict):
-                    merged.update(value)
-                elif value is not None:
-                    return value
-            rest = self.example({k: v for k, v in schema.items() if k != "allOf"}, None, depth + 1)
-            return {**merged, **rest} if isinstance(rest, dict) else merged
+            return self.example(self._flatten(schema, depth), valid, depth + 1)
         for key in ("oneOf", "anyOf"):
             if key in schema:
                 return self._choice(schema[key], valid, depth)
@@ -63,6 +55,25 @@ class Builder:
         if kind is None and "properties" in schema:
             kind = "object"
         return self._typed(schema, kind, depth)
+
+    def _flatten(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
+        """One schema for an ``allOf``: properties and required names of every part together
+        (a part may require a field another part defines)."""
+        merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+        properties = dict(merged.get("properties", {}))
+        required = list(merged.get("required", []))
+        for part in schema["allOf"]:
+            part = self._deref(part)
+            if isinstance(part, dict) and "allOf" in part and depth < MAX_DEPTH:
+                part = self._flatten(part, depth + 1)
+            if not isinstance(part, dict):
+                continue
+            properties.update(part.get("properties", {}))
+            required += [name for name in part.get("required", []) if name not in required]
+            for key, value in part.items():
+                merged.setdefault(key, value)
+        merged.update(properties=properties, required=required)
+        return merged
 
     def _choice(self, options: list[Any], valid: Callable[[Any], bool] | None, depth: int) -> Any:
         real = [o for o in options if self._deref(o).get("type") != "null"] or options
@@ -109,20 +120,15 @@ class Builder:
 
     def complete(self, pointer: str, value: Any) -> Any:
         """``value`` with the required top-level fields the schema (and its ``allOf``) names added."""
-        if isinstance(value, dict):
-            self._complete(self.schemas.node(pointer), value, 0)
-        return value
-
-    def _complete(self, schema: Any, value: dict[str, Any], depth: int) -> None:
-        schema = self._deref(schema)
-        if not isinstance(schema, dict) or depth > MAX_DEPTH:
-            return
-        properties = schema.get("properties", {})
-        for name in schema.get("required", []):
+        schema = self._deref(self.schemas.node(pointer))
+        if not isinstance(value, dict) or not isinstance(schema, dict):
+            return value
+        flat = self._flatten(schema, 0) if "allOf" in schema else schema
+        properties = flat.get("properties", {})
+        for name in flat.get("required", []):
             if name not in value:
                 value[name] = self.example(properties.get(name, {}))
-        for part in schema.get("allOf", []):
-            self._complete(part, value, depth + 1)
+        return value
 
 
 def _matching(pattern: str, preferred: str) -> str:

@@ -20,23 +20,28 @@ Answer = Callable[[str, dict[str, Any]], tuple[int, Any]]
 FINAL = ("SUCCESS", "FAILED", "CANCELLED", "TIMEOUT_EXCEEDED")
 
 
-def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
-    """Requests of a batch input file, and one message per line that is not a request."""
+def sort_requests(items: list[Any], where: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The items that are requests (an object with a ``body`` object), and a message per other one."""
     requests: list[dict[str, Any]] = []
     problems: list[str] = []
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError:
-            problems.append(f"line {number}: not valid JSON")
-            continue
-        if not isinstance(item, dict) or not isinstance(item.get("body"), dict):
-            problems.append(f"line {number}: no 'body' object")
-            continue
-        requests.append(item)
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, dict) and isinstance(item.get("body"), dict):
+            requests.append(item)
+        else:
+            problems.append(f"{where} {number}: no 'body' object" if item is not None else f"{where} {number}: not valid JSON")
     return requests, problems
+
+
+def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """Requests of a batch input file, and one message per line that is not a request."""
+    items: list[Any] = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.strip():
+            try:
+                items.append(json.loads(line))
+            except ValueError:
+                items.append(None)
+    return sort_requests(items, "line")
 
 
 class Batches:
@@ -60,8 +65,7 @@ class Batches:
         if not endpoint:
             raise HttpError(422, {"detail": [{"loc": ["body", "endpoint"], "msg": "Field required", "type": "missing"}]})
         input_files = [str(f) for f in body.get("input_files") or []]
-        requests: list[dict[str, Any]] = [r for r in body.get("requests") or [] if isinstance(r, dict)]
-        problems: list[str] = []
+        requests, problems = sort_requests(list(body.get("requests") or []), "request")
         for file_id in input_files:
             parsed, bad = parse_lines(self.files.content(file_id))
             requests += parsed
