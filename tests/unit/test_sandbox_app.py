@@ -150,7 +150,7 @@ def test_batch_job_with_only_bad_lines_fails_with_an_error_file(app: SandboxApp)
     assert call(app, "POST", "/v1/batch/jobs", {"endpoint": "/v1/embeddings", "requests": []}).status == 400
 
 
-def test_library_documents_finish_processing_on_the_first_status_poll(app: SandboxApp) -> None:
+def test_unknown_libraries_and_documents_are_404(app: SandboxApp) -> None:
     library = call(app, "POST", "/v1/libraries", {"name": "docs"}).json()
     assert call(app, "GET", f"/v1/libraries/{library['id']}/documents/nope/status").status == 404
     assert call(app, "GET", "/v1/libraries/nope").status == 404
