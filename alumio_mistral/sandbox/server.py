@@ -59,11 +59,20 @@ class Sandbox:
         if server is None:
             return
         # waitress's loop runs while its socket map is not empty, and open keep-alive channels
-        # stay in it after server.close(): close everything from inside the loop thread.
-        server.trigger.pull_trigger(lambda: [d.close() for d in list(server._map.values())])
+        # stay in it after server.close(). Empty the map from inside the loop thread (so the loop
+        # ends), let the workers finish, then close every socket once, from this thread only.
+        open_dispatchers: list[Any] = []
+
+        def empty_map() -> None:
+            open_dispatchers.extend(server._map.values())
+            server._map.clear()
+
+        server.trigger.pull_trigger(empty_map)
         if self._thread is not None:
             self._thread.join(timeout=5)
-        server.task_dispatcher.shutdown(timeout=1)
+        server.task_dispatcher.shutdown(timeout=5)
+        for dispatcher in open_dispatchers:
+            dispatcher.close()
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the CLI)."""
