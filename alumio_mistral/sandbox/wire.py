@@ -150,6 +150,11 @@ def error_body(message: str, kind: str = "invalid_request_error", code: str | No
     return {"object": "error", "message": message, "type": kind, "param": None, "code": code}
 
 
+def missing(*loc: str) -> HttpError:
+    """422 for a required field that is absent (``missing("body", "model")``)."""
+    return HttpError(422, {"detail": [{"loc": list(loc), "msg": "Field required", "type": "missing"}]})
+
+
 def query_error(name: str, message: str) -> dict[str, Any]:
     return {"detail": [{"loc": ["query", name], "msg": message, "type": "value_error"}]}
 

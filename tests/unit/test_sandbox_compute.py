@@ -7,7 +7,8 @@ import math
 
 from alumio_mistral.sandbox import compute
 
-CHAT = {"model": "m", "messages": [{"role": "system", "content": "Be kind"}, {"role": "user", "content": "Hello there"}]}
+CHAT = {"model": "m",
+        "messages": [{"role": "system", "content": "Be kind"}, {"role": "user", "content": "Hello there"}]}
 
 
 def test_chat_answers_are_reproducible_and_count_tokens() -> None:
@@ -46,7 +47,8 @@ def test_moderation_flags_trigger_words_only() -> None:
     results = compute.moderate({"input": ["I will attack you", "nice weather"]})["results"]
     assert results[0]["categories"]["violence_and_threats"] is True
     assert not any(results[1]["categories"].values())
-    chat = compute.moderate_chat({"input": [[{"role": "user", "content": "my password is x"}], [{"role": "user", "content": "hi"}]]})
+    conversations = [[{"role": "user", "content": "my password is x"}], [{"role": "user", "content": "hi"}]]
+    chat = compute.moderate_chat({"input": conversations})
     assert [r["categories"]["pii"] for r in chat["results"]] == [True, False]
 
 
@@ -61,7 +63,8 @@ def test_ocr_splits_pages_on_form_feeds_from_data_urls_and_files() -> None:
     answer = compute.ocr({"model": "o", "document": document})
     assert [p["markdown"] for p in answer["pages"]] == ["# One", "Two"]
     assert answer["usage_info"]["pages_processed"] == 2
-    from_file = compute.ocr({"document": {"type": "file", "file_id": "f1"}}, files=lambda file_id: b"text of " + file_id.encode())
+    from_file = compute.ocr({"document": {"type": "file", "file_id": "f1"}},
+                            files=lambda file_id: b"text of " + file_id.encode())
     assert from_file["pages"][0]["markdown"] == "text of f1"
 
 

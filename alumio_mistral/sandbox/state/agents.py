@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of, token_page
-from alumio_mistral.sandbox.wire import HttpError, Request, not_found
+from alumio_mistral.sandbox.wire import Request, missing, not_found
 
 _FIELDS = ("instructions", "tools", "completion_args", "guardrails", "model", "name", "description",
            "handoffs", "metadata", "deployment_chat", "version_message")
@@ -45,10 +45,9 @@ class Agents:
 
     def create(self, request: Request) -> Any:
         body = request.json() or {}
-        missing = [name for name in ("model", "name") if not body.get(name)]
-        if missing:
-            detail = [{"loc": ["body", name], "msg": "Field required", "type": "missing"} for name in missing]
-            raise HttpError(422, {"detail": detail})
+        for name in ("model", "name"):
+            if not body.get(name):
+                raise missing("body", name)
         now = self.ctx.iso_now()
         agent = {
             "object": "agent", "id": "ag_" + self.ctx.uuid().replace("-", ""), "instructions": None, "tools": [],

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of
 from alumio_mistral.sandbox.state.files import Files
-from alumio_mistral.sandbox.wire import HttpError, Request, error_body, not_found, query_error
+from alumio_mistral.sandbox.wire import HttpError, Request, error_body, missing, not_found, query_error
 
 #: (endpoint, body) -> (status code, response body), as the live endpoint answers
 Answer = Callable[[str, dict[str, Any]], tuple[int, Any]]
@@ -28,7 +28,8 @@ def sort_requests(items: list[Any], where: str) -> tuple[list[dict[str, Any]], l
         if isinstance(item, dict) and isinstance(item.get("body"), dict):
             requests.append(item)
         else:
-            problems.append(f"{where} {number}: no 'body' object" if item is not None else f"{where} {number}: not valid JSON")
+            problem = "no 'body' object" if item is not None else "not valid JSON"
+            problems.append(f"{where} {number}: {problem}")
     return requests, problems
 
 
@@ -63,7 +64,7 @@ class Batches:
         body = request.json() or {}
         endpoint = body.get("endpoint")
         if not endpoint:
-            raise HttpError(422, {"detail": [{"loc": ["body", "endpoint"], "msg": "Field required", "type": "missing"}]})
+            raise missing("body", "endpoint")
         input_files = [str(f) for f in body.get("input_files") or []]
         requests, problems = sort_requests(list(body.get("requests") or []), "request")
         for file_id in input_files:

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from alumio_mistral.sandbox import compute, sse
 from alumio_mistral.sandbox.state import Context, Handler, page_of
 from alumio_mistral.sandbox.state.agents import Agents
-from alumio_mistral.sandbox.wire import HttpError, Reply, Request, not_found
+from alumio_mistral.sandbox.wire import HttpError, Request, missing, not_found
 
 _META = ("name", "description", "metadata", "instructions")
 
@@ -42,7 +42,7 @@ class Conversations:
         if isinstance(inputs, str):
             inputs = [{"role": "user", "content": inputs}]
         if not isinstance(inputs, list) or not inputs:
-            raise HttpError(422, {"detail": [{"loc": ["body", "inputs"], "msg": "Field required", "type": "missing"}]})
+            raise missing("body", "inputs")
         now = self.ctx.iso_now()
         entries = []
         for item in inputs:
@@ -151,7 +151,8 @@ class Conversations:
     def history(self, request: Request) -> Any:
         with self.ctx.lock:
             record = self._record(request.path_params["conversation_id"])
-            return {"object": "conversation.history", "conversation_id": record["id"], "entries": self.entries[record["id"]]}
+            entries = self.entries[record["id"]]
+            return {"object": "conversation.history", "conversation_id": record["id"], "entries": entries}
 
     def messages(self, request: Request) -> Any:
         with self.ctx.lock:

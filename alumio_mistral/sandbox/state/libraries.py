@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of, token_page
-from alumio_mistral.sandbox.wire import HttpError, Request, not_found
+from alumio_mistral.sandbox.wire import Request, missing, not_found
 
 SANDBOX_USER = "00000000-0000-4000-8000-000000000001"
 
@@ -56,7 +56,7 @@ class Libraries:
     def create(self, request: Request) -> Any:
         body = request.json() or {}
         if not body.get("name"):
-            raise HttpError(422, {"detail": [{"loc": ["body", "name"], "msg": "Field required", "type": "missing"}]})
+            raise missing("body", "name")
         now = self.ctx.iso_now()
         record = {
             "id": self.ctx.uuid(), "name": body["name"], "created_at": now, "updated_at": now,
@@ -106,7 +106,7 @@ class Libraries:
         _, files = request.form()
         upload = files.get("file")
         if upload is None:
-            raise HttpError(422, {"detail": [{"loc": ["body", "file"], "msg": "Field required", "type": "missing"}]})
+            raise missing("body", "file")
         library_id = request.path_params["library_id"]
         now = self.ctx.iso_now()
         text = upload.content.decode("utf-8", "replace")
