@@ -29,6 +29,8 @@ class Builder:
 
     def __init__(self, schemas: SpecSchemas) -> None:
         self.schemas = schemas
+        #: pointer -> (required names, properties) of a response schema, for ``complete``
+        self._required: dict[str, tuple[list[str], dict[str, Any]]] = {}
 
     def _deref(self, schema: Any) -> Any:
         while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
@@ -121,12 +123,14 @@ class Builder:
 
     def complete(self, pointer: str, value: Any) -> Any:
         """``value`` with the required top-level fields the schema (and its ``allOf``) names added."""
-        schema = self._deref(self.schemas.node(pointer))
-        if not isinstance(value, dict) or not isinstance(schema, dict):
+        if not isinstance(value, dict):
             return value
-        flat = self._flatten(schema, 0) if "allOf" in schema else schema
-        properties = flat.get("properties", {})
-        for name in flat.get("required", []):
+        if pointer not in self._required:
+            schema = self._deref(self.schemas.node(pointer))
+            flat = (self._flatten(schema, 0) if "allOf" in schema else schema) if isinstance(schema, dict) else {}
+            self._required[pointer] = (flat.get("required", []), flat.get("properties", {}))
+        required, properties = self._required[pointer]
+        for name in required:
             if name not in value:
                 value[name] = self.example(properties.get(name, {}))
         return value

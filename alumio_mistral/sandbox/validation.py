@@ -39,6 +39,7 @@ class SpecSchemas:
                 if isinstance(op, dict) and op.get("operationId"):
                     self.operations[op["operationId"]] = f"/paths/{_escape(raw_path)}/{method}"
         self._validators: dict[str, Draft202012Validator | None] = {}
+        self._pointers: dict[tuple[str, str], str | None] = {}
         self._lock = threading.Lock()
 
     def node(self, pointer: str) -> Any:
@@ -49,14 +50,26 @@ class SpecSchemas:
 
     def request_pointer(self, entity: Entity) -> str | None:
         """Pointer to the JSON request body schema of ``entity``, if the spec has one."""
+        key = ("request", entity.operation_id)
+        if key not in self._pointers:
+            self._pointers[key] = self._request_pointer(entity)
+        return self._pointers[key]
+
+    def response_pointer(self, entity: Entity) -> str | None:
+        """Pointer to the schema of the first success answer of ``entity`` (JSON, or one SSE event)."""
+        key = ("response", entity.operation_id)
+        if key not in self._pointers:
+            self._pointers[key] = self._response_pointer(entity)
+        return self._pointers[key]
+
+    def _request_pointer(self, entity: Entity) -> str | None:
         base = self.operations.get(entity.operation_id)
         if base is None:
             return None
         content = self.node(base).get("requestBody", {}).get("content", {})
         return f"{base}/requestBody/content/application~1json/schema" if "application/json" in content else None
 
-    def response_pointer(self, entity: Entity) -> str | None:
-        """Pointer to the schema of the first success answer of ``entity`` (JSON, or one SSE event)."""
+    def _response_pointer(self, entity: Entity) -> str | None:
         base = self.operations.get(entity.operation_id)
         if base is None:
             return None
