@@ -75,7 +75,8 @@ class SandboxApp:
             self._counts.clear()
 
     def counts(self) -> dict[str, int]:
-        """Requests received: per ``"METHOD /route/template"``, per entity name, per ``"status NNN"``."""
+        """Requests received: per ``"METHOD /route/template"``, per entity name, per ``"status NNN"``
+        (``"dropped"`` for connections closed without an answer)."""
         with self._counts_lock:
             return dict(self._counts)
 
@@ -132,9 +133,11 @@ class SandboxApp:
             reply = error.reply()
         if decision is not None:
             reply = _damage(reply, decision)
-        self._count(f"{entity.method} {entity.path}", entity.name, f"status {reply.status}")
         if decision is not None and decision.drop:
+            # processed, but the client never hears of it: what retry-safety tests need
+            self._count(f"{entity.method} {entity.path}", entity.name, "dropped")
             raise DroppedConnection(request.path)
+        self._count(f"{entity.method} {entity.path}", entity.name, f"status {reply.status}")
         return reply
 
     def _variant(self, entity: Entity, request: Request) -> Entity:

@@ -62,6 +62,9 @@ def test_dropped_connections_truncated_and_garbage_bodies() -> None:
                 truncated.json()
             garbage = client.call("chat.complete", json={"model": "m", "messages": []})
             assert garbage.headers["Content-Type"] == "text/html"
+        counts = sandbox.requests()
+    assert counts["dropped"] == counts["models.list"] == 1
+    assert counts["status 200"] == 2
 
 
 def test_injected_server_errors_reach_the_client_after_its_retries() -> None:
