@@ -116,6 +116,14 @@ class Request:
         return self._form
 
 
+    def upload(self, name: str = "file") -> Upload:
+        """The file part ``name`` of a multipart body; 422 when it is absent."""
+        found = self.form()[1].get(name)
+        if found is None:
+            raise missing("body", name)
+        return found
+
+
 @dataclass
 class Reply:
     """A status, headers and a body (bytes or an iterable of chunks for streams)."""

@@ -43,6 +43,10 @@ def test_files_page_with_totals_and_filters(api: Api) -> None:
     first = pages[0]["data"][0]
     assert api("GET", f"/v1/files/{first['id']}/content").content == b"x"
     assert api("GET", f"/v1/files/{first['id']}/url").json()["url"].endswith("expiry=24")
+    no_file = api.session.post(api.base + "/v1/files", files={"purpose": (None, "batch")})
+    assert no_file.status_code == 422 and no_file.json()["detail"][0]["loc"] == ["body", "file"]
+    bad_purpose = api.session.post(api.base + "/v1/files", files={"file": ("a", b"x"), "purpose": (None, "x")})
+    assert bad_purpose.status_code == 422
     api("DELETE", f"/v1/files/{first['id']}")
     assert api.session.get(f"{api.base}/v1/files/{first['id']}").status_code == 404
 

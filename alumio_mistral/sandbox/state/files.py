@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of
-from alumio_mistral.sandbox.wire import HttpError, Reply, Request, missing, not_found
+from alumio_mistral.sandbox.wire import HttpError, Reply, Request, not_found
 
 PURPOSES = ("fine-tune", "batch", "ocr")
 _SAMPLE_TYPES = {"batch": "batch_request", "fine-tune": "instruct", "ocr": "instruct"}
@@ -50,11 +50,8 @@ class Files:
         return record
 
     def upload(self, request: Request) -> Any:
-        fields, files = request.form()
-        upload = files.get("file")
-        if upload is None:
-            raise missing("body", "file")
-        purpose = fields.get("purpose") or "fine-tune"
+        upload = request.upload()
+        purpose = request.form()[0].get("purpose") or "fine-tune"
         if purpose not in PURPOSES:
             message = f"Input should be {', '.join(repr(p) for p in PURPOSES)}"
             raise HttpError(422, {"detail": [{"loc": ["body", "purpose"], "msg": message, "type": "enum"}]})

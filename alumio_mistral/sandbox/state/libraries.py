@@ -103,10 +103,7 @@ class Libraries:
         return record
 
     def upload(self, request: Request) -> Any:
-        _, files = request.form()
-        upload = files.get("file")
-        if upload is None:
-            raise missing("body", "file")
+        upload = request.upload()
         library_id = request.path_params["library_id"]
         now = self.ctx.iso_now()
         text = upload.content.decode("utf-8", "replace")
