@@ -30,8 +30,11 @@ Example: 'rate_limit=20/s@/v1/chat/*;error=0.1:500@embeddings.*;seed=7'"""
 @click.option("--faults", "faults", metavar="SPEC", help="Faults to inject (grammar below).")
 @click.option("--spec", "spec", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Mistral OpenAPI file: validate request bodies against it and build generic answers from it.")
+@click.option("--batch-step", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Batch jobs advance one state per SECONDS (default: one state per retrieve).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"base_uri": ...} as JSON instead of a sentence.')
-def sandbox(host: str, port: int, seed: int, faults: str | None, spec: Path | None, as_json: bool) -> None:
+def sandbox(host: str, port: int, seed: int, faults: str | None, spec: Path | None, batch_step: float | None,
+            as_json: bool) -> None:
     """Serve a local, stateful Mistral API (no tokens, no network) until Ctrl-C.
 
     Any 'Authorization: Bearer <anything>' is accepted. GET /_sandbox/requests
@@ -40,7 +43,8 @@ def sandbox(host: str, port: int, seed: int, faults: str | None, spec: Path | No
     from alumio_mistral.sandbox import Faults, Sandbox
 
     try:
-        server = Sandbox(seed=seed, faults=Faults.parse(faults), spec_path=spec, host=host, port=port).start()
+        server = Sandbox(seed=seed, faults=Faults.parse(faults), spec_path=spec, host=host, port=port,
+                         batch_step=batch_step).start()
     except AlumioError as error:
         fail(str(error))
     except OSError as error:

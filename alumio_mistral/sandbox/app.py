@@ -47,8 +47,11 @@ class SandboxApp:
     """One emulated Mistral API with its own state (not shared between apps)."""
 
     def __init__(self, *, seed: int = 0, faults: Faults | str | None = None, spec_path: str | Path | None = None,
-                 catalog: Catalog | None = None, clock: Clock | None = None) -> None:
+                 catalog: Catalog | None = None, clock: Clock | None = None,
+                 batch_step: float | None = None) -> None:
         self.catalog = catalog or Catalog.default()
+        #: seconds per batch job step; ``None`` moves jobs one step per poll
+        self.batch_step = batch_step
         self.seed = seed
         self.faults = faults if isinstance(faults, Faults) else Faults.parse(faults)
         self.clock = clock or Clock()
@@ -66,7 +69,7 @@ class SandboxApp:
         self.ctx = Context(self.seed, self.clock)
         self.files = Files(self.ctx)
         agents = Agents(self.ctx)
-        families = [Models(self.ctx), self.files, Batches(self.ctx, self.files, self.answer), agents,
+        families = [Models(self.ctx), self.files, Batches(self.ctx, self.files, self.answer, self.batch_step), agents,
                     Conversations(self.ctx, agents), Libraries(self.ctx)]
         self.handlers: dict[str, Handler] = {name: self._compute(name) for name in compute.BY_ENTITY}
         for family in families:

@@ -23,12 +23,17 @@ THREADS = 8
 
 
 class Sandbox:
-    """A running sandbox; use as a context manager (``with Sandbox() as sandbox: sandbox.base_uri``)."""
+    """A running sandbox; use as a context manager (``with Sandbox() as sandbox: sandbox.base_uri``).
+
+    ``clock`` lets a test drive time (:class:`~alumio_mistral.sandbox.clock.ManualClock`);
+    ``batch_step`` makes batch jobs advance one state per that many seconds instead of per poll.
+    """
 
     def __init__(self, seed: int = 0, faults: Faults | str | None = None, spec_path: str | Path | None = None,
                  host: str = "127.0.0.1", port: int = 0, *, catalog: Catalog | None = None,
-                 clock: Clock | None = None, threads: int = THREADS) -> None:
-        self.app = SandboxApp(seed=seed, faults=faults, spec_path=spec_path, catalog=catalog, clock=clock)
+                 clock: Clock | None = None, threads: int = THREADS, batch_step: float | None = None) -> None:
+        self.app = SandboxApp(seed=seed, faults=faults, spec_path=spec_path, catalog=catalog, clock=clock,
+                              batch_step=batch_step)
         self.host = host
         self.port = port
         self.threads = threads

@@ -11,6 +11,7 @@ import pytest
 
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.sandbox.app import SandboxApp
+from alumio_mistral.sandbox.clock import ManualClock
 from alumio_mistral.sandbox.responses import Builder
 
 SPEC = Path(__file__).parents[2].parent / "shared" / "mistral" / "openapi.yaml"
@@ -168,3 +169,16 @@ def test_agent_updates_make_versions_and_aliases_follow_them(app: SandboxApp) ->
     assert call(app, "GET", base).json()["version"] == 0
     assert call(app, "GET", base + "/versions/9").status == 404
     assert call(app, "DELETE", base).status == 204
+
+
+def test_batch_jobs_can_advance_with_time_instead_of_polls() -> None:
+    clock = ManualClock()
+    app = SandboxApp(clock=clock, batch_step=10)
+    requests = [{"custom_id": "a", "body": {"input": "x"}}]
+    job_id = call(app, "POST", "/v1/batch/jobs", {"endpoint": "/v1/embeddings", "requests": requests}).json()["id"]
+    assert [call(app, "GET", f"/v1/batch/jobs/{job_id}").json()["status"] for _ in range(3)] == ["QUEUED"] * 3
+    clock.advance(10)
+    assert call(app, "GET", "/v1/batch/jobs").json()["data"][0]["status"] == "RUNNING"
+    clock.advance(25)
+    done = call(app, "GET", f"/v1/batch/jobs/{job_id}").json()
+    assert done["status"] == "SUCCESS" and done["succeeded_requests"] == 1

@@ -1,8 +1,10 @@
-"""Batch jobs: created from JSONL files or inline requests, advanced one state per poll.
+"""Batch jobs: created from JSONL files or inline requests, advanced per poll or as time passes.
 
-Each ``batch_jobs.get`` moves a job one step (QUEUED -> RUNNING -> SUCCESS or FAILED;
-CANCELLATION_REQUESTED -> CANCELLED), so tests and flows that poll see every state, in order,
-without waiting. On completion every line is answered by the same code the live endpoint runs.
+By default each ``batch_jobs.get`` moves a job one step (QUEUED -> RUNNING -> SUCCESS or
+FAILED; CANCELLATION_REQUESTED -> CANCELLED), so flows that poll see every state, in order,
+without waiting. With ``step_seconds`` jobs move one step per that many seconds instead, seen
+by ``get`` and ``list`` alike. On completion every line is answered by the same code the live
+endpoint runs.
 """
 
 from __future__ import annotations
@@ -46,10 +48,13 @@ def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 class Batches:
-    def __init__(self, ctx: Context, files: Files, answer: Answer) -> None:
+    def __init__(self, ctx: Context, files: Files, answer: Answer, step_seconds: float | None = None) -> None:
         self.ctx = ctx
         self.files = files
         self.answer = answer
+        self.step_seconds = step_seconds
+        #: job id -> clock time of its last step (time-based progress only)
+        self.stepped: dict[str, float] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.pending: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
         self.outputs: dict[str, list[dict[str, Any]]] = {}
@@ -89,6 +94,7 @@ class Batches:
         with self.ctx.lock:
             self.jobs[job["id"]] = job
             self.pending[job["id"]] = (requests, problems)
+            self.stepped[job["id"]] = self.ctx.clock.time()
         return dict(job)
 
     def _job(self, job_id: str) -> dict[str, Any]:
@@ -105,6 +111,13 @@ class Batches:
             self._run(job)
         elif status == "CANCELLATION_REQUESTED":
             job["status"], job["completed_at"] = "CANCELLED", self.ctx.now()
+
+    def _catch_up(self, job: dict[str, Any], step: float) -> None:
+        """Take every step the time since the last one allows."""
+        now = self.ctx.clock.time()
+        while job["status"] not in FINAL and now - self.stepped[job["id"]] >= step:
+            self._advance(job)
+            self.stepped[job["id"]] += step
 
     def _run(self, job: dict[str, Any]) -> None:
         """Answer every line, write the output (and error) files, and finish the job."""
@@ -144,11 +157,17 @@ class Batches:
     def get(self, request: Request) -> Any:
         with self.ctx.lock:
             job = self._job(request.path_params["job_id"])
-            self._advance(job)
+            if self.step_seconds is None:
+                self._advance(job)
+            else:
+                self._catch_up(job, self.step_seconds)
             return self._view(job, (request.arg("inline") or "").lower() == "true")
 
     def list(self, request: Request) -> Any:
         with self.ctx.lock:
+            if self.step_seconds is not None:
+                for job in self.jobs.values():
+                    self._catch_up(job, self.step_seconds)
             jobs = list(self.jobs.values())
         statuses = request.query.get("status")
         if statuses:
@@ -180,5 +199,6 @@ class Batches:
             self._job(job_id)
             del self.jobs[job_id]
             self.pending.pop(job_id, None)
+            self.stepped.pop(job_id, None)
             self.outputs.pop(job_id, None)
         return {"id": job_id, "object": "batch", "deleted": True}
