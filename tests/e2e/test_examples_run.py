@@ -60,6 +60,10 @@ def test_quickstart_without_a_key_runs_against_the_embedded_sandbox(tmp_path):
     assert any(row["id"] == "mistral-small-latest" for row in rows)
     assert f"processed {len(rows)}, failed 0" in done.stderr
     assert statuses(folder) == {"processed": len(rows)}
+    again = cli("run", str(folder), env=environment())  # a new embedded sandbox, the same models
+    assert again.returncode == 0, again.stderr
+    assert "created 0" in again.stderr
+    assert read_jsonl(folder / "out" / "models.jsonl") == rows
 
 
 def test_quickstart_with_a_key_and_base_uri_goes_to_that_server(tmp_path, mistral_sandbox):

@@ -18,6 +18,9 @@ BASE_MODELS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("mistral-ocr-latest", 16384, ("ocr",)),
 )
 FINE_TUNED_ROOTS = ("mistral-small-latest", "codestral-latest", "mistral-small-latest")
+#: the models exist before any sandbox starts (2026-01-01T00:00:00Z), so that two sandboxes
+#: with the same seed list identical models and a `dedup: changed` mirror sees no change
+MODELS_CREATED = 1767225600
 
 
 def _capabilities(enabled: tuple[str, ...]) -> dict[str, bool]:
@@ -29,7 +32,7 @@ def _capabilities(enabled: tuple[str, ...]) -> dict[str, bool]:
 class Models:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        created = ctx.now()
+        created = MODELS_CREATED
         self.base: dict[str, dict[str, Any]] = {
             model_id: {
                 "id": model_id, "object": "model", "created": created, "owned_by": "mistralai",
