@@ -46,3 +46,7 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="alumio-mistral")
 def main() -> None:
     """Move data in and out of the Mistral AI API, declaratively."""
+    # before any command logs anything: secrets are masked in every log record from here on
+    from alumio_mistral.secrets import install_log_redaction
+
+    install_log_redaction()
