@@ -153,27 +153,32 @@ def publish(
     dry_run: bool = False,
     progress: Any = None,
 ) -> RunStats:
-    """Publish pending tasks; with ``task_ids``, the outgoings those tasks belong to.
+    """Publish pending tasks; with ``task_ids``, only those tasks (other pending tasks of
+    their outgoings stay ``new``).
 
-    ``tasks retry`` requeues tasks, then calls this with their ids. A store claims by
-    outgoing, so other pending tasks of the same outgoing are published in the same pass.
+    ``tasks retry`` requeues tasks, then calls this with their ids.
     """
     started = time.monotonic()
     names = _names(outgoing)
     _check_known(project, "outgoing", names)
+    owned: dict[str | None, list[int]] | None = None
     if task_ids is not None:
-        owners = {task.outgoing for task_id in list(task_ids) if (task := store.get(int(task_id))) is not None}
-        names = [name for name in (names or list(project.outgoing)) if name in owners]
+        owned = {}
+        for task_id in task_ids:
+            if (task := store.get(int(task_id))) is not None:
+                owned.setdefault(task.outgoing, []).append(task.id)
+        names = [name for name in (names or list(project.outgoing)) if name in owned]
     elif names is None:
         names = [name for name, config in project.outgoing.items() if not config.disabled]
     if dry_run:
-        return _plan(project, store, names, RunStats())
+        return _plan(project, store, names, RunStats(), only=owned)
     stats = RunStats()
     clients = ClientPool(project)
     try:
         for name in names:
             worker = Outgoing(project, project.outgoing[name], clients, store=store)
-            stats.absorb(name, worker.publish(store, on_finish=progress.add if progress is not None else None))
+            stats.absorb(name, worker.publish(store, on_finish=progress.add if progress is not None else None,
+                                              task_ids=None if owned is None else owned[name]))
     finally:
         clients.close()
     stats.duration = time.monotonic() - started
@@ -228,13 +233,18 @@ def _throwaway_copy(project: Any, target: Path) -> SqliteTaskStore:
     return SqliteTaskStore(target)
 
 
-def _plan(project: Any, store: TaskStore, names: list[str], stats: RunStats) -> RunStats:
-    """Plan the request of every ``new`` task of the named outgoings, without sending."""
+def _plan(project: Any, store: TaskStore, names: list[str], stats: RunStats,
+          only: Mapping[str | None, list[int]] | None = None) -> RunStats:
+    """Plan the request of every ``new`` task of the named outgoings (of ``only``'s ids per
+    outgoing when given), without sending."""
     clients = ClientPool(project)
     try:
         for name in names:
             worker = Outgoing(project, project.outgoing[name], clients, store=store)
+            wanted = None if only is None else set(only[name])
             for task in store.list(status="new", outgoing=name):
+                if wanted is not None and task.id not in wanted:
+                    continue
                 try:
                     plans = worker.plan(task.entity)
                 except AlumioError as error:

@@ -16,9 +16,10 @@ one record.
 from __future__ import annotations
 
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from alumio_mistral.http import Client
 from alumio_mistral.http.errors import ApiError, RateLimitedError, ServerError, TransportError
@@ -136,28 +137,47 @@ class Outgoing:
         return stats
 
     def publish(
-        self, store: TaskStore, *, on_finish: Callable[[str], None] | None = None
+        self,
+        store: TaskStore,
+        *,
+        on_finish: Callable[[str], None] | None = None,
+        task_ids: Iterable[int] | None = None,
     ) -> OutgoingStats:
-        """Publish every ``new`` task of this outgoing, ``concurrency`` at a time.
+        """Publish every ``new`` task of this outgoing (only those of ``task_ids`` when given),
+        ``concurrency`` at a time.
 
         A task is claimed only when a worker is free for it, so a crash leaves at most
         ``concurrency`` tasks in ``processing`` and one slow request never idles the others.
         """
         stats = self.recover(store)
         worker = worker_id(self.name)
+        waiting = None if task_ids is None else deque(task_ids)
         running: dict[Future[_Outcome], Task] = {}
         more = True
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"out-{self.name}") as pool:
-            while True:
+            while more or running:
                 if more and len(running) < self.concurrency:
-                    claimed = store.claim(self.name, self.concurrency - len(running), worker)
-                    more = bool(claimed)
+                    claimed, more = self._claim(store, self.concurrency - len(running), worker, waiting)
                     running.update((pool.submit(self._process, store, task), task) for task in claimed)
-                if not running:
-                    return stats
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._finish(store, running.pop(future), future.result(), stats, on_finish)
+                if running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self._finish(store, running.pop(future), future.result(), stats, on_finish)
+        return stats
+
+    def _claim(
+        self, store: TaskStore, limit: int, worker: str, waiting: deque[int] | None
+    ) -> tuple[list[Task], bool]:
+        """The next tasks to publish and whether more may follow.
+
+        Named tasks are tried ``limit`` ids at a time, each once: an id that is not a ``new``
+        task of this outgoing simply yields nothing, and a long retry list stays linear.
+        """
+        if waiting is None:
+            claimed = store.claim(self.name, limit, worker)
+            return claimed, bool(claimed)
+        chosen = [waiting.popleft() for _ in range(min(limit, len(waiting)))]
+        return store.claim(self.name, limit, worker, ids=chosen), bool(waiting)
 
     def _finish(self, store: TaskStore, task: Task, outcome: _Outcome, stats: OutgoingStats,
                 on_finish: Callable[[str], None] | None) -> None:

@@ -60,6 +60,9 @@ _COLUMNS = (
     "last_error, result, claimed_by"
 )
 
+#: "id is one of a JSON list": one bound value however many ids (no SQL variable limit)
+_ID_AMONG = "id IN (SELECT value FROM json_each(?))"
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -209,13 +212,22 @@ class SqliteTaskStore:
                 self._set(db, *dedup_key, now=now)
         return [int(i) for i in ids if i is not None]
 
-    def claim(self, outgoing: str | None, limit: int, worker: str) -> list[Task]:
+    def claim(
+        self, outgoing: str | None, limit: int, worker: str, ids: Iterable[int] | None = None
+    ) -> list[Task]:
+        only, args = "", [worker, _now(), outgoing]
+        if ids is not None:
+            chosen = [int(i) for i in ids]
+            if not chosen:
+                return []
+            only = f" AND {_ID_AMONG}"
+            args.append(_dump(chosen))
         with self._write() as db:
             rows = db.execute(
                 f"UPDATE tasks SET status = 'processing', attempts = attempts + 1, claimed_by = ?,"
                 f" updated_at = ? WHERE id IN (SELECT id FROM tasks WHERE outgoing IS ? AND"
-                f" status = 'new' ORDER BY id LIMIT ?) RETURNING {_COLUMNS}",
-                (worker, _now(), outgoing, limit),
+                f" status = 'new'{only} ORDER BY id LIMIT ?) RETURNING {_COLUMNS}",
+                [*args, limit],
             ).fetchall()
         return sorted((_task(row) for row in rows), key=lambda task: task.id)
 
@@ -246,8 +258,8 @@ class SqliteTaskStore:
             chosen = [int(i) for i in ids]
             if not chosen:
                 return 0
-            where.append(f"id IN ({', '.join('?' * len(chosen))})")
-            args.extend(chosen)
+            where.append(_ID_AMONG)
+            args.append(_dump(chosen))
         if statuses is not None:
             chosen_statuses = _check_statuses(statuses)
             where.append(f"status IN ({', '.join('?' * len(chosen_statuses))})")

@@ -93,8 +93,11 @@ class TaskStore(Protocol):
         """Insert one task per outgoing (one with outgoing ``None`` when there is none) and
         the de-dup mark, atomically; returns the new task ids."""
 
-    def claim(self, outgoing: str | None, limit: int, worker: str) -> list[Task]:
-        """Move up to ``limit`` ``new`` tasks of ``outgoing`` to ``processing`` for ``worker``."""
+    def claim(
+        self, outgoing: str | None, limit: int, worker: str, ids: Iterable[int] | None = None
+    ) -> list[Task]:
+        """Move up to ``limit`` ``new`` tasks of ``outgoing`` to ``processing`` for ``worker``;
+        with ``ids``, only among those tasks (``tasks retry`` publishes just the ones named)."""
 
     def finish(
         self, task_id: int, status: str, result: Any = None, error: dict[str, Any] | None = None

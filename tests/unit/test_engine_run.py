@@ -123,3 +123,15 @@ def test_dry_run_sees_pending_tasks_of_earlier_runs_and_changes_nothing(tmp_path
     # the four pending chat tasks, plus four from re-reading the files into the throw-away copy
     assert len([plan for plan in stats.planned if plan.get("outgoing") == "chat"]) == 8
     assert _statuses(project) == before and len(responses.calls) == 0
+
+
+def test_publish_by_task_ids_leaves_other_pending_tasks_of_that_outgoing_alone(tmp_path):
+    project = _project(tmp_path)
+    with SqliteTaskStore(project.store.path) as store:
+        first, second = (store.add_tasks("tickets", {"id": n, "spam": False}, ["copy"], n)[0] for n in "ab")
+        planned = engine.publish(project, store, task_ids=[second], dry_run=True).planned
+        assert [plan["task"] for plan in planned] == [second]
+        stats = engine.publish(project, store, task_ids=[second])
+        assert stats.processed == 1
+        assert (store.get(first).status, store.get(second).status) == ("new", "processed")
+    assert [json.loads(line)["id"] for line in (tmp_path / "out" / "copy.jsonl").read_text().splitlines()] == ["b"]

@@ -159,3 +159,10 @@ def test_a_locked_database_is_a_clear_error_after_the_busy_timeout(tmp_path: Pat
             other.close()
         store.set("ns", "k", 1)
         assert store.get("ns", "k") == 1
+
+
+def test_claim_by_ids_takes_only_those_tasks(store: SqliteTaskStore) -> None:
+    ids = [store.add_tasks("in", {"id": n}, ["out"], str(n))[0] for n in range(4)]
+    assert [task.id for task in store.claim("out", 10, "w", ids=[ids[1], ids[3]])] == [ids[1], ids[3]]
+    assert store.claim("out", 10, "w", ids=[]) == []
+    assert [task.status for task in store.list()] == ["new", "processing", "new", "processing"]
