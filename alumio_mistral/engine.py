@@ -22,7 +22,7 @@ from typing import Any
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.http import Client
-from alumio_mistral.incoming import run_incoming
+from alumio_mistral.incoming import chosen_incomings, routed_outgoings, run_incoming
 from alumio_mistral.outgoing import Outgoing, OutgoingStats, error_record
 from alumio_mistral.secrets import redact_value
 from alumio_mistral.subscribers import build_subscriber
@@ -103,14 +103,12 @@ def _check_known(project: Any, kind: str, names: list[str] | None) -> None:
 
 
 def _outgoings_for(project: Any, incoming: list[str] | None, outgoing: list[str] | None) -> list[str]:
-    """The outgoings a run publishes: the named ones, else those routed from the named incomings,
-    else every enabled one."""
+    """The outgoings a run publishes: the named ones (even disabled: naming is deliberate), else
+    the enabled ones routed from the named incomings, else every enabled one."""
     if outgoing:
         return outgoing
     if incoming:
-        routed = (name for route in project.routes if route.incoming in incoming and not route.disabled
-                  for name in route.outgoing)
-        return list(dict.fromkeys(routed))
+        return list(dict.fromkeys(name for each in incoming for name in routed_outgoings(project, each) or ()))
     return [name for name, config in project.outgoing.items() if not config.disabled]
 
 
@@ -122,7 +120,11 @@ def run(
     dry_run: bool = False,
     progress: Any = None,
 ) -> RunStats:
-    """Run the incoming configurations, then publish the pending tasks."""
+    """Run the incoming configurations, then publish the pending tasks.
+
+    Disabled objects are skipped unless named: see :func:`~alumio_mistral.incoming.chosen_incomings`
+    and :func:`~alumio_mistral.incoming.routed_outgoings`.
+    """
     incoming_names, outgoing_names = _names(incoming), _names(outgoing)
     _check_known(project, "incoming", incoming_names)
     _check_known(project, "outgoing", outgoing_names)
@@ -188,7 +190,7 @@ def publish(
 def _dry_run(project: Any, incoming: list[str] | None, outgoing: list[str]) -> RunStats:
     started = time.monotonic()
     stats = RunStats()
-    chosen = incoming or [name for name, config in project.incoming.items() if not config.disabled]
+    chosen = [config.name for config in chosen_incomings(project, incoming)]
     local = [name for name in chosen if project.incoming[name].subscriber.get("type", "mistral") != "mistral"]
     for name in chosen:
         if name not in local:

@@ -88,9 +88,7 @@ class _Incoming:
         self.config = config
         self.store = store
         self.namespace = f"dedup:{config.name}"
-        self.outgoings = list(
-            dict.fromkeys(name for route in project.routes if route.incoming == config.name for name in route.outgoing)
-        )
+        self.outgoings = routed_outgoings(project, config.name)
         self.pipeline = self._compile(project, store, clients) if config.entity_transformers else None
 
     def _compile(self, project: Any, store: TaskStore, clients: Mapping[str, Any]) -> Any:
@@ -107,7 +105,9 @@ class _Incoming:
         )
 
     def add(self, entity: Any) -> int:
-        """Tasks for one (transformed) entity; 0 when de-dup skips it."""
+        """Tasks for one (transformed) entity; 0 when de-dup skips it or every route is off."""
+        if self.outgoings == []:
+            return 0  # no de-dup mark either: once a route is back on, the entity is still new to it
         identity = identity_of(entity, self.config.identity)
         if identity is None and self.config.dedup != "always":
             raise IdentityError(
@@ -121,7 +121,7 @@ class _Incoming:
             if seen is not None and (self.config.dedup == "new" or seen == digest):
                 return 0
             mark = (self.namespace, identity, digest)
-        return len(self.store.add_tasks(self.config.name, entity, self.outgoings, identity, mark))
+        return len(self.store.add_tasks(self.config.name, entity, self.outgoings or [], identity, mark))
 
     def run(self, project: Any, stats: IncomingStats, progress: Any) -> None:
         def count(counter: str, amount: int = 1) -> None:
@@ -161,10 +161,28 @@ class _Incoming:
             failure(f"{source} (reading stopped after {read} entities)", str(error))
 
 
-def run_incoming(
-    project: Any, store: TaskStore, names: list[str] | None = None, progress: Any = None
-) -> IncomingStats:
-    """Run the named incoming configurations (all enabled ones when none are named)."""
+def routed_outgoings(project: Any, incoming: str) -> list[str] | None:
+    """Where ``incoming``'s tasks go: the enabled outgoings of its enabled routes.
+
+    ``None`` when it has no route at all (its tasks are stored with outgoing ``None``);
+    ``[]`` when it has routes but every one is off (disabled, or to a disabled outgoing).
+    """
+    routes = [route for route in project.routes if route.incoming == incoming]
+    if not routes:
+        return None
+    return list(dict.fromkeys(
+        name for route in routes if not route.disabled
+        for name in route.outgoing if not project.outgoing[name].disabled
+    ))
+
+
+def chosen_incomings(project: Any, names: list[str] | None = None) -> list[Any]:
+    """The incoming configurations a run reads.
+
+    Named ones run even when disabled: naming one is a deliberate request (a one-off backfill,
+    a test read). Unnamed, a run takes every enabled incoming except those whose routes are all
+    off: reading costs requests and what it read could go nowhere.
+    """
     if names:
         unknown = [name for name in names if name not in project.incoming]
         if unknown:
@@ -172,9 +190,20 @@ def run_incoming(
                 f"{project.path}: no incoming named {unknown[0]!r} "
                 f"(known: {', '.join(project.incoming) or 'none'})"
             )
-        chosen = [project.incoming[name] for name in names]
-    else:
-        chosen = [config for config in project.incoming.values() if not config.disabled]
+        return [project.incoming[name] for name in names]
+    return [config for name, config in project.incoming.items()
+            if not config.disabled and routed_outgoings(project, name) != []]
+
+
+def run_incoming(
+    project: Any, store: TaskStore, names: list[str] | None = None, progress: Any = None
+) -> IncomingStats:
+    """Run the named incoming configurations (see :func:`chosen_incomings` for which run unnamed).
+
+    A disabled route, or one to a disabled outgoing, gets no tasks; an incoming whose routes
+    are all off reads and transforms but stores nothing, not even de-dup marks.
+    """
+    chosen = chosen_incomings(project, names)
     stats = IncomingStats()
     started = time.monotonic()
     from alumio_mistral.engine import ClientPool  # the engine imports this module first

@@ -135,3 +135,14 @@ def test_publish_by_task_ids_leaves_other_pending_tasks_of_that_outgoing_alone(t
         assert stats.processed == 1
         assert (store.get(first).status, store.get(second).status) == ("new", "processed")
     assert [json.loads(line)["id"] for line in (tmp_path / "out" / "copy.jsonl").read_text().splitlines()] == ["b"]
+
+
+@responses.activate
+def test_a_run_of_named_incomings_neither_feeds_nor_publishes_a_disabled_outgoing(tmp_path):
+    project = _project(tmp_path)
+    project.outgoing["chat"].disabled = True
+    with SqliteTaskStore(project.store.path) as store:
+        store.add_tasks("tickets", {"id": "old", "text": "pending from before"}, ["chat"], "old")
+    stats = engine.run(project, incoming="tickets")
+    assert (stats.created, stats.processed, len(responses.calls)) == (4, 3, 0)
+    assert _statuses(project) == {"new": 1, "processed": 3, "skipped": 1}

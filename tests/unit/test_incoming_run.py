@@ -148,3 +148,40 @@ def test_an_invalid_json_line_is_reported_and_the_others_become_tasks(tmp_path: 
     assert (stats.failed, stats.ok) == (1, False)
     assert stats.failures[0].origin == f"{tmp_path / 'in.jsonl'}:2"
     assert stats.failures[0].message.startswith("invalid JSON")
+
+
+
+DISABLED = (
+    "outgoing:\n  x: {publisher: {type: stdout}}\n  y: {publisher: {type: stdout}}\n"
+    "  z: {publisher: {type: stdout}, disabled: true}\n"
+    "routes:\n  - {incoming: items, outgoing: [x]}\n  - {incoming: items, outgoing: [y], disabled: true}\n"
+    "  - {incoming: items, outgoing: [z]}\n  - {incoming: parked, outgoing: [x], disabled: true}\n"
+)
+ROUTED = (
+    "  items:\n    subscriber: {type: jsonl, path: in.jsonl}\n"
+    "  parked:\n    subscriber: {type: jsonl, path: in.jsonl}\n    dedup: new"
+)
+
+
+def test_disabled_routes_and_outgoings_get_no_tasks(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "in.jsonl", [{"id": 1}, {"id": 2}])
+    stats, tasks = run(project(tmp_path, ROUTED, DISABLED), ["items"])
+    assert (stats.created, [(identity, outgoing) for identity, outgoing, _ in tasks]) == (2, [("1", "x"), ("2", "x")])
+
+
+def test_an_incoming_with_every_route_disabled_runs_only_when_named_and_marks_nothing(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "in.jsonl", [{"id": 1}])
+    loaded = project(tmp_path, ROUTED, DISABLED)
+    stats, tasks = run(loaded)
+    assert (stats.read, stats.created, len(tasks)) == (1, 1, 1)  # items only: parked was not read
+    named, tasks = run(loaded, ["parked"])
+    assert (named.read, named.created, named.skipped, len(tasks)) == (1, 0, 1, 1)
+    with SqliteTaskStore(loaded.store.path) as store:
+        assert store.namespaces() == {}  # re-enabled later, the entity is still new to it
+
+
+def test_a_disabled_incoming_runs_only_when_named(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "in.jsonl", [{"id": 1}])
+    loaded = project(tmp_path, "  paused:\n    subscriber: {type: jsonl, path: in.jsonl}\n    disabled: true")
+    assert run(loaded)[0].read == 0
+    assert run(loaded, ["paused"])[0].created == 1
