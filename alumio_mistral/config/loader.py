@@ -57,7 +57,7 @@ def check_project(
     except ValidationError as error:
         findings += flatten_messages(error.messages)
         valid = error.valid_data if isinstance(error.valid_data, dict) else {}
-    catalog = Catalog.default()
+    catalog = _catalog(file, valid.get("spec"), findings)
     findings += cross_check(data, valid, catalog)
     problems = _problems(source, findings)
     if transformers:
@@ -65,9 +65,20 @@ def check_project(
     if problems:
         return None, sorted(problems, key=lambda problem: (problem.file != str(file), problem.file, problem.line or 0))
     try:
-        return _build(file, valid, env), []
+        return _build(file, valid, env, catalog), []
     except AlumioError as error:
         return None, _problems(source, [("clients", str(error))])
+
+
+def _catalog(file: Path, spec: str | None, findings: list[Finding]) -> Catalog:
+    """The committed catalog, extended by the project's newer spec file when it names one."""
+    if not spec:
+        return Catalog.default()
+    try:
+        return Catalog.load(file.parent / Path(spec).expanduser())
+    except AlumioError as error:
+        findings.append(("spec", str(error)))
+        return Catalog.default()
 
 
 def _pipeline_problems(source: Source, data: Mapping[str, Any], catalog: Catalog) -> list[Problem]:
@@ -85,7 +96,7 @@ def _problems(source: Source, findings: list[Finding]) -> list[Problem]:
     return [Problem(str(source.path), path, message, source.line_of(path)) for path, message in findings]
 
 
-def _build(file: Path, valid: Mapping[str, Any], env: Mapping[str, str]) -> Project:
+def _build(file: Path, valid: Mapping[str, Any], env: Mapping[str, str], catalog: Catalog) -> Project:
     root = file.parent.resolve()
     store = valid.get("store")
     return Project(
@@ -98,4 +109,5 @@ def _build(file: Path, valid: Mapping[str, Any], env: Mapping[str, str]) -> Proj
         transformers=dict(valid["transformers"]),
         store=StoreConfig(root / Path(store["path"]).expanduser() if store else root / DEFAULT_STORE),
         description=valid["description"],
+        catalog=catalog,
     )

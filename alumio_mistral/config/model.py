@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from alumio_mistral.catalog import Catalog
 from alumio_mistral.http import ClientConfig
 
 DedupPolicy = Literal["always", "new", "changed"]
@@ -76,6 +77,8 @@ class Project:
     transformers: dict[str, Any]
     store: StoreConfig
     description: str = ""
+    #: the entity catalog, extended by the project's ``spec:`` file when it names one
+    catalog: Catalog = field(default_factory=Catalog.default, repr=False)
 
     def __repr__(self) -> str:
         """Names only: short enough to read, and no client setting (or secret) can leak."""

@@ -247,3 +247,5 @@ class ProjectSchema(StrictSchema):
     routes = fields.List(fields.Nested(RouteSchema), load_default=list)
     transformers = NamedMapping(fields.Raw(validate=_definition))
     store = fields.Nested(StoreSchema, load_default=None)
+    #: a newer Mistral spec file (relative to the project) extending the committed catalog
+    spec = fields.String(load_default=None)
