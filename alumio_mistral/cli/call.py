@@ -18,7 +18,7 @@ from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.cli.output import echo_json, fail
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.http import ApiError, Client
-from alumio_mistral.http.sse import iter_events
+from alumio_mistral.http.bodies import decode_body, decoded_events, is_event_stream
 from alumio_mistral.secrets import redact_value
 
 
@@ -153,10 +153,10 @@ def _wants_stream(entity: Entity, body: Any) -> bool:
 
 
 def _print_response(entity: Entity, response: requests.Response, as_json: bool) -> None:
-    if response.headers.get("Content-Type", "").startswith("text/event-stream"):
+    if is_event_stream(response):
         _print_events(response, as_json)
         return
-    body = _decoded_body(response)
+    body = decode_body(response)
     if isinstance(body, bytes) and not as_json:
         click.echo(body, nl=False)  # bytes go to the binary stream as they are
         return
@@ -170,31 +170,11 @@ def _print_response(entity: Entity, response: requests.Response, as_json: bool) 
         click.echo(redact_value(body))
 
 
-def _decoded_body(response: requests.Response) -> Any:
-    """JSON, text, raw bytes for binary downloads, or None for an empty answer."""
-    if response.status_code == 204 or not response.content:
-        return None
-    content_type = response.headers.get("Content-Type", "")
-    if content_type.startswith(("application/octet-stream", "image/", "audio/", "application/pdf")):
-        return response.content
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
 def _print_events(response: requests.Response, as_json: bool) -> None:
     """One line per event, printed as it arrives."""
-    try:
-        for event in iter_events(response):
-            if as_json:
-                try:
-                    data: Any = json.loads(event.data)
-                except ValueError:
-                    data = event.data
-                record = {"event": event.event, "data": data, "id": event.id}
-                click.echo(json.dumps(redact_value(record), ensure_ascii=False))
-            else:
-                click.echo(redact_value(event.data))
-    finally:
-        response.close()
+    for event, data in decoded_events(response):
+        if as_json:
+            record = {"event": event.event, "data": data, "id": event.id}
+            click.echo(json.dumps(redact_value(record), ensure_ascii=False))
+        else:
+            click.echo(redact_value(event.data))

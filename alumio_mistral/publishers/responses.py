@@ -9,49 +9,23 @@ event carrying usage, or None>}`` (plus ``conversation_id`` when the stream name
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any, Iterable
 
 import requests
 
-from alumio_mistral.http.sse import iter_events
-
-_BINARY_TYPES = ("application/octet-stream", "image/", "audio/", "video/", "application/pdf", "application/zip")
+from alumio_mistral.http.bodies import decode_body, decoded_events, is_event_stream
 
 
 def read_response(response: requests.Response) -> Any:
     """Decode a successful response; 204 and empty bodies give ``None``."""
     if is_event_stream(response):
-        return assemble_stream(_event_payloads(response))
-    if response.status_code == 204 or not response.content:
-        return None
-    content_type = response.headers.get("Content-Type", "")
-    if content_type.startswith(_BINARY_TYPES):
+        return assemble_stream(data for event, data in decoded_events(response) if event.data)
+    body = decode_body(response)
+    if isinstance(body, bytes):
         # a task result is JSON: binary content (a file download) travels as base64
-        return {"content_type": content_type, "content_base64": base64.b64encode(response.content).decode("ascii")}
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
-def is_event_stream(response: requests.Response) -> bool:
-    return response.headers.get("Content-Type", "").startswith("text/event-stream")
-
-
-def _event_payloads(response: requests.Response) -> Iterable[Any]:
-    """The decoded ``data`` of each event (the reader stops at ``[DONE]``); always releases the connection."""
-    try:
-        for event in iter_events(response):
-            data = event.data
-            if not data:
-                continue
-            try:
-                yield json.loads(data)
-            except ValueError:
-                yield data
-    finally:
-        response.close()
+        content_type = response.headers.get("Content-Type", "")
+        return {"content_type": content_type, "content_base64": base64.b64encode(body).decode("ascii")}
+    return body
 
 
 def assemble_stream(payloads: Iterable[Any]) -> dict[str, Any]:
