@@ -21,6 +21,9 @@ class TransformContext:
     storages: StorageAccess | None = None
     clients: Mapping[str, Any] | None = None
     catalog: Any | None = None
+    #: send nothing (``run --dry-run``): a step that would call a service records the request
+    #: it would have sent instead
+    dry_run: bool = False
 
 
 class MemoryStorages:

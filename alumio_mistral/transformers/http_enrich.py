@@ -2,6 +2,11 @@
 
 Unlike a publisher, it keeps the entity and adds to it, so a pipeline can look something up
 (a model card, a file's metadata) and go on.
+
+In a dry run (``TransformContext.dry_run``) nothing is sent: the step writes the request it
+would have sent at ``to`` instead, secrets masked, as ``{"dry_run": true, "method", "url",
+"body"}`` (``pick`` is not applied: there is no answer to pick from). The preview then shows
+where the call would go, and later steps still run (on that record, not on a real answer).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Any
 from marshmallow import fields
 
 from alumio_mistral.errors import AlumioError
+from alumio_mistral.secrets import redact_value
 from alumio_mistral.transformers.errors import StepFailure, TransformConfigError
 from alumio_mistral.transformers.patterns import MISSING, Pattern, to_text
 from alumio_mistral.transformers.registry import (
@@ -28,7 +34,7 @@ from alumio_mistral.transformers.registry import (
 class HttpEnrich(Transformer):
     """Call ``entity`` (a catalog name such as ``models.retrieve``) on client ``client`` with
     ``path_params``/``query``/``json`` (placeholders filled from the entity); write the JSON
-    response (or the part at ``pick``) at ``to``."""
+    response (or the part at ``pick``) at ``to``; in a dry run, the unsent request instead."""
 
     type_name = "http-enrich"
 
@@ -55,6 +61,7 @@ class HttpEnrich(Transformer):
                 compiler.source, f"{where}.client", f"no client named {params['client']!r} (clients: {known})"
             )
         self.clients = context.clients
+        self.dry_run = context.dry_run
         self.to: Pattern = params["to"]
         self.pick: Pattern | None = params.get("pick")
 
@@ -62,13 +69,20 @@ class HttpEnrich(Transformer):
         if self.clients is None or self.params["client"] not in self.clients:
             raise StepFailure(f"no client {self.params['client']!r} available here")
         client = self.clients[self.params["client"]]
+        path_params = {name: to_text(value(entity)) for name, value in self.params["path_params"].items()}
+        query = {name: value(entity) for name, value in self.params["query"].items()} or None
         body = self.params.get("body")
-        response = client.call(
-            self.params["entity"],
-            path_params={name: to_text(value(entity)) for name, value in self.params["path_params"].items()},
-            query={name: value(entity) for name, value in self.params["query"].items()} or None,
-            json=body(entity) if body is not None else None,
-        )
+        json_body = body(entity) if body is not None else None
+        if self.dry_run:
+            target = client.entity(self.params["entity"])
+            unsent = {
+                "dry_run": True,
+                "method": target.method,
+                "url": client.url_for(target, path_params=path_params, query=query),
+                "body": json_body,
+            }
+            return self.to.set(entity, redact_value(unsent))
+        response = client.call(self.params["entity"], path_params=path_params, query=query, json=json_body)
         try:
             data = response.json()
         except ValueError:

@@ -66,3 +66,16 @@ def test_http_enrich_adds_a_model_card_with_a_real_client(client: Client) -> Non
     context = TransformContext(clients={"mistral": client}, catalog=Catalog.default())
     [enriched] = compile_pipeline(steps, context=context).run({"model": model_id, "keep": True})
     assert enriched["keep"] is True and enriched["card"]["id"] == model_id
+
+
+def test_http_enrich_in_a_dry_run_reaches_no_server(client: Client, mistral_sandbox: Sandbox) -> None:
+    steps = [
+        {"type": "http-enrich", "entity": "models.retrieve", "path_params": {"model_id": "&{model}"}, "to": "card"}
+    ]
+    context = TransformContext(clients={"mistral": client}, catalog=Catalog.default(), dry_run=True)
+    before = mistral_sandbox.requests()
+    [entity] = compile_pipeline(steps, context=context).run({"model": "m/1"})
+    assert mistral_sandbox.requests() == before
+    assert entity["card"] == {
+        "dry_run": True, "method": "GET", "url": f"{mistral_sandbox.base_uri}/v1/models/m%2F1", "body": None,
+    }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -31,6 +33,12 @@ class FakeClient:
             raise self.error
         return FakeResponse(self.body)
 
+    def entity(self, name: str) -> Any:
+        return SimpleNamespace(name=name, method="GET")
+
+    def url_for(self, target: Any, *, path_params: dict[str, Any], query: dict[str, Any] | None) -> str:
+        return f"https://api.test/{target.name}/{path_params['model_id']}?{urlencode(query or {})}"
+
 
 class FakeCatalog:
     def get(self, name: str) -> Any:
@@ -48,8 +56,8 @@ STEP = {
 }
 
 
-def enrich(client: FakeClient, step: dict[str, Any], entity: Any) -> list[Any]:
-    context = TransformContext(clients={"mistral": client}, catalog=FakeCatalog())
+def enrich(client: FakeClient, step: dict[str, Any], entity: Any, dry_run: bool = False) -> list[Any]:
+    context = TransformContext(clients={"mistral": client}, catalog=FakeCatalog(), dry_run=dry_run)
     return compile_pipeline([step], context=context).run(entity)
 
 
@@ -94,3 +102,19 @@ def test_unknown_entity_or_client_fail_at_load_and_no_clients_at_run() -> None:
         enrich(FakeClient(), {**STEP, "client": "other"}, {})
     with pytest.raises(TransformError, match="no client 'mistral' available"):
         compile_pipeline([STEP]).run({"model": "m"})
+
+
+def test_dry_run_sends_nothing_and_records_the_unsent_request_redacted() -> None:
+    client = FakeClient({"id": "m1"})
+    step = {**STEP, "json": {"note": "&{note}", "api_key": "sk-live"}, "pick": "id"}
+    [entity] = enrich(client, step, {"model": "m1", "note": "Bearer abc.def"}, dry_run=True)
+    assert client.calls == []
+    assert entity["card"] == {
+        "dry_run": True,
+        "method": "GET",
+        "url": "https://api.test/models.retrieve/m1?verbose=False",
+        "body": {"note": "Bearer ***", "api_key": "***"},
+    }
+    assert entity["note"] == "Bearer abc.def"  # only the record is masked, the entity keeps its data
+    with pytest.raises(TransformError, match="path 'model' is missing"):
+        enrich(client, STEP, {}, dry_run=True)
