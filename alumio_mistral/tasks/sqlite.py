@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,7 +139,7 @@ class SqliteTaskStore:
                 )
                 db.row_factory = sqlite3.Row
                 db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-                db.execute("PRAGMA journal_mode = WAL")
+                self._enter_wal(db)
                 db.execute("PRAGMA synchronous = NORMAL")
                 db.execute("PRAGMA foreign_keys = ON")
             except sqlite3.DatabaseError as error:
@@ -147,6 +148,22 @@ class SqliteTaskStore:
             with self._lock:
                 self._connections.append(db)
         return db
+
+    def _enter_wal(self, db: sqlite3.Connection) -> None:
+        """Switch a fresh file to WAL (a lasting property of the file).
+
+        Two processes opening a new database at once race for the exclusive lock this needs,
+        and SQLite answers "locked" at once instead of waiting, so wait here up to the busy timeout.
+        """
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -166,3 +166,23 @@ def test_claim_by_ids_takes_only_those_tasks(store: SqliteTaskStore) -> None:
     assert [task.id for task in store.claim("out", 10, "w", ids=[ids[1], ids[3]])] == [ids[1], ids[3]]
     assert store.claim("out", 10, "w", ids=[]) == []
     assert [task.status for task in store.list()] == ["new", "processing", "new", "processing"]
+
+
+def test_two_processes_creating_the_database_at_once_both_open_it(tmp_path: Path) -> None:
+    errors: list[str] = []
+
+    def open_store(path: Path, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            SqliteTaskStore(path).close()
+        except TaskStoreError as error:  # "database is locked" from the switch to WAL
+            errors.append(str(error))
+
+    for attempt in range(60):
+        start = threading.Barrier(2, timeout=10)
+        threads = [threading.Thread(target=open_store, args=(tmp_path / f"{attempt}.db", start)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
