@@ -2,8 +2,9 @@
 
 One bad entity never aborts a run: it is recorded (with file and line for local sources),
 counted as failed, and the run goes on; callers turn ``stats.failed`` into a non-zero exit.
-The de-dup mark and the tasks it guards are written in one transaction, so a crash between
-entities never leaves an entity marked but without its task (or the reverse).
+The de-dup check, its mark and the tasks it guards are one transaction, so a crash between
+entities never leaves an entity marked but without its task (or the reverse), and two runs
+of one incoming at once never both create a task for the same entity.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.subscribers import build_subscriber
-from alumio_mistral.tasks.store import TaskStore
+from alumio_mistral.tasks.store import Dedup, TaskStore
 from alumio_mistral.transformers.patterns import MISSING, compile_pattern
 
 DEDUP_POLICIES = ("always", "new", "changed")
@@ -116,11 +117,7 @@ class _Incoming:
             )
         mark = None
         if self.config.dedup != "always":
-            digest = content_hash(entity)
-            seen = self.store.get(self.namespace, identity)
-            if seen is not None and (self.config.dedup == "new" or seen == digest):
-                return 0
-            mark = (self.namespace, identity, digest)
+            mark = Dedup(self.config.dedup, self.namespace, identity, content_hash(entity))
         return len(self.store.add_tasks(self.config.name, entity, self.outgoings or [], identity, mark))
 
     def run(self, project: Any, stats: IncomingStats, progress: Any) -> None:

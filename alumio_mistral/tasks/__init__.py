@@ -8,6 +8,7 @@ from alumio_mistral.tasks.sqlite import SqliteTaskStore
 from alumio_mistral.tasks.store import (
     FINAL_STATUSES,
     STATUSES,
+    Dedup,
     Task,
     TaskStore,
     TaskStoreError,
@@ -15,6 +16,7 @@ from alumio_mistral.tasks.store import (
 )
 
 __all__ = [
+    "Dedup",
     "FINAL_STATUSES",
     "STATUSES",
     "SqliteTaskStore",

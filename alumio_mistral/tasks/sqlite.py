@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator
 from alumio_mistral.tasks.store import (
     FINAL_STATUSES,
     STATUSES,
-    DedupKey,
+    Dedup,
     Task,
     TaskStoreError,
     worker_is_alive,
@@ -211,12 +211,14 @@ class SqliteTaskStore:
         entity: Any,
         outgoings: Iterable[str | None],
         identity: str | None,
-        dedup_key: DedupKey | None = None,
+        dedup: Dedup | None = None,
     ) -> list[int]:
         targets = list(outgoings) or [None]
         entity_json = _dump(entity)
         now = _now()
-        with self._write() as db:
+        with self._write() as db:  # BEGIN IMMEDIATE: no other writer between check and insert
+            if dedup is not None and dedup.seen(self._get(db, dedup.namespace, dedup.key)):
+                return []
             ids = [
                 db.execute(
                     "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts,"
@@ -225,8 +227,8 @@ class SqliteTaskStore:
                 ).lastrowid
                 for outgoing in targets
             ]
-            if dedup_key is not None:
-                self._set(db, *dedup_key, now=now)
+            if dedup is not None:
+                self._set(db, dedup.namespace, dedup.key, dedup.value, now=now)
         return [int(i) for i in ids if i is not None]
 
     def claim(
@@ -292,11 +294,7 @@ class SqliteTaskStore:
 
     def get(self, task_or_namespace: int | str, key: str | None = None) -> Any:
         if key is not None:
-            row = self._db().execute(
-                "SELECT value FROM storage WHERE namespace = ? AND key = ?",
-                (task_or_namespace, key),
-            ).fetchone()
-            return None if row is None else json.loads(row[0])
+            return self._get(self._db(), str(task_or_namespace), key)
         row = self._db().execute(
             f"SELECT {_COLUMNS} FROM tasks WHERE id = ?", (task_or_namespace,)
         ).fetchone()
@@ -334,6 +332,13 @@ class SqliteTaskStore:
         return {status: int(found.get(status, 0)) for status in STATUSES}
 
     # -- storages ----------------------------------------------------------------------
+
+    @staticmethod
+    def _get(db: sqlite3.Connection, namespace: str, key: str) -> Any:
+        row = db.execute(
+            "SELECT value FROM storage WHERE namespace = ? AND key = ?", (namespace, key)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
 
     @staticmethod
     def _set(db: sqlite3.Connection, namespace: str, key: str, value: Any, now: str) -> None:

@@ -20,12 +20,35 @@ STATUSES: tuple[str, ...] = ("new", "processing", "processed", "failed", "skippe
 #: statuses a task may be finished with (``new`` and ``processing`` are set by the store)
 FINAL_STATUSES: tuple[str, ...] = ("processed", "failed", "skipped", "review")
 
-#: (namespace, key, value) written with the tasks it guards
-DedupKey = tuple[str, str, Any]
+#: de-dup policies a store decides: skip a key already marked / skip an unchanged value
+DEDUP_POLICIES: tuple[str, ...] = ("new", "changed")
 
 
 class TaskStoreError(AlumioError):
     """The store refused a request (unknown task, bad status, unreadable database)."""
+
+
+@dataclass(frozen=True)
+class Dedup:
+    """The "already seen?" question and the mark that answers it next time.
+
+    The store asks and writes in the same transaction as the tasks, so two runs reading the
+    same entity at once cannot both create its task. ``policy`` ``new`` skips a key already
+    marked; ``changed`` skips it when the mark equals ``value`` (a content hash).
+    """
+
+    policy: str
+    namespace: str
+    key: str
+    value: Any
+
+    def __post_init__(self) -> None:
+        if self.policy not in DEDUP_POLICIES:
+            raise TaskStoreError(f"unknown de-dup policy {self.policy!r} (one of: {', '.join(DEDUP_POLICIES)})")
+
+    def seen(self, marked: Any) -> bool:
+        """Does the stored mark (``None``: none) make this entity one to skip?"""
+        return marked is not None and (self.policy == "new" or marked == self.value)
 
 
 @dataclass(frozen=True)
@@ -88,10 +111,11 @@ class TaskStore(Protocol):
         entity: Any,
         outgoings: Iterable[str | None],
         identity: str | None,
-        dedup_key: DedupKey | None = None,
+        dedup: Dedup | None = None,
     ) -> list[int]:
         """Insert one task per outgoing (one with outgoing ``None`` when there is none) and
-        the de-dup mark, atomically; returns the new task ids."""
+        the de-dup mark, atomically; returns the new task ids (none when ``dedup`` says the
+        entity was seen)."""
 
     def claim(
         self, outgoing: str | None, limit: int, worker: str, ids: Iterable[int] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,41 @@ def test_a_disabled_incoming_runs_only_when_named(tmp_path: Path) -> None:
     loaded = project(tmp_path, "  paused:\n    subscriber: {type: jsonl, path: in.jsonl}\n    disabled: true")
     assert run(loaded)[0].read == 0
     assert run(loaded, ["paused"])[0].created == 1
+
+
+def test_another_run_landing_between_check_and_insert_does_not_duplicate(tmp_path: Path) -> None:
+    """The other run commits its task after ours could have checked, just before our write."""
+    write_jsonl(tmp_path / "in.jsonl", [{"id": 1}])
+    loaded = project(tmp_path, "  items:\n    subscriber: {type: jsonl, path: in.jsonl}\n    dedup: new")
+
+    class Late(SqliteTaskStore):
+        def add_tasks(self, *args, **kwargs):
+            with SqliteTaskStore(loaded.store.path) as other:
+                assert run_incoming(loaded, other).created == 1
+            return super().add_tasks(*args, **kwargs)
+
+    with Late(loaded.store.path) as store:
+        stats = run_incoming(loaded, store)
+        assert (stats.created, stats.skipped, len(store.list())) == (0, 1, 1)
+
+
+@pytest.mark.parametrize("dedup", ["new", "changed"])
+def test_two_concurrent_runs_create_one_task_per_entity(tmp_path: Path, dedup: str) -> None:
+    write_jsonl(tmp_path / "in.jsonl", [{"id": n} for n in range(150)])
+    loaded = project(tmp_path, f"  items:\n    subscriber: {{type: jsonl, path: in.jsonl}}\n    dedup: {dedup}")
+    results: list[object] = []
+    start = threading.Barrier(2, timeout=10)
+
+    def one_run() -> None:
+        with SqliteTaskStore(loaded.store.path) as store:
+            start.wait()
+            results.append(run_incoming(loaded, store))
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(stats.created for stats in results) == 150
+    with SqliteTaskStore(loaded.store.path) as store:
+        assert sorted(task.identity for task in store.list()) == sorted(str(n) for n in range(150))

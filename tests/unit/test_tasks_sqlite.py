@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alumio_mistral.tasks import SqliteTaskStore, TaskStoreError, worker_id
+from alumio_mistral.tasks import Dedup, SqliteTaskStore, TaskStoreError, worker_id
 
 
 @pytest.fixture()
@@ -35,13 +35,13 @@ def test_no_route_stores_one_task_without_outgoing(store: SqliteTaskStore) -> No
 
 
 def test_dedup_mark_written_with_the_tasks(store: SqliteTaskStore) -> None:
-    store.add_tasks("files", {"id": 1}, [None], "1", ("dedup:files", "1", "hash"))
+    store.add_tasks("files", {"id": 1}, [None], "1", Dedup("new", "dedup:files", "1", "hash"))
     assert store.get("dedup:files", "1") == "hash"
 
 
 def test_failed_insert_rolls_back_the_mark(store: SqliteTaskStore) -> None:
     with pytest.raises(TypeError):
-        store.add_tasks("files", {"bad": object()}, [None], "1", ("dedup:files", "1", "hash"))
+        store.add_tasks("files", {"bad": object()}, [None], "1", Dedup("new", "dedup:files", "1", "hash"))
     assert store.get("dedup:files", "1") is None
     assert store.counts()["new"] == 0
 
@@ -166,6 +166,37 @@ def test_claim_by_ids_takes_only_those_tasks(store: SqliteTaskStore) -> None:
     assert [task.id for task in store.claim("out", 10, "w", ids=[ids[1], ids[3]])] == [ids[1], ids[3]]
     assert store.claim("out", 10, "w", ids=[]) == []
     assert [task.status for task in store.list()] == ["new", "processing", "new", "processing"]
+
+
+def test_dedup_is_decided_inside_the_write(store: SqliteTaskStore) -> None:
+    def add(policy: str, value: str) -> list[int]:
+        return store.add_tasks("in", {"v": value}, ["out"], "k", Dedup(policy, "dedup:in", "k", value))
+
+    assert len(add("changed", "h1")) == 1
+    assert add("changed", "h1") == [] and add("new", "h2") == []
+    assert len(add("changed", "h2")) == 1
+    assert store.get("dedup:in", "k") == "h2" and store.counts()["new"] == 2
+    with pytest.raises(TaskStoreError, match="unknown de-dup policy 'always'"):
+        Dedup("always", "dedup:in", "k", "h")
+
+
+def test_two_connections_racing_on_the_same_entities_create_one_task_each(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    start = threading.Barrier(2, timeout=10)
+
+    def run() -> None:
+        with SqliteTaskStore(path) as mine:
+            start.wait()
+            for n in range(150):
+                mine.add_tasks("in", {"id": n}, ["out"], str(n), Dedup("new", "dedup:in", str(n), "h"))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with SqliteTaskStore(path) as store:
+        assert sorted(int(task.identity) for task in store.list()) == list(range(150))
 
 
 def test_two_processes_creating_the_database_at_once_both_open_it(tmp_path: Path) -> None:
