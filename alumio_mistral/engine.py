@@ -69,7 +69,7 @@ class ClientPool(Mapping[str, Client]):
 
     def __init__(self, project: Any, catalog: Catalog | None = None) -> None:
         self._configs: Mapping[str, Any] = project.clients
-        self._catalog = catalog
+        self._catalog = catalog or project.catalog
         self._clients: dict[str, Client] = {}
 
     def __getitem__(self, name: str) -> Client:
@@ -199,7 +199,7 @@ def _dry_run(project: Any, incoming: list[str] | None, outgoing: list[str]) -> R
         store = _throwaway_copy(project, Path(folder) / "tasks.db")
         try:
             if local:
-                incoming_stats = run_incoming(project, store, names=local)
+                incoming_stats = run_incoming(project, store, names=local, dry_run=True)
                 stats.read, stats.created = incoming_stats.read, incoming_stats.created
                 stats.read_failed = incoming_stats.failed
             _plan(project, store, outgoing, stats)
@@ -242,7 +242,7 @@ def _plan(project: Any, store: TaskStore, names: list[str], stats: RunStats,
     clients = ClientPool(project)
     try:
         for name in names:
-            worker = Outgoing(project, project.outgoing[name], clients, store=store)
+            worker = Outgoing(project, project.outgoing[name], clients, store=store, dry_run=True)
             wanted = None if only is None else set(only[name])
             for task in store.list(status="new", outgoing=name):
                 if wanted is not None and task.id not in wanted:

@@ -81,7 +81,9 @@ def identity_of(entity: Any, pattern: str) -> str | None:
 class _Incoming:
     """One incoming configuration, ready to turn records into tasks."""
 
-    def __init__(self, project: Any, store: TaskStore, config: Any, clients: Mapping[str, Any]) -> None:
+    def __init__(
+        self, project: Any, store: TaskStore, config: Any, clients: Mapping[str, Any], dry_run: bool = False
+    ) -> None:
         if config.dedup not in DEDUP_POLICIES:
             raise AlumioError(
                 f"incoming {config.name}: unknown dedup {config.dedup!r} (one of: {', '.join(DEDUP_POLICIES)})"
@@ -90,9 +92,9 @@ class _Incoming:
         self.store = store
         self.namespace = f"dedup:{config.name}"
         self.outgoings = routed_outgoings(project, config.name)
-        self.pipeline = self._compile(project, store, clients) if config.entity_transformers else None
+        self.pipeline = self._compile(project, store, clients, dry_run) if config.entity_transformers else None
 
-    def _compile(self, project: Any, store: TaskStore, clients: Mapping[str, Any]) -> Any:
+    def _compile(self, project: Any, store: TaskStore, clients: Mapping[str, Any], dry_run: bool) -> Any:
         from alumio_mistral.transformers.context import TransformContext
         from alumio_mistral.transformers.library import Library
         from alumio_mistral.transformers.pipeline import compile_pipeline
@@ -102,7 +104,7 @@ class _Incoming:
             source=str(project.path),
             where=f"incoming.{self.config.name}.entity_transformers",
             library=Library.for_project(project.root, project.transformers, source=str(project.path)),
-            context=TransformContext(storages=store, clients=clients),
+            context=TransformContext(storages=store, clients=clients, dry_run=dry_run),
         )
 
     def add(self, entity: Any) -> int:
@@ -193,9 +195,11 @@ def chosen_incomings(project: Any, names: list[str] | None = None) -> list[Any]:
 
 
 def run_incoming(
-    project: Any, store: TaskStore, names: list[str] | None = None, progress: Any = None
+    project: Any, store: TaskStore, names: list[str] | None = None, progress: Any = None, dry_run: bool = False
 ) -> IncomingStats:
     """Run the named incoming configurations (see :func:`chosen_incomings` for which run unnamed).
+
+    ``dry_run`` keeps transformer steps that would call a server (http-enrich) from sending.
 
     A disabled route, or one to a disabled outgoing, gets no tasks; an incoming whose routes
     are all off reads and transforms but stores nothing, not even de-dup marks.
@@ -208,7 +212,7 @@ def run_incoming(
     clients = ClientPool(project)
     try:
         # compile every pipeline first: a configuration error stops the run before any read
-        for ready in [_Incoming(project, store, config, clients) for config in chosen]:
+        for ready in [_Incoming(project, store, config, clients, dry_run) for config in chosen]:
             ready.run(project, stats, progress)
     finally:
         clients.close()

@@ -82,6 +82,7 @@ class Outgoing:
         store: TaskStore | None = None,
         library: Library | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        dry_run: bool = False,
     ) -> None:
         self.name: str = config.name
         self._sleep = sleep
@@ -91,7 +92,7 @@ class Outgoing:
             build_publisher(config.then, project, clients, where=f"{where}.then") if config.then else None
         )
         library = library or Library.for_project(project.root, project.transformers, source=str(project.path))
-        context = TransformContext(storages=store, clients=clients)
+        context = TransformContext(storages=store, clients=clients, dry_run=dry_run)
         source = str(project.path)
         self._entity_pipeline = compile_pipeline(
             config.entity_transformers, source=source, where=f"{where}.entity_transformers",

@@ -60,7 +60,7 @@ def build_publisher(
         raise PublishError(f"{where}.client: no client named {client_name!r}")
     client = clients[client_name]
     if kind == "mistral" and spec.get("entity"):
-        entity = (catalog or Catalog.default()).get(spec["entity"])
+        entity = (catalog or project.catalog).get(spec["entity"])
         return MistralPublisher(spec, client=client, entity=entity, root=root, where=where)
     if not spec.get("uri"):
         raise PublishError(f"{where}: give an entity, or a method and a uri")

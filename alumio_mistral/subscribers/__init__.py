@@ -25,7 +25,6 @@ __all__ = [
 ]
 
 def _mistral(spec: dict[str, Any], project: Any) -> MistralSubscriber:
-    from alumio_mistral.catalog import Catalog
     from alumio_mistral.http import Client
 
     client_name = spec.get("client", "mistral")
@@ -34,7 +33,7 @@ def _mistral(spec: dict[str, Any], project: Any) -> MistralSubscriber:
         raise SubscriberError(
             f"subscriber: unknown client {client_name!r} (known: {', '.join(sorted(project.clients)) or 'none'})"
         )
-    catalog = Catalog.default()
+    catalog = project.catalog
     entity = catalog.get(spec["entity"])
     client = Client(config, catalog)
     try:

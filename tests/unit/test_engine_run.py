@@ -146,3 +146,19 @@ def test_a_run_of_named_incomings_neither_feeds_nor_publishes_a_disabled_outgoin
     stats = engine.run(project, incoming="tickets")
     assert (stats.created, stats.processed, len(responses.calls)) == (4, 3, 0)
     assert _statuses(project) == {"new": 1, "processed": 3, "skipped": 1}
+
+
+@responses.activate
+def test_dry_run_keeps_http_enrich_steps_from_sending(tmp_path):
+    enrich = {"type": "http-enrich", "entity": "models.retrieve", "path_params": {"model_id": "&{id}"}, "to": "model"}
+    project = _project(
+        tmp_path,
+        incoming={"tickets": {"subscriber": {"type": "jsonl", "path": "tickets.jsonl"}, "entity_transformers": [enrich]}},
+        outgoing={"copy": {"publisher": {"type": "jsonl", "path": "out/copy.jsonl"}, "entity_transformers": [enrich]}},
+        routes=[{"incoming": "tickets", "outgoing": ["copy"]}],
+    )
+    stats = engine.run(project, dry_run=True)
+    assert len(responses.calls) == 0
+    copies = [plan for plan in stats.planned if plan.get("outgoing") == "copy"]
+    assert len(copies) == 4 and stats.failed == 0
+    assert KEY not in json.dumps(stats.to_dict())

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 import responses
 
+from alumio_mistral.catalog import Catalog
 from alumio_mistral.http import Client, ClientConfig, ServerError
 from alumio_mistral.publishers import PublishError, build_publisher
 
@@ -19,7 +20,7 @@ KEY = "sk-publisher-secret-1234"
 
 @pytest.fixture
 def project(tmp_path: Path) -> SimpleNamespace:
-    return SimpleNamespace(root=tmp_path, path=tmp_path / "alumio.yaml", transformers={})
+    return SimpleNamespace(root=tmp_path, path=tmp_path / "alumio.yaml", transformers={}, catalog=Catalog.default())
 
 
 @pytest.fixture
