@@ -25,7 +25,7 @@ COMMITTED = Path(__file__).parents[2] / "alumio_mistral" / "catalog" / "catalog.
 
 pytestmark = pytest.mark.skipif(not (SPEC.exists() and LEGACY.exists()), reason="the Mistral spec files are not beside the project")
 
-#: the names CONTRACTS promise, with the route each must stand for
+#: the stable names users and the docs rely on, with the route each must stand for
 CONTRACT_NAMES = {
     "models.list": ("GET", "/v1/models"),
     "models.retrieve": ("GET", "/v1/models/{model_id}"),
