@@ -10,8 +10,10 @@ import json
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, TypeVar
 from urllib.parse import parse_qs
+
+V = TypeVar("V")
 
 JSON_TYPE = "application/json"
 
@@ -169,3 +171,11 @@ def query_error(name: str, message: str) -> dict[str, Any]:
 
 def not_found(kind: str, identifier: str) -> HttpError:
     return HttpError(404, error_body(f"{kind} {identifier!r} not found", "not_found_error"))
+
+
+def lookup(records: Mapping[str, V], kind: str, identifier: str) -> V:
+    """``records[identifier]``, or the API's 404 naming ``kind`` (every state family's lookup)."""
+    record = records.get(identifier)
+    if record is None:
+        raise not_found(kind, identifier)
+    return record

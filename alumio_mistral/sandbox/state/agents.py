@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of, token_page
-from alumio_mistral.sandbox.wire import Request, missing, not_found
+from alumio_mistral.sandbox.wire import Request, lookup, missing, not_found
 
 _FIELDS = ("instructions", "tools", "completion_args", "guardrails", "model", "name", "description",
            "handoffs", "metadata", "deployment_chat", "version_message")
@@ -31,9 +31,7 @@ class Agents:
     def find(self, agent_id: str, version: Any = None) -> dict[str, Any]:
         """An agent (its current version, or ``version``); 404 when unknown."""
         with self.ctx.lock:
-            history = self.versions.get(agent_id)
-            if history is None:
-                raise not_found("Agent", agent_id)
+            history = lookup(self.versions, "Agent", agent_id)
             if version in (None, ""):
                 return history[self.current[agent_id]]
             if str(version) in self.aliases.get(agent_id, {}):

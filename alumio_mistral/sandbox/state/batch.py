@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of
 from alumio_mistral.sandbox.state.files import Files
-from alumio_mistral.sandbox.wire import HttpError, Request, error_body, missing, not_found, query_error
+from alumio_mistral.sandbox.wire import HttpError, Request, error_body, lookup, missing, query_error
 
 #: (endpoint, body) -> (status code, response body), as the live endpoint answers
 Answer = Callable[[str, dict[str, Any]], tuple[int, Any]]
@@ -98,10 +98,7 @@ class Batches:
         return dict(job)
 
     def _job(self, job_id: str) -> dict[str, Any]:
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise not_found("Batch job", job_id)
-        return job
+        return lookup(self.jobs, "Batch job", job_id)
 
     def _advance(self, job: dict[str, Any]) -> None:
         status = job["status"]

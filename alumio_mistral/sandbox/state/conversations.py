@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from alumio_mistral.sandbox import compute, sse
 from alumio_mistral.sandbox.state import Context, Handler, page_of
 from alumio_mistral.sandbox.state.agents import Agents
-from alumio_mistral.sandbox.wire import HttpError, Request, missing, not_found
+from alumio_mistral.sandbox.wire import HttpError, Request, lookup, missing, not_found
 
 _META = ("name", "description", "metadata", "instructions")
 
@@ -33,10 +33,7 @@ class Conversations:
         }
 
     def _record(self, conversation_id: str) -> dict[str, Any]:
-        record = self.records.get(conversation_id)
-        if record is None:
-            raise not_found("Conversation", conversation_id)
-        return record
+        return lookup(self.records, "Conversation", conversation_id)
 
     def _input_entries(self, inputs: Any) -> list[dict[str, Any]]:
         if isinstance(inputs, str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of
-from alumio_mistral.sandbox.wire import HttpError, Reply, Request, not_found
+from alumio_mistral.sandbox.wire import HttpError, Reply, Request, lookup, not_found
 
 PURPOSES = ("fine-tune", "batch", "ocr")
 _SAMPLE_TYPES = {"batch": "batch_request", "fine-tune": "instruct", "ocr": "instruct"}
@@ -44,10 +44,7 @@ class Files:
             return self.contents[file_id]
 
     def _record(self, file_id: str) -> dict[str, Any]:
-        record = self.records.get(file_id)
-        if record is None:
-            raise not_found("File", file_id)
-        return record
+        return lookup(self.records, "File", file_id)
 
     def upload(self, request: Request) -> Any:
         upload = request.upload()

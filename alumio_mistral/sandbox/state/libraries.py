@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of, token_page
-from alumio_mistral.sandbox.wire import Request, missing, not_found
+from alumio_mistral.sandbox.wire import Request, lookup, missing
 
 SANDBOX_USER = "00000000-0000-4000-8000-000000000001"
 
@@ -40,18 +40,12 @@ class Libraries:
         }
 
     def _library(self, library_id: str) -> dict[str, Any]:
-        record = self.records.get(library_id)
-        if record is None:
-            raise not_found("Library", library_id)
-        return record
+        return lookup(self.records, "Library", library_id)
 
     def _document(self, request: Request) -> dict[str, Any]:
         self._library(request.path_params["library_id"])
         document_id = request.path_params["document_id"]
-        document = self.documents[request.path_params["library_id"]].get(document_id)
-        if document is None:
-            raise not_found("Document", document_id)
-        return document
+        return lookup(self.documents[request.path_params["library_id"]], "Document", document_id)
 
     def create(self, request: Request) -> Any:
         body = request.json() or {}
