@@ -109,6 +109,10 @@ def _outgoings_for(project: Any, incoming: list[str] | None, outgoing: list[str]
         return outgoing
     if incoming:
         return list(dict.fromkeys(name for each in incoming for name in routed_outgoings(project, each) or ()))
+    return _enabled_outgoings(project)
+
+
+def _enabled_outgoings(project: Any) -> list[str]:
     return [name for name, config in project.outgoing.items() if not config.disabled]
 
 
@@ -171,7 +175,7 @@ def publish(
                 owned.setdefault(task.outgoing, []).append(task.id)
         names = [name for name in (names or list(project.outgoing)) if name in owned]
     elif names is None:
-        names = [name for name, config in project.outgoing.items() if not config.disabled]
+        names = _enabled_outgoings(project)
     if dry_run:
         return _plan(project, store, names, RunStats(), only=owned)
     stats = RunStats()
