@@ -15,6 +15,14 @@ import re
 from typing import Any
 
 import requests
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProxyError,
+    SSLError,
+)
 
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.errors import AlumioError
@@ -63,6 +71,19 @@ class ApiError(AlumioError):
         head = ": ".join(part for part in (where, status, self.message) if part)
         return "\n".join([head, *(f"  - {line}" for line in self.details)])
 
+    @property
+    def server_may_have_acted(self) -> bool:
+        """Could the server have carried the request out although no good answer came back?
+
+        Decides what a failed request that is not safe to repeat becomes: ``review`` (a person
+        must check) when True, ``failed`` (replayable) when the server cannot have acted: a
+        refusal (4xx), a rate limit (429) or "unavailable" (503). Other 5xx answers may come
+        after the work was done (a gateway timing out, a crash while answering).
+        """
+        if self.status is None or self.status < 500:
+            return False
+        return self.status != 503
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe, redacted record of the failure (kept by tasks)."""
         return {
@@ -75,6 +96,7 @@ class ApiError(AlumioError):
             "method": self.method,
             "url": self.url,
             "entity": self.entity,
+            "server_may_have_acted": self.server_may_have_acted,
         }
 
 
@@ -110,7 +132,29 @@ class ServerError(ApiError):
 
 
 class TransportError(ApiError):
-    """No HTTP answer at all: connection refused, DNS failure, timeout (``status`` is None)."""
+    """No HTTP answer at all: connection refused, DNS failure, timeout (``status`` is None).
+
+    ``request_sent`` tells the two halves apart: a failure while connecting (refused, DNS,
+    connect timeout) left the server untouched; one after the request was written (dropped
+    connection, read timeout) may follow work the server did.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool = True, **fields: Any) -> None:
+        self.request_sent = request_sent
+        super().__init__(message, **fields)
+
+    @property
+    def server_may_have_acted(self) -> bool:
+        return self.request_sent
+
+
+class BrokenResponseError(ApiError):
+    """A 2xx answer whose body is not what the operation answers: cut short, not JSON, or not
+    the shape promised. Never a success; the server did act, so it is never replayed blindly."""
+
+    @property
+    def server_may_have_acted(self) -> bool:
+        return True
 
 
 def error_class(status: int) -> type[ApiError]:
@@ -161,13 +205,33 @@ def transport_error(
     error: requests.RequestException, method: str, url: str, entity: Entity | None = None
 ) -> TransportError:
     """Wrap a connection failure or timeout; the cause's text is redacted like any other."""
-    kind = "timed out" if isinstance(error, requests.Timeout) else "could not connect"
+    sent = request_was_sent(error)
+    if isinstance(error, requests.Timeout):
+        kind = "timed out waiting for the answer" if sent else "timed out connecting"
+    else:
+        kind = "the connection broke after the request was sent" if sent else "could not connect"
     return TransportError(
         f"{kind}: {_root_cause(error)}",
+        request_sent=sent,
         method=method,
         url=url,
         entity=entity.name if entity is not None else None,
     )
+
+
+#: urllib3 failures that happen before a byte of the request reaches the server
+_BEFORE_SENDING = (NewConnectionError, ConnectTimeoutError, NameResolutionError, SSLError, ProxyError)
+
+
+def request_was_sent(error: BaseException) -> bool:
+    """May the request have reached the server before ``error``? True unless it is certain
+    that it did not (a failure while connecting): the careful answer for a stateful call."""
+    if isinstance(error, (requests.ConnectTimeout, requests.exceptions.SSLError, requests.exceptions.ProxyError)):
+        return False
+    reason: Any = error.args[0] if error.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return not isinstance(reason, _BEFORE_SENDING)
 
 
 def _root_cause(error: BaseException) -> str:
