@@ -114,6 +114,7 @@ def test_refused_connection_is_retried_then_typed(clock: FakeClock, entity: obje
     # a refused connection never reached the server: retried even for an upload
     assert clock.sleeps == [1.0]
     assert caught.value.status is None and "could not connect" in str(caught.value)
+    assert not caught.value.request_sent and not caught.value.server_may_have_acted
     assert KEY not in str(caught.value) + repr(caught.value)
 
 
