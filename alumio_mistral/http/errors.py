@@ -148,6 +148,18 @@ class TransportError(ApiError):
         return self.request_sent
 
 
+class CircuitOpenError(ApiError):
+    """Not sent: the client's circuit breaker is open after consecutive server failures.
+
+    Nothing left this process, so the request may be replayed once the cool-down is over;
+    a publishing run stops claiming tasks for that client and leaves the rest ``new``.
+    """
+
+    def __init__(self, message: str, *, retry_in: float = 0.0, **fields: Any) -> None:
+        self.retry_in = retry_in
+        super().__init__(message, **fields)
+
+
 class BrokenResponseError(ApiError):
     """A 2xx answer whose body is not what the operation answers: cut short, not JSON, or not
     the shape promised. Never a success; the server did act, so it is never replayed blindly."""
