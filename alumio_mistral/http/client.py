@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import quote, urlencode, urljoin
+from urllib.parse import quote, unquote, urlencode, urljoin
 
 import requests
 from urllib3.exceptions import InvalidHeader
@@ -281,7 +281,11 @@ class Client:
 
 
 def fill_path(entity: Entity, values: Mapping[str, Any]) -> str:
-    """The entity's path template with each ``{param}`` URL-quoted; a missing one is an error."""
+    """The entity's path template with each ``{param}`` quoted as exactly one path segment.
+
+    A missing value, or one that could address another route, is a :class:`ParameterError`
+    raised before anything is sent (see :func:`check_segment`).
+    """
     names = [param.name for param in entity.path_params]
     missing = [name for name in names if values.get(name) in (None, "")]
     if missing:
@@ -291,8 +295,41 @@ def fill_path(entity: Entity, values: Mapping[str, Any]) -> str:
         )
     path = entity.path
     for name in names:
+        problem = check_segment(str(values[name]))
+        if problem:
+            raise ParameterError(
+                f"{entity.name}: path parameter {name} {problem}; refused before sending "
+                f"{entity.method} {entity.path}"
+            )
         path = path.replace("{" + name + "}", quote(str(values[name]), safe=""))
     return path
+
+
+#: how many rounds of percent-decoding a value is checked through (``%252e`` is ``%2e`` is ``.``)
+DECODING_ROUNDS = 4
+
+
+def check_segment(value: str) -> str | None:
+    """Why ``value`` cannot be one path segment, or None when it can.
+
+    Quoting leaves ``.`` and ``..`` as they are and the HTTP stack collapses them
+    (``DELETE /v1/libraries/L/documents/..`` reaches ``/v1/libraries/L``); a server or proxy
+    that decodes the path before routing reads ``%2e`` as ``.`` and ``%2F`` as ``/`` (the
+    sandbox does). So a value that is empty, a dot segment, or holds a slash after any round
+    of decoding is refused: the URL keeps exactly the template's segments.
+    """
+    decoded = value
+    for _ in range(DECODING_ROUNDS + 1):
+        if decoded in ("", ".", ".."):
+            shown = repr(value) if decoded == value else f"{value!r} ({decoded!r} once decoded)"
+            return f"is {shown}, which would address another route"
+        if "/" in decoded or "\\" in decoded:
+            return f"{value[:80]!r} holds a slash, which would split it into several path segments"
+        further = unquote(decoded)
+        if further == decoded:
+            return None
+        decoded = further
+    return f"{value[:80]!r} is percent-encoded more than {DECODING_ROUNDS} times over"
 
 
 def encode_query(entity: Entity | None, query: Mapping[str, QueryValue]) -> list[tuple[str, str]]:

@@ -103,8 +103,14 @@ def test_every_request_has_user_agent_and_both_timeouts() -> None:
 
 @responses.activate
 def test_path_params_are_quoted() -> None:
-    responses.get(BASE + "/v1/files/a%2Fb%20c", json={"id": "a/b c"})
-    assert make_client().call(RETRIEVE, path_params={"file_id": "a/b c"}).json() == {"id": "a/b c"}
+    responses.get(BASE + "/v1/files/a%3Ab%20c%3F%23", json={"id": "a:b c?#"})
+    assert make_client().call(RETRIEVE, path_params={"file_id": "a:b c?#"}).json() == {"id": "a:b c?#"}
+
+
+def test_a_slash_in_a_path_param_is_refused() -> None:
+    # servers that decode %2F before routing would read two segments: another route
+    with pytest.raises(ParameterError, match=r"files.retrieve: path parameter file_id 'a/b' holds a slash"):
+        make_client().call(RETRIEVE, path_params={"file_id": "a/b"})
 
 
 def test_missing_path_param_names_it() -> None:
