@@ -1,0 +1,1 @@
+"""What ``serve`` answers over HTTP: webhooks into tasks, health, metrics."""
