@@ -3,7 +3,8 @@
 Each task's output is atomic: a JSONL or CSV record is one ``write`` on a file opened for
 appending, flushed and fsynced under a lock (a thread lock for our workers, ``flock`` for
 other processes), so a crash never leaves half a line. A JSON array cannot be appended to, so
-it is written whole to a temporary file that replaces the old one.
+it is re-read and written whole to a temporary file that replaces the old one, under a lock
+file beside it. NaN and Infinity are refused: no output holds JSON a reader would reject.
 """
 
 from __future__ import annotations
@@ -38,6 +39,20 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created when missing) for the block: other processes wait."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def _append(path: Path, render: Any) -> None:
     """Append ``render(is_empty)`` bytes in one write; ``is_empty`` lets CSV add its header."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,8 +70,13 @@ def _append(path: Path, render: Any) -> None:
             os.close(fd)
 
 
-def to_json(entity: Any) -> str:
-    return json.dumps(entity, ensure_ascii=False, default=str)
+def to_json(entity: Any, where: str = "output", indent: int | None = None) -> str:
+    """The JSON text of ``entity``. NaN and Infinity have no JSON form: writing them would make
+    a file no JSON reader accepts, so they fail the task instead (naming ``where``)."""
+    try:
+        return json.dumps(entity, ensure_ascii=False, default=str, allow_nan=False, indent=indent)
+    except ValueError:
+        raise PublishError(f"{where}: a number is NaN or Infinity, which JSON cannot represent") from None
 
 
 class _FilePublisher:
@@ -77,7 +97,7 @@ class JsonlPublisher(_FilePublisher):
     kind = "jsonl"
 
     def publish(self, entity: Any) -> None:
-        line = (to_json(entity) + "\n").encode("utf-8")
+        line = (to_json(entity, str(self.path)) + "\n").encode("utf-8")
         _append(self.path, lambda _empty: line)
 
 
@@ -95,37 +115,44 @@ class CsvPublisher(_FilePublisher):
         if not isinstance(entity, dict):
             raise PublishError(f"{self.path}: a CSV row needs an object, got {type(entity).__name__}")
         fields = self._fields or list(entity)
+        cells = [_cell(entity.get(name), f"{self.path}: column {name!r}") for name in fields]
 
         def render(empty: bool) -> bytes:
             buffer = io.StringIO()
             writer = csv.writer(buffer, delimiter=self._delimiter, lineterminator="\n")
             if empty:
                 writer.writerow(fields)
-            writer.writerow([_cell(entity.get(name)) for name in fields])
+            writer.writerow(cells)
             return buffer.getvalue().encode("utf-8")
 
         _append(self.path, render)
 
 
-def _cell(value: Any) -> str:
-    """Scalars as text, nested values as JSON text, missing as empty."""
+def _cell(value: Any, where: str) -> str:
+    """Scalars as text; floats and nested values as JSON text (NaN refused, as in JSON); missing as empty."""
     if value is None:
         return ""
-    if isinstance(value, (dict, list)):
-        return to_json(value)
+    if isinstance(value, (dict, list, float)):
+        return to_json(value, where)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
 class JsonArrayPublisher(_FilePublisher):
-    """Entities appended to a JSON array that is replaced atomically after every task."""
+    """Entities appended to a JSON array that is replaced atomically after every task.
+
+    Each write re-reads the array under an exclusive lock on ``NAME.lock`` beside it, so two
+    runs (or two processes) sharing the target never write over each other's records. The
+    target itself cannot carry the lock: every write replaces it with a new file. Each write
+    costs a read and a write of the whole array: use JSONL for large outputs.
+    """
 
     kind = "json"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self._items: list[Any] | None = None
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
 
     def _load(self) -> list[Any]:
         if not self.path.exists():
@@ -140,11 +167,8 @@ class JsonArrayPublisher(_FilePublisher):
 
     def publish(self, entity: Any) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(self.path):
-            if self._items is None:
-                self._items = self._load()
-            items = [*self._items, entity]
-            data = json.dumps(items, ensure_ascii=False, default=str, indent=2).encode("utf-8")
+        with _locked(self.path), _file_lock(self.lock_path):
+            data = to_json([*self._load(), entity], str(self.path), indent=2).encode("utf-8")
             fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
             try:
                 with os.fdopen(fd, "wb") as handle:
@@ -155,4 +179,3 @@ class JsonArrayPublisher(_FilePublisher):
             except BaseException:
                 Path(temp).unlink(missing_ok=True)
                 raise
-            self._items = items
