@@ -167,6 +167,8 @@ class _RequestSchema(_TypedSchema):
 class MistralPublisherSchema(_RequestSchema):
     entity = fields.String()
     files = NamedMapping(fields.Nested(FilePartSchema))
+    #: folders (relative to the project) beyond the project folder that files may come from
+    allow_paths = fields.List(fields.String())
 
     @validates_schema
     def _entity_or_uri(self, data: Mapping[str, Any], **kwargs: Any) -> None:

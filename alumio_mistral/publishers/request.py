@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from alumio_mistral.errors import AlumioError
+from alumio_mistral.publishers.uri import UriTemplate, UriTemplateError
 from alumio_mistral.secrets import redact_value
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import MISSING, Evaluator, compile_pattern, compile_value
@@ -78,13 +79,23 @@ class RequestTemplate:
     ) -> None:
         self._where = where
         self._root = root
+        #: the folders entity data may pick a file to upload from: the project, plus allow_paths
+        self._allowed = [root.resolve(), *((root / folder).resolve() for folder in spec.get("allow_paths") or ())]
         self._path_params = {k: compile_value(v) for k, v in (spec.get("path_params") or {}).items()}
         self._query = {k: compile_value(v) for k, v in (spec.get("query") or {}).items()}
-        self._uri = compile_value(spec["uri"]) if spec.get("uri") else None
+        self.uri_template = self._uri_template(spec.get("uri"))
         self._body = _reader(spec["body"], f"{where}.body") if spec.get("body") else None
         self._files = [self._file_source(name, source) for name, source in (spec.get("files") or {}).items()]
         self._multipart = multipart or bool(self._files)
         self._has_body = has_body
+
+    def _uri_template(self, text: str | None) -> UriTemplate | None:
+        if not text:
+            return None
+        try:
+            return UriTemplate(text)
+        except UriTemplateError as error:
+            raise PublishError(f"{self._where}.uri: {error}") from None
 
     def _file_source(self, name: str, source: Mapping[str, Any]) -> _FileSource:
         where = f"{self._where}.files.{name}"
@@ -110,7 +121,14 @@ class RequestTemplate:
         return _FileSource(name, read, given_name or (lambda entity: name), consumed)
 
     def _read_file(self, path: Any, where: str) -> bytes:
+        """The file's bytes; symlinks are followed before the check, so none leads outside."""
         resolved = (self._root / str(path)).resolve()
+        if not any(resolved.is_relative_to(folder) for folder in self._allowed):
+            folders = ", ".join(str(folder) for folder in self._allowed)
+            raise PublishError(
+                f"{where}.path: {str(path)!r} is {resolved}, outside the folders files may be read "
+                f"from ({folders}); list its folder under the publisher's allow_paths to permit it"
+            )
         try:
             return resolved.read_bytes()
         except OSError as error:
@@ -122,12 +140,14 @@ class RequestTemplate:
             return self._render(entity)
         except StepFailure as failure:
             raise PublishError(f"{self._where}: {failure}") from None
+        except UriTemplateError as error:
+            raise PublishError(f"{self._where}.uri: {error}") from None
 
     def _render(self, entity: Any) -> RenderedRequest:
         rendered = RenderedRequest(
             path_params={k: fill(entity) for k, fill in self._path_params.items()},
             query={k: v for k, fill in self._query.items() if (v := fill(entity)) is not None},
-            uri=str(self._uri(entity)) if self._uri else None,
+            uri=self.uri_template.render(entity) if self.uri_template else None,
         )
         if not self._has_body:
             return rendered
