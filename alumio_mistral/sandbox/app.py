@@ -163,9 +163,12 @@ class SandboxApp:
             return json_reply(decision.status, error_body(f"Injected sandbox fault {decision.status}", "server_error"))
         return None
 
-    @staticmethod
-    def _authorized(entity: Entity, request: Request) -> Reply | None:
-        """401 in Mistral's error shape when the credentials the entity needs are missing."""
+    def _authorized(self, entity: Entity, request: Request) -> Reply | None:
+        """401 in Mistral's error shape when the credentials the entity needs are missing
+        (a signed file URL needs none: 403 once it has expired or when its signature is wrong)."""
+        if entity.name == "files.download" and "signature" in request.query:
+            problem = self.files.signature_problem(request.path_params["file_id"], request.query)
+            return json_reply(403, error_body(f"Forbidden: {problem}", "forbidden")) if problem else None
         if entity.auth in ("bearer", "admin_bearer"):
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
@@ -226,8 +229,9 @@ class SandboxApp:
         function = compute.BY_ENTITY[name]
 
         def handle(request: Request) -> Any:
-            body = request.json() or {}
-            answer = function(body, self.files.content)
+            body = request.json()
+            body = body if isinstance(body, dict) else {}
+            answer = function(body, self.files)
             if body.get("stream") and "choices" in answer:
                 events = [(None, chunk) for chunk in compute.stream_chunks(answer)]
                 return sse.stream([*events, (None, sse.DONE)])

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import hmac
+import re
+import secrets
+from typing import Any, Mapping
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of
-from alumio_mistral.sandbox.wire import HttpError, Reply, Request, lookup, not_found
+from alumio_mistral.sandbox.wire import HttpError, Reply, Request, error_body, lookup, not_found, query_error
 
 PURPOSES = ("fine-tune", "batch", "ocr")
+MAX_EXPIRY_HOURS = 168
+_CONTENT_PATH = re.compile(r"/v1/files/([^/]+)/content")
 _SAMPLE_TYPES = {"batch": "batch_request", "fine-tune": "instruct", "ocr": "instruct"}
 
 
@@ -16,6 +23,8 @@ class Files:
         self.ctx = ctx
         self.records: dict[str, dict[str, Any]] = {}
         self.contents: dict[str, bytes] = {}
+        #: signs the URLs of ``files.get_signed_url`` (new per sandbox: URLs do not outlive it)
+        self._secret = secrets.token_bytes(32)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -90,9 +99,39 @@ class Files:
         return Reply(200, data, [("Content-Type", "application/octet-stream"), ("Content-Disposition", disposition)])
 
     def signed_url(self, request: Request) -> Any:
+        """A URL that serves the file without a bearer token until it expires (``expiry`` hours)."""
         file_id = request.path_params["file_id"]
         with self.ctx.lock:
             self._record(file_id)
-        expiry = request.int_arg("expiry", 24)
+        hours = request.int_arg("expiry", 24)
+        if not 1 <= hours <= MAX_EXPIRY_HOURS:
+            raise HttpError(422, query_error("expiry", f"Input should be between 1 and {MAX_EXPIRY_HOURS}"))
+        expires = self.ctx.now() + hours * 3600
         host = request.headers.get("host", "127.0.0.1")
-        return {"url": f"http://{host}/v1/files/{file_id}/content?signature=sandbox&expiry={expiry}"}
+        query = urlencode({"expires": expires, "signature": self._signature(file_id, expires)})
+        return {"url": f"http://{host}/v1/files/{file_id}/content?{query}"}
+
+    def _signature(self, file_id: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{file_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def signature_problem(self, file_id: str, query: Mapping[str, list[str]]) -> str | None:
+        """Why a signed URL's query does not open ``file_id`` (``None`` when it does)."""
+        signature, expires = query.get("signature", [""])[0], query.get("expires", [""])[0]
+        if not expires.isdigit() or not hmac.compare_digest(signature, self._signature(file_id, int(expires))):
+            return f"the signature of this URL does not match file {file_id!r}"
+        if self.ctx.now() >= int(expires):
+            return f"this signed URL of file {file_id!r} expired at {int(expires)} (unix time)"
+        return None
+
+    def fetch(self, url: str) -> bytes | None:
+        """The file a signed URL of this sandbox serves; ``None`` for other URLs; 400 when the
+        URL has expired or its signature is wrong (what a fetch of it would find)."""
+        parts = urlsplit(url)
+        found = _CONTENT_PATH.fullmatch(parts.path)
+        query = parse_qs(parts.query)
+        if found is None or "signature" not in query:
+            return None
+        problem = self.signature_problem(found.group(1), query)
+        if problem is not None:
+            raise HttpError(400, error_body(f"Cannot fetch {parts.path}: {problem}"))
+        return self.content(found.group(1))
