@@ -4,9 +4,11 @@ The only place that wires the parts together. Each step (:func:`run`, :func:`pub
 callable on its own, so a scheduler or ``tasks retry`` can drive one step at a time.
 
 ``dry_run`` works on a throw-away view: the task store is copied to a temporary file, local
-sources (files, stdin) are read into that copy, and the request each pending task would cause
-is planned, not sent. Mistral sources are not read at all (reading is a request): their first
-request is shown instead. Nothing is written to the real store and nothing goes on the wire.
+sources (files, stdin) and Mistral sources whose operation is a GET are read into that copy, and
+the request each pending task would cause is planned, not sent. A GET changes nothing on the
+server, so a dry run can show which entities a run would act on (the models a cleanup would
+delete); a source read with another method only has its first request shown. Nothing is written
+to the real store and nothing that creates, changes or deletes goes on the wire.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class RunStats:
     review: int = 0
     #: tasks a dead run left in ``processing`` that were safe to send again
     resumed: int = 0
+    #: tasks another worker holds under a live lease (left alone by this run)
+    leased: int = 0
+    #: tasks left ``new`` because a client's circuit breaker opened (a later run sends them)
+    deferred: int = 0
+    #: why publishing stopped early, one line per outgoing (an open circuit breaker)
+    stopped: list[str] = field(default_factory=list)
     #: entities an incoming could not read or turn into tasks
     read_failed: int = 0
     duration: float = 0.0
@@ -50,7 +58,12 @@ class RunStats:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.read_failed == 0
+        return self.failed == 0 and self.read_failed == 0 and not self.stopped
+
+    @property
+    def needs_review(self) -> bool:
+        """Did this run leave tasks only a person can settle (the server may have acted)?"""
+        return self.review > 0
 
     def absorb(self, outgoing: str, stats: OutgoingStats) -> None:
         self.processed += stats.processed
@@ -58,6 +71,10 @@ class RunStats:
         self.skipped += stats.skipped
         self.review += stats.review
         self.resumed += stats.resumed
+        self.leased += stats.leased
+        self.deferred += stats.deferred
+        if stats.stopped:
+            self.stopped.append(stats.stopped)
         self.failures.extend({"outgoing": outgoing, **failure} for failure in stats.failures)
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,7 +112,9 @@ def _names(value: str | Iterable[str] | None) -> list[str] | None:
     return names or None
 
 
-def _check_known(project: Any, kind: str, names: list[str] | None) -> None:
+def check_known(project: Any, kind: str, names: list[str] | None) -> None:
+    """Every name must be an ``incoming`` or ``outgoing`` (``kind``) of the project; the error
+    lists the known ones."""
     known = getattr(project, kind)
     for name in names or ():
         if name not in known:
@@ -130,8 +149,8 @@ def run(
     and :func:`~alumio_mistral.incoming.routed_outgoings`.
     """
     incoming_names, outgoing_names = _names(incoming), _names(outgoing)
-    _check_known(project, "incoming", incoming_names)
-    _check_known(project, "outgoing", outgoing_names)
+    check_known(project, "incoming", incoming_names)
+    check_known(project, "outgoing", outgoing_names)
     if dry_run:
         return _dry_run(project, incoming_names, _outgoings_for(project, incoming_names, outgoing_names))
     started = time.monotonic()
@@ -166,7 +185,7 @@ def publish(
     """
     started = time.monotonic()
     names = _names(outgoing)
-    _check_known(project, "outgoing", names)
+    check_known(project, "outgoing", names)
     owned: dict[str | None, list[int]] | None = None
     if task_ids is not None:
         owned = {}
@@ -195,17 +214,19 @@ def _dry_run(project: Any, incoming: list[str] | None, outgoing: list[str]) -> R
     started = time.monotonic()
     stats = RunStats()
     chosen = [config.name for config in chosen_incomings(project, incoming)]
-    local = [name for name in chosen if project.incoming[name].subscriber.get("type", "mistral") != "mistral"]
+    readable = [name for name in chosen if _reads_only(project, project.incoming[name].subscriber)]
     for name in chosen:
-        if name not in local:
+        if name not in readable:
             stats.planned.append({"incoming": name, **_first_read(project, project.incoming[name].subscriber)})
     with tempfile.TemporaryDirectory(prefix="alumio-dry-run-") as folder:
         store = _throwaway_copy(project, Path(folder) / "tasks.db")
         try:
-            if local:
-                incoming_stats = run_incoming(project, store, names=local, dry_run=True)
+            if readable:
+                incoming_stats = run_incoming(project, store, names=readable, dry_run=True)
                 stats.read, stats.created = incoming_stats.read, incoming_stats.created
                 stats.read_failed = incoming_stats.failed
+                stats.failures.extend({"incoming": f.incoming, "origin": f.origin, "message": f.message}
+                                      for f in incoming_stats.failures)
             _plan(project, store, outgoing, stats)
         finally:
             store.close()
@@ -213,8 +234,16 @@ def _dry_run(project: Any, incoming: list[str] | None, outgoing: list[str]) -> R
     return stats
 
 
+def _reads_only(project: Any, spec: Mapping[str, Any]) -> bool:
+    """May a dry run read this source? Local ones always; a Mistral one when its operation is a GET."""
+    if spec.get("type", "mistral") != "mistral":
+        return True
+    return project.catalog.get(spec["entity"]).method == "GET"
+
+
 def _first_read(project: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The first request a Mistral subscriber would make (its later pages depend on answers)."""
+    """The first request a source read with another method than GET would make (its later pages
+    depend on answers)."""
     subscriber: Any = build_subscriber(dict(spec), project)
     try:
         url = subscriber.client.url_for(subscriber.entity, path_params=subscriber.path_params,
@@ -222,7 +251,7 @@ def _first_read(project: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
     finally:
         subscriber.client.close()
     return redact_value({"method": subscriber.entity.method, "url": url, "body": subscriber.body,
-                         "note": "not read in a dry run: later pages and the entities depend on the answers"})
+                         "note": f"not read in a dry run: a {subscriber.entity.method} may change state"})
 
 
 def _throwaway_copy(project: Any, target: Path) -> SqliteTaskStore:

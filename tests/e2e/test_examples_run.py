@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -77,13 +78,14 @@ def test_quickstart_with_a_key_and_base_uri_goes_to_that_server(tmp_path, mistra
     assert KEY not in done.stdout + done.stderr
 
 
-def test_dry_run_sends_nothing_and_prints_no_key(tmp_path, mistral_sandbox):
+def test_dry_run_only_reads_and_prints_no_key(tmp_path, mistral_sandbox):
     folder = copy_example("quickstart", tmp_path)
     env = environment(MISTRAL_API_KEY=KEY, MISTRAL_BASE_URI=mistral_sandbox.base_uri)
     done = cli("run", str(folder), "--dry-run", env=env)
     assert done.returncode == 0, done.stderr
-    assert f"GET {mistral_sandbox.base_uri}/v1/models" in done.stdout
-    assert not {k: v for k, v in mistral_sandbox.requests().items() if not k.startswith("status")}
+    sent = {key for key in mistral_sandbox.requests() if not key.startswith("status")}
+    assert sent == {"GET /v1/models", "models.list"}  # the read, and nothing else
+    assert "WRITE jsonl" in done.stdout and "read 10, would create 10" in done.stderr
     assert KEY not in done.stdout + done.stderr
     assert not (folder / "out").exists() and not (folder / ".alumio" / "tasks.db").exists()
 
@@ -103,25 +105,62 @@ def test_ticket_triage_writes_one_row_per_ticket(tmp_path, mistral_sandbox):
     assert (again.created, again.processed) == (0, 0) and mistral_sandbox.requests()["chat.complete"] == 5
 
 
-def test_cleanup_models_dry_run_then_delete(tmp_path, mistral_sandbox):
+def dry_run_deletes(stdout: str) -> list[str]:
+    """The model ids of the ``DELETE`` lines a dry run printed, sorted."""
+    urls = [line.split()[1] for line in stdout.splitlines() if line.startswith("DELETE ")]
+    return sorted(unquote(url.rsplit("/", 1)[1]) for url in urls)
+
+
+def test_cleanup_models_readme_without_a_key_lists_deletes_then_creates_nothing(tmp_path):
     folder = copy_example("cleanup-models", tmp_path)
-    environ = {"MISTRAL_API_KEY": KEY, "MISTRAL_BASE_URI": mistral_sandbox.base_uri,
-               "CLEANUP_PATTERN": "^ft:mistral-small-latest:", "CLEANUP_BEFORE": "2999-01-01"}
-    planned = engine.run(load_project(folder, environ=environ), dry_run=True)
-    assert [plan["method"] for plan in planned.planned] == ["GET"]
-    assert mistral_sandbox.requests().get("models.list") is None
-    stats = engine.run(load_project(folder, environ=environ))
-    deleted = read_jsonl(folder / "out" / "deleted.jsonl")
-    assert stats.processed == len(deleted) == 2  # two of the three fine-tuned models match
-    assert all(row["deleted"] and row["id"].startswith("ft:mistral-small-latest:") for row in deleted)
-    assert mistral_sandbox.requests()["models.delete"] == 2
+    dry = cli("run", str(folder), "--dry-run", env=environment())
+    assert dry.returncode == 0, dry.stderr
+    would = dry_run_deletes(dry.stdout)
+    assert len(would) == 2 and all(model.startswith("ft:mistral-small-latest:") for model in would)
+    assert "read 10, would create 2" in dry.stderr
+    assert not (folder / "out").exists() and not (folder / ".alumio" / "tasks.db").exists()
+    done = cli("run", str(folder), env=environment())
+    assert done.returncode == 0, done.stderr
+    assert "created 2, processed 2, failed 0" in done.stderr
+    assert sorted(row["id"] for row in read_jsonl(folder / "out" / "deleted.jsonl")) == would
+    again = cli("run", str(folder), env=environment())  # a new embedded sandbox, the same models
+    assert again.returncode == 0, again.stderr
+    assert "created 0, processed 0, failed 0" in again.stderr
     assert statuses(folder) == {"processed": 2}
+
+
+def test_cleanup_models_against_a_server_dry_run_reads_and_deletes_nothing(tmp_path, mistral_sandbox):
+    folder = copy_example("cleanup-models", tmp_path)
+    env = environment(MISTRAL_API_KEY=KEY, MISTRAL_BASE_URI=mistral_sandbox.base_uri)
+    dry = cli("run", str(folder), "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    would = dry_run_deletes(dry.stdout)
+    assert len(would) == 2
+    assert mistral_sandbox.requests().get("models.list") == 1 and "models.delete" not in mistral_sandbox.requests()
+    done = cli("run", str(folder), env=env)
+    assert done.returncode == 0, done.stderr
+    assert mistral_sandbox.requests()["models.delete"] == 2
     from alumio_mistral.http import Client, ClientConfig
 
     with Client(ClientConfig(base_uri=mistral_sandbox.base_uri, api_key=KEY)) as client:
         left = {model["id"] for model in client.call("models.list").json()["data"]}
-    assert not {row["id"] for row in deleted} & left
+    assert not set(would) & left
     assert any(model.startswith("ft:codestral-latest:") for model in left)
+    again = cli("run", str(folder), env=env)
+    assert again.returncode == 0 and "created 0" in again.stderr
+    assert mistral_sandbox.requests()["models.delete"] == 2 and statuses(folder) == {"processed": 2}
+
+
+def test_cleanup_models_never_queues_a_pending_delete_twice(tmp_path, mistral_sandbox):
+    folder = copy_example("cleanup-models", tmp_path)
+    env = environment(MISTRAL_API_KEY=KEY, MISTRAL_BASE_URI=mistral_sandbox.base_uri)
+    assert cli("incoming", "run", str(folder), env=env).returncode == 0  # two deletes pending
+    dry = cli("run", str(folder), "--dry-run", env=env)
+    assert len(dry_run_deletes(dry.stdout)) == 2 and "would create 0" in dry.stderr
+    done = cli("run", str(folder), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "created 0, processed 2, failed 0" in done.stderr
+    assert mistral_sandbox.requests()["models.delete"] == 2 and statuses(folder) == {"processed": 2}
 
 
 def test_cleanup_models_with_an_old_cutoff_deletes_nothing(tmp_path, mistral_sandbox):

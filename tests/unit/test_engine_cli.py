@@ -50,7 +50,7 @@ def test_dry_run_prints_planned_writes_and_stores_nothing(tmp_path):
     result = CliRunner().invoke(main, ["run", str(folder), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "WRITE jsonl" in result.output and "copy.jsonl" in result.output and "WRITE json " in result.output
-    assert "nothing was sent or stored" in result.output
+    assert "nothing was written or stored" in result.output
     assert not (folder / "out").exists() and not (folder / ".alumio" / "tasks.db").exists()
 
 

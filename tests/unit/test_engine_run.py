@@ -94,23 +94,26 @@ def test_unknown_names_are_refused(tmp_path):
 
 
 @responses.activate
-def test_dry_run_plans_without_sending_or_storing(tmp_path):
+def test_dry_run_reads_with_get_plans_the_rest_and_stores_nothing(tmp_path):
+    responses.get(f"{BASE}/v1/models", json={"object": "list", "data": [{"id": "m1"}, {"id": "m2"}]})
     project = _project(tmp_path, incoming={
         "tickets": {"subscriber": {"type": "jsonl", "path": "tickets.jsonl"}},
         "models": {"subscriber": {"entity": "models.list"}},
-    }, routes=[{"incoming": "tickets", "outgoing": ["copy", "chat"]}])
+        "logs": {"subscriber": {"entity": "observability.logs.search"}},
+    }, routes=[{"incoming": "tickets", "outgoing": ["copy", "chat"]}, {"incoming": "models", "outgoing": "copy"}])
     stats = engine.run(project, dry_run=True)
-    assert len(responses.calls) == 0
+    assert [(call.request.method, call.request.url) for call in responses.calls] == [("GET", f"{BASE}/v1/models")]
     assert not Path(project.store.path).exists() or _statuses(project) == {}
     assert not (tmp_path / "out").exists()
-    reads = [plan for plan in stats.planned if "incoming" in plan]
-    assert reads == [{"incoming": "models", "method": "GET", "url": f"{BASE}/v1/models",
-                      "body": None, "note": reads[0]["note"]}]
+    reads = [plan for plan in stats.planned if "incoming" in plan]  # a POST source is shown, not read
+    assert reads == [{"incoming": "logs", "method": "POST", "url": f"{BASE}/v1/observability/logs/search",
+                      "body": reads[0]["body"], "note": "not read in a dry run: a POST may change state"}]
     chats = [plan for plan in stats.planned if plan.get("outgoing") == "chat"]
     assert [plan["body"]["messages"][0]["content"] for plan in chats] == [f"ticket {n}" for n in range(4)]
     assert {plan["url"] for plan in chats} == {f"{BASE}/v1/chat/completions"}
-    assert len([plan for plan in stats.planned if plan.get("outgoing") == "copy"]) == 3
-    assert stats.skipped == 1 and (stats.read, stats.created) == (4, 8)
+    copies = [plan for plan in stats.planned if plan.get("outgoing") == "copy"]
+    assert len(copies) == 5  # three tickets (one is spam) and the two models read with GET
+    assert stats.skipped == 1 and (stats.read, stats.created) == (6, 10)
     assert KEY not in json.dumps(stats.to_dict())
 
 
