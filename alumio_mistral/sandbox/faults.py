@@ -7,7 +7,9 @@ Grammar of a fault spec (clauses separated by ``;``, each optionally limited to 
     rate_limit=20/s           more than 20 requests in one second -> 429 with Retry-After
     error=0.1:503             10% of requests answer 503 (status defaults to 500)
     latency=50ms              every request waits 50 ms (also "0.2s")
-    drop=0.01                 1% of connections close without an answer
+    latency=0.3:2s            30% of requests wait 2 s (longer than a client's read timeout)
+    drop=0.01                 1% of connections close without an answer, after the request
+                              was handled (the server acted; the client cannot know)
     truncate=0.05             5% of answers have their body cut in half
     garbage=0.05              5% of answers have a body that is not JSON
 
@@ -102,7 +104,9 @@ class Faults:
             if clause.limit < 1:
                 raise FaultSpecError(f"fault clause {raw!r}: the rate limit must be at least 1/s")
         elif name == "latency":
-            clause.seconds = _duration(raw, value)
+            share, _, duration = value.rpartition(":")
+            clause.share = _share(raw, share) if share else 1.0
+            clause.seconds = _duration(raw, duration)
         elif name == "error":
             share, _, status = value.partition(":")
             clause.share = _share(raw, share)
@@ -123,16 +127,22 @@ class Faults:
                 if not clause.applies(path, entity):
                     continue
                 clause.seen += 1
-                if clause.kind == "latency":
-                    decision.delay += clause.seconds
-                elif clause.kind == "rate_limit":
+                if clause.kind == "rate_limit":
                     self._rate(clause, clock, decision)
                 elif _draw(seed, index, clause.seen) < clause.share:
-                    if clause.kind == "error" and decision.status is None:
-                        decision.status = clause.status
-                    elif clause.kind in ("drop", "truncate", "garbage"):
-                        setattr(decision, clause.kind, True)
+                    self._apply(clause, decision)
         return decision
+
+    @staticmethod
+    def _apply(clause: Clause, decision: Decision) -> None:
+        """Add one drawn clause to the decision: delays add up, the first error status wins."""
+        if clause.kind == "latency":
+            decision.delay += clause.seconds
+        elif clause.kind == "error":
+            if decision.status is None:
+                decision.status = clause.status
+        else:
+            setattr(decision, clause.kind, True)
 
     @staticmethod
     def _rate(clause: Clause, clock: Clock, decision: Decision) -> None:

@@ -60,3 +60,12 @@ def test_latency_adds_up_and_first_error_wins() -> None:
     decision = faults.decide("/v1/models", "models.list", ManualClock(), 0)
     assert decision.delay == pytest.approx(0.51)
     assert decision.status == 503
+
+
+def test_latency_with_a_share_delays_only_that_share_of_requests() -> None:
+    faults = Faults.parse("latency=0.3:2s;seed=3")
+    assert (faults.clauses[0].share, faults.clauses[0].seconds) == (0.3, 2.0)
+    delays = [faults.decide("/v1/files", "files.upload", ManualClock(), 0).delay for _ in range(300)]
+    assert set(delays) == {0.0, 2.0} and 60 < delays.count(2.0) < 120
+    with pytest.raises(FaultSpecError, match="is not a share"):
+        Faults.parse("latency=x:2s")
