@@ -15,7 +15,9 @@ routes with '@GLOB' (request path or entity name; ',' between globs):
   rate_limit=20/s     over 20 requests in a second -> 429 + Retry-After
   error=0.1:503       10% of answers are 503 (default status 500)
   latency=50ms        add 50 ms to every answer (or 0.2s)
+  latency=0.3:2s      add 2 s to 30% of the answers
   drop=0.01           1% of connections close without an answer
+                      (after the request was handled)
   truncate=0.05       5% of bodies are cut in half
   garbage=0.05        5% of bodies are not JSON
   seed=7              seed of the draws (default: --seed)
