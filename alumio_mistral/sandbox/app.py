@@ -28,6 +28,9 @@ from alumio_mistral.sandbox.state.conversations import Conversations
 from alumio_mistral.sandbox.state.files import Files
 from alumio_mistral.sandbox.state.libraries import Libraries
 from alumio_mistral.sandbox.state.models import Models
+from alumio_mistral.sandbox.state.registry import Registry
+from alumio_mistral.sandbox.state.transcriptions import Transcriptions
+from alumio_mistral.sandbox.state.workflows import Workflows
 from alumio_mistral.sandbox.validation import SpecSchemas
 from alumio_mistral.sandbox.wire import (
     HttpError, Reply, Request, error_body, json_reply, missing, status_line,
@@ -70,7 +73,9 @@ class SandboxApp:
         self.files = Files(self.ctx)
         agents = Agents(self.ctx)
         families = [Models(self.ctx), self.files, Batches(self.ctx, self.files, self.answer, self.batch_step), agents,
-                    Conversations(self.ctx, agents), Libraries(self.ctx)]
+                    Conversations(self.ctx, agents), Libraries(self.ctx), Transcriptions(self.ctx, self.files),
+                    Workflows(self.ctx), Registry(self.ctx, "prompts", "Prompt", ("title", "description")),
+                    Registry(self.ctx, "skills", "Skill")]
         self.handlers: dict[str, Handler] = {name: self._compute(name) for name in compute.BY_ENTITY}
         for family in families:
             self.handlers.update(family.handlers())

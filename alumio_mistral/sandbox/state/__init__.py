@@ -47,10 +47,11 @@ def page_of(items: Sequence[T], request: Request, first_page: int = 0, default_s
     return list(items[start : start + size])
 
 
-def token_page(items: Sequence[T], request: Request, default_size: int = 100) -> tuple[list[T], str | None]:
-    """A page by opaque ``page_token`` (the offset, as text); the next token or ``None``."""
-    token = request.arg("page_token") or "0"
+def token_page(items: Sequence[T], request: Request, default_size: int = 100, *, token_name: str = "page_token",
+               size_name: str = "page_size") -> tuple[list[T], str | None]:
+    """A page by opaque token (the offset, as text; query ``token_name``); the next token or ``None``."""
+    token = request.arg(token_name) or "0"
     start = int(token) if token.isdigit() else 0
-    size = max(1, request.int_arg("page_size", default_size))
+    size = max(1, request.int_arg(size_name, default_size))
     chunk = list(items[start : start + size])
     return chunk, (str(start + size) if start + size < len(items) else None)
