@@ -1,31 +1,47 @@
 """Publishing the tasks of one outgoing configuration.
 
 Each task goes: claim -> entity transformers -> publisher -> response transformers -> optional
-``then`` target -> finish (``processed``, ``failed`` or ``skipped``). Workers run in a thread
-pool; a client's ``rate_limit`` is enforced by the client itself, so every worker using that
-client shares it.
+``then`` target -> finish (``processed``, ``failed``, ``skipped`` or ``review``). Workers run in
+a thread pool; a client's ``rate_limit`` is enforced by the client itself, so every worker using
+that client shares it.
 
-Crash safety: before a request that is not safe to repeat goes out, the task is marked as
-*sent* in a storage. A task a dead process left in ``processing`` is put back to ``new`` when
-nothing unsafe was sent for it (or the outgoing is safe to repeat); otherwise it goes to
-``review``: the server may have acted on it, and only a person can tell. File and stdout
-targets are safe to repeat: at worst a crash between the write and the task's finish repeats
-one record.
+Never twice, never lost: a claim is a lease that a heartbeat renews while the pass runs, so a
+task whose worker died (whatever its host or pid) lapses and is picked up by the next pass.
+Before a request that is not safe to repeat goes out, the task is marked as *sent* in a
+storage, with what :mod:`alumio_mistral.reconcile` needs to look for it later. A lapsed task is
+put back to ``new`` when nothing unsafe was sent for it (or the outgoing is safe to repeat);
+otherwise it goes to ``review``: the server may have acted on it, and only a person (or
+``tasks reconcile``) can tell. The same holds for a request that fails after it may have
+reached the server (a dropped connection, a read timeout, a 500, a broken 2xx body), and for
+any failure after an unsafe request succeeded: ``failed`` is kept for tasks that are safe to
+replay. File and stdout targets are safe to repeat: at worst a crash between the write and the
+task's finish repeats one record.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
+from alumio_mistral import reconcile
 from alumio_mistral.http import Client
-from alumio_mistral.http.errors import ApiError, RateLimitedError, ServerError, TransportError
+from alumio_mistral.http.errors import (
+    ApiError,
+    BrokenResponseError,
+    CircuitOpenError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
 from alumio_mistral.publishers import PlannedCall, Publisher, build_publisher
 from alumio_mistral.secrets import redact
-from alumio_mistral.tasks import Task, TaskStore, worker_id
+from alumio_mistral.tasks import DEFAULT_LEASE_SECONDS, LeaseHeldError, Task, TaskStore, TaskStoreError, worker_id
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.library import Library
 from alumio_mistral.transformers.errors import TransformError
@@ -38,6 +54,13 @@ SENT_NAMESPACE = "outgoing.sent"
 TASK_KEY = "_task"
 #: the longest single wait between task-level retries, whatever the backoff says
 MAX_BACKOFF = 60.0
+#: failures worth another try (where the request is safe to repeat, or the server cannot have acted)
+TRANSIENT_ERRORS = (RateLimitedError, ServerError, TransportError, BrokenResponseError)
+#: how to finish a task from what is known of the server's side; where a person must look,
+#: ``tasks resolve``, ``tasks reconcile`` and ``tasks retry --force`` settle it
+NEXT_STEP = "check the target, then `tasks reconcile`, `tasks resolve` or `tasks retry --force` (which may send it twice)"
+
+log = logging.getLogger("alumio_mistral.outgoing")
 
 
 @dataclass
@@ -50,6 +73,12 @@ class OutgoingStats:
     review: int = 0
     #: stale tasks of a dead run put back to ``new``
     resumed: int = 0
+    #: tasks another worker holds under a live lease (left alone)
+    leased: int = 0
+    #: claimed tasks given back to ``new`` unsent because a client's circuit breaker is open
+    deferred: int = 0
+    #: why the pass stopped claiming early (an open circuit breaker), for the run summary
+    stopped: str | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, status: str) -> None:
@@ -58,9 +87,64 @@ class OutgoingStats:
 
 @dataclass(frozen=True)
 class _Outcome:
+    #: a final status, or ``new``: nothing was sent, give the task back (circuit open)
     status: str
     result: Any = None
     error: dict[str, Any] | None = None
+
+
+class _Sends:
+    """What one task's requests that are not safe to repeat may have done on the server so far."""
+
+    def __init__(self) -> None:
+        #: unsafe requests that were answered with success: the server did act
+        self.landed: list[Any] = []
+        #: the failure of an unsafe request after which the server may have acted
+        self.uncertain: ApiError | None = None
+
+    @property
+    def server_acted(self) -> bool:
+        return bool(self.landed) or self.uncertain is not None
+
+
+class _Heartbeat:
+    """Renews the leases a publish pass holds, every third of the lease, from its own thread.
+
+    While the process lives its tasks never look stale to another run; once it dies (or its
+    host is gone) nothing renews them and they lapse, whatever host name or pid comes next.
+    """
+
+    def __init__(self, store: TaskStore, worker: str, lease_seconds: float) -> None:
+        self._store, self._worker, self._lease = store, worker, lease_seconds
+        self._held: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{worker}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def hold(self, ids: Iterable[int]) -> None:
+        with self._lock:
+            self._held.update(ids)
+
+    def drop(self, task_id: int) -> None:
+        with self._lock:
+            self._held.discard(task_id)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._lease / 3):
+            with self._lock:
+                held = list(self._held)
+            try:
+                self._store.renew(held, self._worker, self._lease)
+            except TaskStoreError as error:  # a busy database: the next beat tries again
+                log.warning("could not renew the leases of %d task(s): %s", len(held), error)
 
 
 def error_record(error: BaseException) -> dict[str, Any]:
@@ -108,6 +192,14 @@ class Outgoing:
         self._attempts = max(1, int(failure.get("attempts", 3)))
         self._backoff = float(failure.get("backoff", 1.0))
         self.concurrency = max(1, int(config.concurrency or 1))
+        store_config = getattr(project, "store", None)
+        self.lease_seconds: float = float(getattr(store_config, "lease_seconds", DEFAULT_LEASE_SECONDS))
+        #: the catalog operation and client of the publisher, recorded so a send can be looked for later
+        self._operation: str | None = (
+            config.publisher.get("entity") if config.publisher.get("type", "mistral") == "mistral" else None
+        )
+        self._client_name = str(config.publisher.get("client", "mistral"))
+        self._lookup = reconcile.lookup_for(self._operation, project.catalog) if self._operation else None
 
     @property
     def safe_to_repeat(self) -> bool:
@@ -117,24 +209,27 @@ class Outgoing:
     # -- the run -----------------------------------------------------------------------------
 
     def recover(self, store: TaskStore) -> OutgoingStats:
-        """Resume or hold for review the tasks a dead process left in ``processing``."""
+        """Resume or hold for review the tasks whose lease lapsed (their worker died)."""
         stats = OutgoingStats()
         for task in store.stale(self.name):
-            if self.safe_to_repeat or store.get(SENT_NAMESPACE, str(task.id)) is None:
-                store.requeue([task.id])
-                stats.resumed += 1
+            mark = store.get(SENT_NAMESPACE, str(task.id))
+            if self.safe_to_repeat or mark is None:
+                try:
+                    stats.resumed += store.requeue([task.id], ["processing"])
+                except LeaseHeldError:
+                    pass  # another run recovered and claimed it since we looked
                 continue
-            store.finish(task.id, "review", error={
-                "type": "InterruptedPublish",
-                "message": (
-                    f"outgoing {self.name!r}: the process stopped after sending this task's request,"
-                    " which is not safe to repeat; the server may have acted on it. Check the target,"
-                    " then replay with `tasks retry --status review` or leave it."
-                ),
-                "worker": task.claimed_by,
-            })
+            error = review_record(
+                "InterruptedPublish",
+                f"outgoing {self.name!r}: the worker stopped (its lease lapsed) after sending this task's"
+                f" request, which is not safe to repeat; the server may have acted on it. {NEXT_STEP}.",
+                task.claimed_by, mark,
+            )
+            store.finish(task.id, "review", error=error)
             store.delete(SENT_NAMESPACE, str(task.id))
             stats.review += 1
+            stats.failures.append({"task": task.id, **error})
+        stats.leased = len(store.leased(self.name))
         return stats
 
     def publish(
@@ -155,15 +250,28 @@ class Outgoing:
         waiting = None if task_ids is None else deque(task_ids)
         running: dict[Future[_Outcome], Task] = {}
         more = True
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"out-{self.name}") as pool:
+        with _Heartbeat(store, worker, self.lease_seconds) as heartbeat, ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix=f"out-{self.name}"
+        ) as pool:
             while more or running:
                 if more and len(running) < self.concurrency:
                     claimed, more = self._claim(store, self.concurrency - len(running), worker, waiting)
+                    heartbeat.hold(task.id for task in claimed)
                     running.update((pool.submit(self._process, store, task), task) for task in claimed)
                 if running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
-                        self._finish(store, running.pop(future), future.result(), stats, on_finish)
+                        task, outcome = running.pop(future), future.result()
+                        self._finish(store, task, outcome, stats, on_finish)
+                        heartbeat.drop(task.id)
+                        if outcome.status == "new" and stats.stopped is None:
+                            # the breaker is open: claim nothing more, the in-flight ones finish
+                            more = False
+                            stats.stopped = (
+                                f"outgoing {self.name!r}: stopped claiming tasks: "
+                                f"{(outcome.error or {}).get('message', 'circuit breaker open')}; the tasks"
+                                " not sent stay new for a later run"
+                            )
         return stats
 
     def _claim(
@@ -174,17 +282,24 @@ class Outgoing:
         Named tasks are tried ``limit`` ids at a time, each once: an id that is not a ``new``
         task of this outgoing simply yields nothing, and a long retry list stays linear.
         """
+        lease = self.lease_seconds
         if waiting is None:
-            claimed = store.claim(self.name, limit, worker)
+            claimed = store.claim(self.name, limit, worker, lease_seconds=lease)
             return claimed, bool(claimed)
         chosen = [waiting.popleft() for _ in range(min(limit, len(waiting)))]
-        return store.claim(self.name, limit, worker, ids=chosen), bool(waiting)
+        return store.claim(self.name, limit, worker, ids=chosen, lease_seconds=lease), bool(waiting)
 
     def _finish(self, store: TaskStore, task: Task, outcome: _Outcome, stats: OutgoingStats,
                 on_finish: Callable[[str], None] | None) -> None:
-        store.finish(task.id, outcome.status, result=outcome.result, error=outcome.error)
+        if outcome.status == "new":
+            store.release([task.id], task.claimed_by or "")
+        else:
+            store.finish(task.id, outcome.status, result=outcome.result, error=outcome.error)
         if not self.safe_to_repeat:
             store.delete(SENT_NAMESPACE, str(task.id))
+        if outcome.status == "new":
+            stats.deferred += 1
+            return
         stats.add(outcome.status)
         if outcome.error is not None:
             stats.failures.append({"task": task.id, **outcome.error})
@@ -198,21 +313,46 @@ class Outgoing:
     # -- one task ----------------------------------------------------------------------------
 
     def _process(self, store: TaskStore, task: Task) -> _Outcome:
-        """Never raises: whatever goes wrong becomes the task's recorded error."""
+        """Never raises: whatever goes wrong becomes the task's recorded error.
+
+        ``failed`` only where replaying cannot repeat what the server did; ``review`` where an
+        unsafe request may have landed (or did, and a later step failed).
+        """
+        sends = _Sends()
         try:
             requests = self._entity_pipeline.run(task.entity)
             if not requests:
                 return _Outcome("skipped")
-            results = [self._publish_one(store, task, request) for request in requests]
+            results = [self._publish_one(store, task, request, sends) for request in requests]
         except Exception as error:  # one task's failure, bug or not, must not stop the others
-            return _Outcome("failed", error=error_record(error))
+            return self._failure(store, task, error, sends)
         kept = [item for result in results for item in result]
         return _Outcome("processed", result=kept[0] if len(kept) == 1 else (kept or None))
 
-    def _publish_one(self, store: TaskStore, task: Task, request: Any) -> list[Any]:
+    def _failure(self, store: TaskStore, task: Task, error: Exception, sends: _Sends) -> _Outcome:
+        if sends.uncertain is not None:
+            return _Outcome("review", error=review_record(
+                "UncertainPublish",
+                f"outgoing {self.name!r}: {type(error).__name__} after the request may have reached the"
+                f" server, and it is not safe to repeat: the server may have acted on it. {NEXT_STEP}.",
+                task.claimed_by, store.get(SENT_NAMESPACE, str(task.id)), cause=error_record(error),
+            ))
+        if sends.landed:
+            return _Outcome("review", result=sends.landed[0] if len(sends.landed) == 1 else sends.landed,
+                            error=review_record(
+                "PublishedThenFailed",
+                f"outgoing {self.name!r}: a request that is not safe to repeat succeeded, then"
+                f" {type(error).__name__}: replaying the task would send it again. {NEXT_STEP}.",
+                task.claimed_by, store.get(SENT_NAMESPACE, str(task.id)), cause=error_record(error),
+            ))
+        if isinstance(error, CircuitOpenError):
+            return _Outcome("new", error=error_record(error))
+        return _Outcome("failed", error=error_record(error))
+
+    def _publish_one(self, store: TaskStore, task: Task, request: Any, sends: _Sends) -> list[Any]:
         if not self.safe_to_repeat:
-            store.set(SENT_NAMESPACE, str(task.id), task.claimed_by)
-        response = self._with_retry(self.publisher, request)
+            store.set(SENT_NAMESPACE, str(task.id), self._sent_mark(task, request))
+        response = self._send(self.publisher, request, sends)
         if response is None:
             return []
         kept = self._keep(task, request, response)
@@ -220,10 +360,31 @@ class Outgoing:
             return kept
         results = []
         for item in kept:
-            answer = self._with_retry(self.then, item)
+            answer = self._send(self.then, item, sends)
             # a file target answers nothing; a request target's answer is kept beside what it was sent
             results.append(item if answer is None else {"result": item, "then": answer})
         return results
+
+    def _sent_mark(self, task: Task, request: Any) -> dict[str, Any]:
+        """The mark written before an unsafe request leaves: who sent it, when, and what
+        ``tasks reconcile`` needs to look for it on the server."""
+        look = None
+        if self._operation is not None and self._lookup is not None:
+            look = reconcile.facts(self._operation, self._lookup, self.publisher.plan(request), self._client_name)
+        return {"worker": task.claimed_by, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "look": look}
+
+    def _send(self, publisher: Publisher, request: Any, sends: _Sends) -> Any:
+        """Publish with the failure policy, noting what an unsafe request may have done."""
+        try:
+            answer = self._with_retry(publisher, request)
+        except ApiError as error:
+            if not publisher.safe_to_repeat and error.server_may_have_acted:
+                sends.uncertain = error
+            raise
+        if not publisher.safe_to_repeat:
+            sends.landed.append(answer)
+        return answer
 
     def _keep(self, task: Task, request: Any, response: Any) -> list[Any]:
         """Run the response transformers; every step may read the task at ``_task``.
@@ -263,15 +424,27 @@ class Outgoing:
                 attempt += 1
 
     def _may_retry(self, error: ApiError, publisher: Publisher, attempt: int) -> bool:
-        """Transient errors only; a request not safe to repeat only where the server did not act."""
-        if not self._retry or attempt >= self._attempts:
-            return False
-        if isinstance(error, RateLimitedError):
-            return True
-        if isinstance(error, ServerError):
-            return publisher.safe_to_repeat or error.status == 503
-        return isinstance(error, TransportError) and publisher.safe_to_repeat
+        """Transient errors only; a request not safe to repeat only where the server did not act.
 
+        An open circuit breaker is never waited out here: the pass stops instead.
+        """
+        if not self._retry or attempt >= self._attempts or not isinstance(error, TRANSIENT_ERRORS):
+            return False
+        return publisher.safe_to_repeat or not error.server_may_have_acted
+
+
+def review_record(kind: str, message: str, worker: str | None, mark: Any,
+                  cause: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Why a task waits for a person: one shape for a crash and for an uncertain answer.
+
+    ``look`` (from the sent mark) is what ``tasks reconcile`` needs to find the request's
+    effect on the server; ``cause`` the error that made the outcome uncertain.
+    """
+    record: dict[str, Any] = {"type": kind, "message": message, "worker": worker,
+                              "look": mark.get("look") if isinstance(mark, dict) else None}
+    if cause is not None:
+        record["cause"] = cause
+    return record
 
 
 def _renumbered(error: TransformError, pipeline: str, index: int) -> TransformError:

@@ -107,7 +107,8 @@ def _build(file: Path, valid: Mapping[str, Any], env: Mapping[str, str], catalog
         outgoing={name: OutgoingConfig(name=name, **values) for name, values in valid["outgoing"].items()},
         routes=[Route(**values) for values in valid["routes"]],
         transformers=dict(valid["transformers"]),
-        store=StoreConfig(root / Path(store["path"]).expanduser() if store else root / DEFAULT_STORE),
+        store=StoreConfig(root / Path(store["path"]).expanduser() if store and store["path"] else root / DEFAULT_STORE,
+                          **({"lease_seconds": store["lease"]} if store else {})),
         description=valid["description"],
         catalog=catalog,
     )

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.http import ClientConfig
+from alumio_mistral.tasks.store import DEFAULT_LEASE_SECONDS
 
 DedupPolicy = Literal["always", "new", "changed"]
 
@@ -58,9 +59,10 @@ class Route:
 
 @dataclass
 class StoreConfig:
-    """Where tasks and storages live (SQLite file)."""
+    """Where tasks and storages live (SQLite file), and how long a claim on a task lasts."""
 
     path: Path
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
 
 @dataclass

@@ -15,6 +15,7 @@ from marshmallow.validate import Length, OneOf, Range
 
 from alumio_mistral.config.fields import NamedMapping, StrictSchema, TypedNested
 from alumio_mistral.http.prototypes import AUTH_KINDS, PROTOTYPES
+from alumio_mistral.tasks.store import DEFAULT_LEASE_SECONDS, LEASE_BOUNDS
 
 DEDUP_POLICIES = ("always", "new", "changed")
 FAILURE_POLICIES = ("retry", "fail")
@@ -238,7 +239,10 @@ class RouteSchema(DescribedSchema):
 
 
 class StoreSchema(StrictSchema):
-    path = fields.String(required=True, validate=Length(min=1))
+    path = fields.String(load_default=None, validate=Length(min=1))
+    #: seconds a claimed task stays leased without renewal (a crashed worker's tasks resume after it)
+    lease = fields.Float(load_default=DEFAULT_LEASE_SECONDS,
+                         validate=Range(min=LEASE_BOUNDS[0], max=LEASE_BOUNDS[1]))
 
 
 class ProjectSchema(StrictSchema):

@@ -6,9 +6,13 @@ from typing import Any
 
 from alumio_mistral.tasks.sqlite import SqliteTaskStore
 from alumio_mistral.tasks.store import (
+    DEFAULT_LEASE_SECONDS,
     FINAL_STATUSES,
+    LEASE_BOUNDS,
+    RESOLVABLE_STATUSES,
     STATUSES,
     Dedup,
+    LeaseHeldError,
     Task,
     TaskStore,
     TaskStoreError,
@@ -16,8 +20,12 @@ from alumio_mistral.tasks.store import (
 )
 
 __all__ = [
+    "DEFAULT_LEASE_SECONDS",
     "Dedup",
     "FINAL_STATUSES",
+    "LEASE_BOUNDS",
+    "LeaseHeldError",
+    "RESOLVABLE_STATUSES",
     "STATUSES",
     "SqliteTaskStore",
     "Task",

@@ -16,18 +16,20 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from alumio_mistral.tasks.store import (
+    DEFAULT_LEASE_SECONDS,
     FINAL_STATUSES,
+    RESOLVABLE_STATUSES,
     STATUSES,
     Dedup,
+    LeaseHeldError,
     Task,
     TaskStoreError,
-    worker_is_alive,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -43,7 +45,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     updated_at TEXT NOT NULL,
     last_error TEXT,
     result TEXT,
-    claimed_by TEXT
+    claimed_by TEXT,
+    lease_until REAL,
+    resolution TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (outgoing, status, id);
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, id);
@@ -58,8 +62,17 @@ CREATE TABLE IF NOT EXISTS storage (
 
 _COLUMNS = (
     "id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at, "
-    "last_error, result, claimed_by"
+    "last_error, result, claimed_by, lease_until, resolution"
 )
+
+#: what turns a database of one schema version into the next; old ``processing`` rows get no
+#: lease, which reads as lapsed: the host+pid claims of version 1 cannot be checked any more
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE tasks ADD COLUMN lease_until REAL", "ALTER TABLE tasks ADD COLUMN resolution TEXT"),
+}
+
+#: a ``processing`` row whose lease has lapsed (a missing lease counts as lapsed)
+_LAPSED = "status = 'processing' AND (lease_until IS NULL OR lease_until <= ?)"
 
 #: "id is one of a JSON list": one bound value however many ids (no SQL variable limit)
 _ID_AMONG = "id IN (SELECT value FROM json_each(?))"
@@ -91,6 +104,8 @@ def _task(row: sqlite3.Row) -> Task:
         last_error=_load(row["last_error"]),
         result=_load(row["result"]),
         claimed_by=row["claimed_by"],
+        lease_until=row["lease_until"],
+        resolution=_load(row["resolution"]),
     )
 
 
@@ -105,13 +120,25 @@ def _check_statuses(statuses: Iterable[str], allowed: tuple[str, ...] = STATUSES
 class SqliteTaskStore:
     """Tasks and storages in one SQLite file (see the module docstring for why so)."""
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self, path: str | Path, busy_timeout_ms: int = 30_000, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
+        #: the time leases are measured against (tests inject their own)
+        self._clock = clock
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TaskStoreError(
+                f"{self.path}: cannot create the task store's folder {self.path.parent}: "
+                f"{error.strerror or error}"
+            ) from error
+        if self.path.is_dir():
+            raise TaskStoreError(f"{self.path}: is a folder; the task store needs a file path")
         self._create_schema()
 
     def __repr__(self) -> str:
@@ -195,6 +222,17 @@ class SqliteTaskStore:
                     f"{self.path}: task database schema version {version} is newer than this "
                     f"alumio-mistral understands ({SCHEMA_VERSION}); upgrade alumio-mistral"
                 )
+            else:
+                self._migrate(db, version)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection, version: int) -> None:
+        """Bring an older database up to :data:`SCHEMA_VERSION`, inside the caller's transaction."""
+        while version < SCHEMA_VERSION:
+            for statement in _MIGRATIONS[version]:
+                db.execute(statement)
+            version += 1
+        db.execute("UPDATE schema_version SET version = ?", (version,))
 
     def close(self) -> None:
         with self._lock:
@@ -232,9 +270,14 @@ class SqliteTaskStore:
         return [int(i) for i in ids if i is not None]
 
     def claim(
-        self, outgoing: str | None, limit: int, worker: str, ids: Iterable[int] | None = None
+        self,
+        outgoing: str | None,
+        limit: int,
+        worker: str,
+        ids: Iterable[int] | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> list[Task]:
-        only, args = "", [worker, _now(), outgoing]
+        only, args = "", [worker, self._clock() + lease_seconds, _now(), outgoing]
         if ids is not None:
             chosen = [int(i) for i in ids]
             if not chosen:
@@ -244,7 +287,7 @@ class SqliteTaskStore:
         with self._write() as db:
             rows = db.execute(
                 f"UPDATE tasks SET status = 'processing', attempts = attempts + 1, claimed_by = ?,"
-                f" updated_at = ? WHERE id IN (SELECT id FROM tasks WHERE outgoing IS ? AND"
+                f" lease_until = ?, updated_at = ? WHERE id IN (SELECT id FROM tasks WHERE outgoing IS ? AND"
                 f" status = 'new'{only} ORDER BY id LIMIT ?) RETURNING {_COLUMNS}",
                 [*args, limit],
             ).fetchall()
@@ -257,19 +300,51 @@ class SqliteTaskStore:
         with self._write() as db:
             changed = db.execute(
                 "UPDATE tasks SET status = ?, result = ?, last_error = ?, claimed_by = NULL,"
-                " updated_at = ? WHERE id = ?",
+                " lease_until = NULL, updated_at = ? WHERE id = ?",
                 (status, None if result is None else _dump(result),
                  None if error is None else _dump(error), _now(), task_id),
             ).rowcount
         if not changed:
             raise TaskStoreError(f"{self.path}: no task with id {task_id}")
 
+    def release(self, ids: Iterable[int], worker: str) -> int:
+        chosen = [int(i) for i in ids]
+        if not chosen:
+            return 0
+        with self._write() as db:
+            return db.execute(
+                "UPDATE tasks SET status = 'new', attempts = MAX(attempts - 1, 0), claimed_by = NULL,"
+                f" lease_until = NULL, updated_at = ? WHERE {_ID_AMONG} AND status = 'processing'"
+                " AND claimed_by = ?",
+                (_now(), _dump(chosen), worker),
+            ).rowcount
+
+    def renew(self, ids: Iterable[int], worker: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> list[int]:
+        chosen = [int(i) for i in ids]
+        if not chosen:
+            return []
+        with self._write() as db:
+            rows = db.execute(
+                f"UPDATE tasks SET lease_until = ? WHERE {_ID_AMONG} AND status = 'processing'"
+                " AND claimed_by = ? RETURNING id",
+                (self._clock() + lease_seconds, _dump(chosen), worker),
+            ).fetchall()
+        return sorted(row[0] for row in rows)
+
     def stale(self, outgoing: str | None) -> list[Task]:
         rows = self._db().execute(
-            f"SELECT {_COLUMNS} FROM tasks WHERE outgoing IS ? AND status = 'processing' ORDER BY id",
-            (outgoing,),
+            f"SELECT {_COLUMNS} FROM tasks WHERE outgoing IS ? AND {_LAPSED} ORDER BY id",
+            (outgoing, self._clock()),
         )
-        return [task for task in map(_task, rows) if not worker_is_alive(task.claimed_by)]
+        return [_task(row) for row in rows]
+
+    def leased(self, outgoing: str | None) -> list[Task]:
+        rows = self._db().execute(
+            f"SELECT {_COLUMNS} FROM tasks WHERE outgoing IS ? AND status = 'processing'"
+            " AND lease_until > ? ORDER BY id",
+            (outgoing, self._clock()),
+        )
+        return [_task(row) for row in rows]
 
     def requeue(self, ids: Iterable[int] | None, statuses: Iterable[str] | None = None) -> int:
         where, args = [], []
@@ -285,12 +360,42 @@ class SqliteTaskStore:
             args.extend(chosen_statuses)
         if not where:
             raise TaskStoreError("requeue needs task ids or statuses (refusing to requeue everything)")
-        with self._write() as db:
+        chosen_rows = " AND ".join(where)
+        with self._write() as db:  # the lease check and the move in one transaction
+            held = [row[0] for row in db.execute(
+                f"SELECT id FROM tasks WHERE {chosen_rows} AND status = 'processing' AND lease_until > ?"
+                " ORDER BY id", [*args, self._clock()],
+            )]
+            if held:
+                raise LeaseHeldError(
+                    f"{self.path}: task {', '.join(map(str, held))} is being worked on (processing under"
+                    " a live lease); it is left alone until the lease lapses"
+                )
             return db.execute(
-                "UPDATE tasks SET status = 'new', claimed_by = NULL, updated_at = ? WHERE "
-                + " AND ".join(where),
+                "UPDATE tasks SET status = 'new', claimed_by = NULL, lease_until = NULL, updated_at = ?"
+                f" WHERE {chosen_rows}",
                 [_now(), *args],
             ).rowcount
+
+    def resolve(self, task_id: int, status: str, resolution: dict[str, Any], result: Any = None) -> Task:
+        _check_statuses([status], ("processed", "failed", "review"))
+        with self._write() as db:
+            row = db.execute("SELECT status, result FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if row is None:
+                raise TaskStoreError(f"{self.path}: no task with id {task_id}")
+            if row["status"] not in (RESOLVABLE_STATUSES if status != "review" else ("review",)):
+                raise TaskStoreError(
+                    f"{self.path}: task {task_id} is {row['status']}; only {' or '.join(RESOLVABLE_STATUSES)}"
+                    " tasks are resolved by hand"
+                )
+            db.execute(
+                "UPDATE tasks SET status = ?, result = ?, resolution = ?, updated_at = ? WHERE id = ?",
+                (status, row["result"] if result is None else _dump(result),
+                 _dump({**resolution, "from": row["status"]}), _now(), task_id),
+            )
+        task = self.get(task_id)
+        assert task is not None
+        return task
 
     def get(self, task_or_namespace: int | str, key: str | None = None) -> Any:
         if key is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator, Protocol, overload
 
@@ -20,12 +20,23 @@ STATUSES: tuple[str, ...] = ("new", "processing", "processed", "failed", "skippe
 #: statuses a task may be finished with (``new`` and ``processing`` are set by the store)
 FINAL_STATUSES: tuple[str, ...] = ("processed", "failed", "skipped", "review")
 
+#: how long a claim lasts without renewal, in seconds (``store: {lease: N}`` sets it per project)
+DEFAULT_LEASE_SECONDS = 60.0
+#: the bounds a lease setting must stay within: short enough to recover, long enough to renew
+LEASE_BOUNDS: tuple[float, float] = (1.0, 3600.0)
+#: statuses a person may settle a checked task from (``tasks resolve``)
+RESOLVABLE_STATUSES: tuple[str, ...] = ("review", "failed")
+
 #: de-dup policies a store decides: skip a key already marked / skip an unchanged value
 DEDUP_POLICIES: tuple[str, ...] = ("new", "changed")
 
 
 class TaskStoreError(AlumioError):
     """The store refused a request (unknown task, bad status, unreadable database)."""
+
+
+class LeaseHeldError(TaskStoreError):
+    """A task is ``processing`` under a live lease: a worker is on it, so it is not touched."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,10 @@ class Task:
     last_error: dict[str, Any] | None = None
     result: Any = None
     claimed_by: str | None = None
+    #: while ``processing``: the time (epoch seconds) the claim lapses unless renewed
+    lease_until: float | None = None
+    #: how a person settled the task by hand (``tasks resolve``): status, note, by, at, from
+    resolution: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe record (entity, error and result are already JSON values)."""
@@ -74,32 +89,14 @@ class Task:
 
 
 def worker_id(name: str = "") -> str:
-    """A worker name that tells :meth:`TaskStore.stale` whether its process still lives.
+    """A worker label for task records: who claimed a task, for people reading ``tasks show``.
 
-    The form is ``host:pid:thread[:name]``; tasks claimed by a pid that no longer runs on this
-    host are stale (a crash or SIGKILL left them in ``processing``).
+    The form is ``host:pid:token[:name]``; the random token keeps two workers apart even when a
+    restarted container reuses the host name and pid. Liveness is never read from it: a
+    claim holds a lease (see :meth:`TaskStore.claim`), and only an expired lease makes a task stale.
     """
-    base = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    base = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     return f"{base}:{name}" if name else base
-
-
-def worker_is_alive(worker: str | None) -> bool:
-    """True unless ``worker`` names a process on this host that no longer exists."""
-    if not worker:
-        return False
-    host, _, rest = worker.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname():
-        return True  # another machine: we cannot tell, so never steal its work
-    if not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class TaskStore(Protocol):
@@ -118,21 +115,46 @@ class TaskStore(Protocol):
         entity was seen)."""
 
     def claim(
-        self, outgoing: str | None, limit: int, worker: str, ids: Iterable[int] | None = None
+        self,
+        outgoing: str | None,
+        limit: int,
+        worker: str,
+        ids: Iterable[int] | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> list[Task]:
-        """Move up to ``limit`` ``new`` tasks of ``outgoing`` to ``processing`` for ``worker``;
-        with ``ids``, only among those tasks (``tasks retry`` publishes just the ones named)."""
+        """Move up to ``limit`` ``new`` tasks of ``outgoing`` to ``processing`` for ``worker``,
+        each leased for ``lease_seconds``; with ``ids``, only among those tasks (``tasks retry``
+        publishes just the ones named)."""
+
+    def renew(self, ids: Iterable[int], worker: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> list[int]:
+        """Extend the leases ``worker`` still holds among ``ids``; returns the ids renewed (a
+        task missing from the answer was finished, or taken over after its lease lapsed)."""
 
     def finish(
         self, task_id: int, status: str, result: Any = None, error: dict[str, Any] | None = None
     ) -> None:
         """Record the outcome of a claimed task."""
 
+    def release(self, ids: Iterable[int], worker: str) -> int:
+        """Give back claims ``worker`` holds on tasks it sent nothing for: they are ``new``
+        again, their attempt not counted; returns how many moved."""
+
     def stale(self, outgoing: str | None) -> list[Task]:
-        """Tasks left in ``processing`` by a worker that no longer runs."""
+        """Tasks of ``outgoing`` left in ``processing`` whose lease has lapsed (their worker
+        stopped renewing: it died, or its host went away)."""
+
+    def leased(self, outgoing: str | None) -> list[Task]:
+        """Tasks of ``outgoing`` in ``processing`` under a live lease (a worker is on them)."""
 
     def requeue(self, ids: Iterable[int] | None, statuses: Iterable[str] | None = None) -> int:
-        """Put tasks (by id and/or status) back to ``new``; returns how many moved."""
+        """Put tasks (by id and/or status) back to ``new``; returns how many moved. A task
+        ``processing`` under a live lease raises :class:`LeaseHeldError` and nothing moves."""
+
+    def resolve(self, task_id: int, status: str, resolution: dict[str, Any], result: Any = None) -> Task:
+        """Settle a ``review`` or ``failed`` task as ``processed`` or ``failed`` (by hand, or by
+        ``tasks reconcile`` with what it found as ``result``), keeping ``resolution`` (note,
+        who, when) in the task's record; ``status`` ``review`` keeps a review task where it is
+        and only records the note (``tasks reconcile`` could not tell)."""
 
     @overload
     def get(self, task_or_namespace: int) -> Task | None: ...

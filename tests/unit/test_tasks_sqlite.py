@@ -87,14 +87,16 @@ def test_list_filters(store: SqliteTaskStore) -> None:
     assert store.list(status="failed") == []
 
 
-def test_stale_finds_tasks_of_dead_workers(store: SqliteTaskStore) -> None:
-    store.add_tasks("in", {"id": 1}, ["out"], "1")
-    store.add_tasks("in", {"id": 2}, ["out"], "2")
-    alive = worker_id("t")
-    host = alive.split(":")[0]
-    store.claim("out", 1, alive)
-    store.claim("out", 1, f"{host}:999999999:1")  # no such pid
-    assert [t.identity for t in store.stale("out")] == ["2"]
+def test_stale_finds_tasks_whose_lease_lapsed(tmp_path: Path) -> None:
+    now = [1000.0]
+    with SqliteTaskStore(tmp_path / "tasks.db", clock=lambda: now[0]) as store:
+        store.add_tasks("in", {"id": 1}, ["out"], "1")
+        store.add_tasks("in", {"id": 2}, ["out"], "2")
+        store.claim("out", 1, worker_id("t"), lease_seconds=30)
+        store.claim("out", 1, "gone-host:1:dead", lease_seconds=10)
+        now[0] += 20
+        assert [t.identity for t in store.stale("out")] == ["2"]
+        assert [t.identity for t in store.leased("out")] == ["1"]
 
 
 def test_storages(store: SqliteTaskStore) -> None:
@@ -116,7 +118,7 @@ def test_wal_and_schema_version(tmp_path: Path) -> None:
     SqliteTaskStore(path).close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     db.execute("UPDATE schema_version SET version = 99")
     db.commit()
     db.close()

@@ -14,6 +14,8 @@ from alumio_mistral.sandbox.state.agents import Agents
 from alumio_mistral.sandbox.wire import HttpError, Request, lookup, missing, not_found
 
 _META = ("name", "description", "metadata", "instructions")
+#: what a model conversation keeps from its start request, with the type each must have
+_SETTINGS: dict[str, type] = {"instructions": str, "tools": list, "completion_args": dict}
 
 
 class Conversations:
@@ -36,6 +38,7 @@ class Conversations:
         return lookup(self.records, "Conversation", conversation_id)
 
     def _input_entries(self, inputs: Any) -> list[dict[str, Any]]:
+        """Entries for the ``inputs`` of a request: messages, and function results for earlier calls."""
         if isinstance(inputs, str):
             inputs = [{"role": "user", "content": inputs}]
         if not isinstance(inputs, list) or not inputs:
@@ -44,9 +47,14 @@ class Conversations:
         entries = []
         for item in inputs:
             item = item if isinstance(item, dict) else {"role": "user", "content": str(item)}
-            entry = {"object": "entry", "type": "message.input", "created_at": now, "completed_at": None,
-                     "id": "msg_" + self.ctx.uuid().replace("-", ""), "role": item.get("role", "user"),
-                     "content": item.get("content", ""), "prefix": bool(item.get("prefix", False))}
+            entry = {"object": "entry", "created_at": now, "completed_at": None}
+            if item.get("type") == "function.result":
+                entry.update(type="function.result", id="fr_" + self.ctx.uuid().replace("-", ""),
+                             tool_call_id=str(item.get("tool_call_id", "")), result=str(item.get("result", "")))
+            else:
+                entry.update(type="message.input", id="msg_" + self.ctx.uuid().replace("-", ""),
+                             role=item.get("role", "user"), content=item.get("content", ""),
+                             prefix=bool(item.get("prefix", False)))
             entries.append(entry)
         return entries
 
@@ -62,43 +70,60 @@ class Conversations:
         else:
             record.update(model=source.get("model") or "mistral-medium-latest", instructions=None, tools=[],
                           completion_args={})
+            record.update({k: source[k] for k in _SETTINGS if isinstance(source.get(k), _SETTINGS[k])})
         record.update({k: source[k] for k in _META if k in record and source.get(k) is not None})
         return record
 
-    def _model(self, record: dict[str, Any]) -> str:
-        if "agent_id" in record:
-            return str(self.agents.find(record["agent_id"], record.get("agent_version"))["model"])
-        return str(record["model"])
+    def _settings(self, record: dict[str, Any]) -> tuple[str, list[Any], dict[str, Any]]:
+        """The model, tools and completion arguments that answer a conversation (its agent's, if any)."""
+        source = self.agents.find(record["agent_id"], record.get("agent_version")) if "agent_id" in record else record
+        return str(source["model"]), list(source.get("tools") or []), dict(source.get("completion_args") or {})
 
     def _respond(self, record: dict[str, Any], history: list[dict[str, Any]], new: list[dict[str, Any]],
-                 streaming: bool) -> Any:
-        """Answer the inputs, store the entries, and reply as JSON or as a conversation event stream."""
-        messages = [{"role": e["role"], "content": e["content"]} for e in history + new]
-        answer = compute.chat({"model": self._model(record), "messages": messages})
-        content = answer["choices"][0]["message"]["content"]
+                 streaming: bool, completion_args: Any = None) -> Any:
+        """Answer the inputs (a message, or a function call when the tools and arguments ask for one),
+        store the entries, and reply as JSON or as a conversation event stream."""
+        model, tools, args = self._settings(record)
+        if isinstance(completion_args, dict):
+            args = completion_args  # a request's arguments override the conversation's for its turn
+        request = {"model": model, "messages": [_message(e) for e in history + new], "tools": tools,
+                   **{k: args[k] for k in ("tool_choice", "response_format", "max_tokens") if k in args}}
+        answer = compute.chat(request)
+        message = answer["choices"][0]["message"]
         now = self.ctx.iso_now()
-        output = {"object": "entry", "type": "message.output", "created_at": now, "completed_at": now,
-                  "agent_id": record.get("agent_id"), "model": self._model(record),
-                  "id": "msg_" + self.ctx.uuid().replace("-", ""), "role": "assistant", "content": content}
+        output: dict[str, Any] = {"object": "entry", "created_at": now, "completed_at": now,
+                                  "agent_id": record.get("agent_id"), "model": model}
+        if message["tool_calls"]:
+            call = message["tool_calls"][0]
+            output.update(type="function.call", id="fc_" + self.ctx.uuid().replace("-", ""), tool_call_id=call["id"],
+                          name=call["function"]["name"], arguments=call["function"]["arguments"])
+        else:
+            output.update(type="message.output", id="msg_" + self.ctx.uuid().replace("-", ""), role="assistant",
+                          content=message["content"])
         with self.ctx.lock:
             self.records[record["id"]] = record
             self.entries[record["id"]] = history + new + [output]
             record["updated_at"] = now
-        usage = answer["usage"]
+        usage = {**answer["usage"], "connector_tokens": None, "connectors": None}
         if streaming:
             return sse.stream(self._events(record["id"], output, usage))
         return {"object": "conversation.response", "conversation_id": record["id"], "outputs": [output],
                 "usage": usage, "guardrails": None}
 
     def _events(self, conversation_id: str, output: dict[str, Any], usage: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        """The named events of one answer: started, the output's deltas, done (each with its ``type``)."""
         now = output["created_at"]
         yield "conversation.response.started", {"type": "conversation.response.started", "created_at": now,
                                                 "conversation_id": conversation_id}
-        for index, word in enumerate(output["content"].split(" ")):
-            delta = {"type": "message.output.delta", "created_at": now, "output_index": 0, "id": output["id"],
-                     "content_index": 0, "model": output["model"], "agent_id": output["agent_id"],
-                     "role": "assistant", "content": word if index == 0 else " " + word}
-            yield "message.output.delta", delta
+        common = {"created_at": now, "output_index": 0, "id": output["id"], "model": output["model"],
+                  "agent_id": output["agent_id"]}
+        if output["type"] == "function.call":
+            yield "function.call.delta", {"type": "function.call.delta", **common, "name": output["name"],
+                                          "tool_call_id": output["tool_call_id"], "arguments": output["arguments"]}
+        else:
+            for index, word in enumerate(output["content"].split(" ")):
+                yield "message.output.delta", {"type": "message.output.delta", **common, "content_index": 0,
+                                               "role": "assistant", "content": word if index == 0 else " " + word}
         yield "conversation.response.done", {"type": "conversation.response.done", "created_at": now, "usage": usage}
 
     @staticmethod
@@ -111,7 +136,7 @@ class Conversations:
             message = "One of 'model' or 'agent_id' is required"
             raise HttpError(422, {"detail": [{"loc": ["body", "model"], "msg": message, "type": "missing"}]})
         new = self._input_entries(body.get("inputs"))
-        return self._respond(self._new(body), [], new, self._streaming(body))
+        return self._respond(self._new(body), [], new, self._streaming(body), body.get("completion_args"))
 
     def append(self, request: Request) -> Any:
         body = request.json() or {}
@@ -119,7 +144,7 @@ class Conversations:
         with self.ctx.lock:
             record = self._record(request.path_params["conversation_id"])
             history = list(self.entries[record["id"]])
-        return self._respond(record, history, new, self._streaming(body))
+        return self._respond(record, history, new, self._streaming(body), body.get("completion_args"))
 
     def restart(self, request: Request) -> Any:
         """A new conversation with the history up to ``from_entry_id``, then the new inputs."""
@@ -134,7 +159,8 @@ class Conversations:
                 raise not_found("Entry", str(entry_id))
             history = entries[: positions[0] + 1]
         base = {**source, **({"agent_version": body["agent_version"]} if body.get("agent_version") else {})}
-        return self._respond(self._new(body, base), history, new, self._streaming(body))
+        return self._respond(self._new(body, base), history, new, self._streaming(body),
+                             body.get("completion_args"))
 
     def list(self, request: Request) -> Any:
         with self.ctx.lock:
@@ -163,3 +189,14 @@ class Conversations:
             self._record(conversation_id)
             del self.records[conversation_id], self.entries[conversation_id]
         return None
+
+
+def _message(entry: dict[str, Any]) -> dict[str, Any]:
+    """The chat message of a stored entry (function calls and results as tool turns)."""
+    if entry["type"] == "function.call":
+        call = {"id": entry["tool_call_id"], "type": "function",
+                "function": {"name": entry["name"], "arguments": entry["arguments"]}}
+        return {"role": "assistant", "content": "", "tool_calls": [call]}
+    if entry["type"] == "function.result":
+        return {"role": "tool", "tool_call_id": entry["tool_call_id"], "content": entry["result"]}
+    return {"role": entry["role"], "content": entry["content"]}
