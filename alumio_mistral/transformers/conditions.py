@@ -5,7 +5,8 @@ Forms::
     {path: status, equals: open}          # one operator per comparison
     {all: [...]}, {any: [...]}, {not: {...}}
 
-Operators: equals, not_equals, gt, gte, lt, lte, in, contains, matches (regex), exists, empty,
+Operators: equals, not_equals, gt, gte, lt, lte, in, contains, matches (a regex searched anywhere
+in the text, in RE2 syntax: linear time, no backreferences or lookarounds), exists, empty,
 type (string, number, integer, boolean, object, list, null).
 A missing path never raises: it is not equal to anything, does not exist and is empty. Ordering
 operators on values of different kinds (a string against a number) are simply false.
@@ -13,10 +14,10 @@ operators on values of different kinds (a string against a number) are simply fa
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
 from alumio_mistral.transformers.patterns import MISSING, PatternError, compile_pattern, compile_value
+from alumio_mistral.transformers.regex import RegexError, compile_regex
 
 Condition = Callable[[Any], bool]
 
@@ -98,9 +99,9 @@ def _compare(operator: str, operand: Any, path: str) -> Callable[[Any, Any], boo
         if not isinstance(operand, str):
             raise ConditionError(path, "expects a regular expression string")
         try:
-            regex = re.compile(operand)
-        except re.error as error:
-            raise ConditionError(path, f"invalid regular expression: {error}") from None
+            regex = compile_regex(operand)
+        except RegexError as error:
+            raise ConditionError(path, str(error)) from None
         return lambda value, _expected: type(value) is str and regex.search(value) is not None
     if operator in ("exists", "empty"):
         if not isinstance(operand, bool):

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from marshmallow import ValidationError, fields, validates_schema
 
 from alumio_mistral.transformers.errors import StepFailure
 from alumio_mistral.transformers.patterns import MISSING, Pattern, clone, compile_pattern, type_name
-from alumio_mistral.transformers.registry import StepParams, PatternField, Transformer, ValueField, read, register
+from alumio_mistral.transformers.registry import (
+    PatternField,
+    RegexField,
+    StepParams,
+    SubstitutionParams,
+    Transformer,
+    ValueField,
+    read,
+    register,
+)
 
 
 @register
@@ -114,15 +122,17 @@ class Remove(Transformer):
         return entity
 
 
-class _RegexRule(StepParams):
-    match = fields.String(required=True)
+class _RegexRule(SubstitutionParams):
+    regex = RegexField(required=True, data_key="match")
     replace = fields.String(required=True)
 
 
 @register
 class Rename(Transformer):
-    """Rename keys of the object at ``path`` (default the entity): a ``keys`` table, then
-    ``regex`` rules (each ``{match, replace}``, applied to every key). Order of keys is kept."""
+    """Rename keys of the object at ``path`` (default the entity): a key in the ``keys`` table
+    gets exactly the name given there; every other key goes through the ``regex`` rules (each
+    ``{match, replace}``, in order; RE2 syntax, linear time). Order of keys is kept, and two
+    keys renamed to one name are an error rather than one silently replacing the other."""
 
     type_name = "rename"
 
@@ -135,31 +145,30 @@ class Rename(Transformer):
         def _something(self, data: dict[str, Any], **kwargs: Any) -> None:
             if not data.get("keys") and not data.get("regex"):
                 raise ValidationError("give 'keys' and/or 'regex'")
-            for index, rule in enumerate(data.get("regex", [])):
-                try:
-                    re.compile(rule["match"])
-                except re.error as error:
-                    raise ValidationError({"regex": {index: {"match": [f"invalid regular expression: {error}"]}}})
 
     def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
         super().__init__(params, compiler, where)
         self.path: Pattern = params["path"]
         self.keys: dict[str, str] = params["keys"]
-        self.rules = [(re.compile(rule["match"]), rule["replace"]) for rule in params["regex"]]
+        self.rules = [rule["substitute"] for rule in params["regex"]]
 
     def rename(self, key: str) -> str:
-        key = self.keys.get(key, key)
-        for regex, replacement in self.rules:
-            key = regex.sub(replacement, key)
+        if key in self.keys:
+            return self.keys[key]
+        for substitute in self.rules:
+            key = substitute(key, 0)
         return key
 
     def _rename_object(self, node: Any) -> Any:
         if type(node) is not dict:
             raise StepFailure(f"expects an object, got {type_name(node)}", self.path.text)
-        if not self.rules:
-            table = self.keys
-            return {table.get(key, key): value for key, value in node.items()}
-        return {self.rename(key): value for key, value in node.items()}
+        renamed: dict[str, Any] = {}
+        for key, value in node.items():
+            name = self.rename(key)
+            if name in renamed:
+                raise StepFailure(f"two keys would both be named {name!r} (one of them {key!r})", self.path.text)
+            renamed[name] = value
+        return renamed
 
     def apply(self, entity: Any) -> Any:
         return self.path.update(entity, self._rename_object)

@@ -2,7 +2,9 @@
 
 Plain dotted paths (``messages[0].content``) are by far the most common, so they are split into
 key/index segments and walked directly; anything richer (``$..id``, ``[*]``, filters) goes to
-jsonpath-ng. Both are parsed once per distinct text (cached), never per entity.
+jsonpath-ng. Both are parsed once per distinct text (cached), never per entity. Regular
+expressions inside a jsonpath (``[?name =~ "^a"]``, ``sub(/a/, b)``) run on RE2, as every
+regular expression of a project does (see :mod:`alumio_mistral.transformers.regex`).
 """
 
 from __future__ import annotations
@@ -10,17 +12,23 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from jsonpath_ng.ext import filter as jsonpath_filter
 from jsonpath_ng.ext import parse as jsonpath_parse
+from jsonpath_ng.ext.string import Sub as JsonpathSub
+from jsonpath_ng.jsonpath import JSONPath
 
 from alumio_mistral.transformers.errors import StepFailure
+from alumio_mistral.transformers.regex import RegexError, Substitution, compile_regex, compile_substitution
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>", "__bool__": lambda self: False})()
 """Marks a path that matched nothing (distinct from a JSON null)."""
 
-_SEGMENT = r"(?:[^.\[\]*?@$()'\"\s]+|\[-?\d+\])"
-_PLAIN = re.compile(rf"^(?:[$@]\.?)?(?:{_SEGMENT}(?:\.?{_SEGMENT})*)?$")
+_KEY = r"[^.\[\]*?@$()'\"\s]+"
+_INDEX = r"\[-?\d+\]"
+# each key ends where a dot or a bracket starts, so a text is split one way only (no backtracking)
+_PLAIN = re.compile(rf"^(?:[$@]\.?)?(?:(?:{_KEY}|{_INDEX})(?:\.{_KEY}|\.?{_INDEX})*)?$")
 _PART = re.compile(r"\[(-?\d+)\]|([^.\[\]]+)")
 _PLACEHOLDER = re.compile(r"&\{([^{}|]*)(?:\|([^{}]*))?\}")
 
@@ -58,6 +66,10 @@ class Pattern:
                 self.expr = jsonpath_parse(text)
             except Exception as error:  # the lexer and parser raise their own errors and plain Exception
                 raise PatternError(f"invalid jsonpath {text!r}: {error}") from None
+            try:
+                _regexes_on_re2(self.expr)
+            except RegexError as error:
+                raise PatternError(f"jsonpath {text!r}: {error}") from None
 
     def __repr__(self) -> str:
         return f"Pattern({self.text!r})"
@@ -163,6 +175,45 @@ class Pattern:
             if doc is MISSING:
                 return MISSING
         return doc
+
+
+def _parts(node: Any) -> Iterator[Any]:
+    """``node`` and every jsonpath node below it."""
+    yield node
+    for value in vars(node).values():
+        for child in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(child, JSONPath):
+                yield from _parts(child)
+
+
+class _SubstitutionAsRegex:
+    """Stands in for the ``re`` pattern of a jsonpath ``sub()``, which calls ``sub(repl, text)``."""
+
+    def __init__(self, substitute: Substitution) -> None:
+        self.substitute = substitute
+
+    def sub(self, _replacement: str, text: str) -> str:
+        return self.substitute(text, 0)
+
+
+def _regexes_on_re2(expr: Any) -> None:
+    """Check the regular expressions of a parsed jsonpath now, and have them run on RE2."""
+    for part in _parts(expr):
+        if isinstance(part, jsonpath_filter.Expression) and part.op == "=~":
+            if not isinstance(part.value, str):
+                raise RegexError(f"=~ needs a quoted regular expression, not {part.value!r}")
+            compile_regex(part.value)
+        elif isinstance(part, JsonpathSub):
+            part.regex = _SubstitutionAsRegex(compile_substitution(part.expr, part.repl))
+
+
+def _regex_search(value: Any, regex: str) -> bool:
+    return isinstance(value, str) and compile_regex(regex).search(value) is not None
+
+
+# jsonpath-ng's `=~` calls re.search, which can backtrack for minutes; its patterns were
+# checked when compiled (above), so RE2 accepts them here.
+jsonpath_filter.OPERATOR_MAP["=~"] = _regex_search
 
 
 def _child(node: Any, segment: str | int) -> Any:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load
 
 from alumio_mistral.transformers.conditions import Condition, ConditionError, compile_condition
 from alumio_mistral.transformers.patterns import Evaluator, Pattern, PatternError, compile_pattern, compile_value
+from alumio_mistral.transformers.regex import RegexError, compile_regex, compile_substitution
 
 if TYPE_CHECKING:
     from alumio_mistral.transformers.context import TransformContext
@@ -70,6 +71,19 @@ class ConditionField(fields.Field):
             raise ValidationError({error.path: [str(error)]} if error.path else str(error)) from None
 
 
+class RegexField(fields.Field):
+    """A regular expression compiled once with RE2, which matches in linear time (see
+    :mod:`alumio_mistral.transformers.regex`); backreferences and lookarounds are refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValidationError("expects a regular expression string")
+        try:
+            return compile_regex(value)
+        except RegexError as error:
+            raise ValidationError(str(error)) from None
+
+
 class StepsField(fields.Field):
     """A nested list of steps, compiled by the transformer itself (it knows its dotted path)."""
 
@@ -89,6 +103,20 @@ class StepParams(Schema):
 
     class Meta:
         unknown = RAISE
+
+
+class SubstitutionParams(StepParams):
+    """A ``regex`` (a :class:`RegexField`) and its ``replace`` text, loaded into one
+    ``substitute`` function; a replacement naming a group the pattern lacks is reported
+    under ``replace`` when the project is loaded, not per entity."""
+
+    @post_load
+    def _substitution(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        try:
+            data["substitute"] = compile_substitution(data["regex"].pattern, data["replace"])
+        except RegexError as error:
+            raise ValidationError({"replace": [str(error)]}) from None
+        return data
 
 
 class Transformer:

@@ -13,7 +13,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from alumio_mistral.transformers.errors import StepFailure, flatten_messages
 from alumio_mistral.transformers.patterns import type_name
-from alumio_mistral.transformers.registry import StepParams, Transformer, register
+from alumio_mistral.transformers.registry import RegexField, StepParams, Transformer, register
 
 KINDS: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -55,7 +55,7 @@ class _Rule(StepParams):
     max = fields.Float()
     min_length = fields.Integer(validate=validate.Range(min=0))
     max_length = fields.Integer(validate=validate.Range(min=0))
-    regex = fields.String(data_key="pattern")
+    regex = RegexField(data_key="pattern")
 
 
 def _field(rule: dict[str, Any]) -> fields.Field:
@@ -98,7 +98,8 @@ def build_schema(rules: dict[str, dict[str, Any]]) -> Schema:
 @register
 class Validate(Transformer):
     """Check the entity against ``fields`` ({name: {type, required, allow_null, one_of, min, max,
-    min_length, max_length, pattern}}); fail naming each bad field, or skip (``on_failure``: skip)."""
+    min_length, max_length, pattern}}); fail naming each bad field, or skip (``on_failure``: skip).
+    ``pattern`` must match at the start of the text, in RE2 syntax (linear time)."""
 
     type_name = "validate"
     mode = "many"

@@ -69,9 +69,9 @@ def test_string_operations_write_to_another_path_and_every_match() -> None:
     }
 
 
-def test_regex_replace_bad_group_reference_fails_per_entity() -> None:
-    with pytest.raises(TransformError, match="bad replacement"):
-        one({"type": "regex-replace", "path": "s", "pattern": "a", "replace": r"\9"}, {"s": "a"})
+def test_regex_replace_bad_group_reference_fails_at_load() -> None:
+    with pytest.raises(TransformConfigError, match=r"\[0\]\.replace: replacement refers to group 9; the pattern has 0"):
+        compile_pipeline([{"type": "regex-replace", "path": "s", "pattern": "a", "replace": r"\9"}])
 
 
 def test_bad_regex_fails_at_load() -> None:
