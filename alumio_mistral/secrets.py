@@ -13,15 +13,23 @@ import logging
 import re
 import threading
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 
-#: shorter values are not registered: masking a short word like "test" everywhere would mangle
-#: every message (real keys are far longer; short passwords still go masked as "Basic ***")
+#: a registered value this long is masked wherever it appears, even inside a word
 _MIN_SECRET_LENGTH = 8
+#: a shorter one (a short basic password) only where it stands alone between delimiters, and
+#: one shorter still only as a whole text: masking a short word like "test" inside every
+#: message would mangle them all, and real keys are far longer
+_MIN_TOKEN_LENGTH = 4
+#: what may stand on either side of a short secret standing alone
+_TOKEN_EDGE = r"\s\"'=:&?#,;/@()<>\[\]{}"
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_tokens: set[str] = set()
+_exact: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 _SHAPES = re.compile(
@@ -38,26 +46,41 @@ _SECRET_KEY_NAMES = re.compile(
 )
 #: keys that look like secrets by name but are harmless numbers or markers
 _HARMLESS_KEYS = re.compile(r"(?:max|total|prompt|completion|num)_?tokens?$|tokens?_", re.I)
+_SECRET_VARIABLE_NAMES = re.compile(r"_(?:KEY|TOKEN|SECRET)$|PASSWORD|PASSWD", re.IGNORECASE)
 
 
 def register_secret(value: str | None) -> None:
-    """Remember ``value`` so that :func:`redact` masks it from now on."""
+    """Remember ``value`` so that :func:`redact` masks it from now on, URL-encoded forms too.
+
+    The encoded forms are what a query string carries (``?sig=a%2Bb``); how much of a short
+    value is masked is said at :data:`_MIN_TOKEN_LENGTH`.
+    """
     global _pattern
-    if not value or len(value) < _MIN_SECRET_LENGTH:
+    if not value:
         return
     with _lock:
-        if value in _secrets:
+        added = False
+        for form in {value, quote(value, safe=""), quote_plus(value)}:
+            kind = _secrets if len(form) >= _MIN_SECRET_LENGTH else (
+                _tokens if len(form) >= _MIN_TOKEN_LENGTH else _exact)
+            added = added or form not in kind
+            kind.add(form)
+        if not added or not (_secrets or _tokens):
             return
-        _secrets.add(value)
         # longest first, so a secret that contains another is masked whole
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
+        alternatives = [re.escape(secret) for secret in sorted(_secrets, key=len, reverse=True)]
+        if _tokens:
+            words = "|".join(re.escape(token) for token in sorted(_tokens, key=len, reverse=True))
+            alternatives.append(f"(?<![^{_TOKEN_EDGE}])(?:{words})(?![^{_TOKEN_EDGE}])")
+        _pattern = re.compile("|".join(alternatives))
 
 
 def redact(text: str) -> str:
     """Return ``text`` with registered secrets and secret-shaped values replaced by ``***``."""
     if not text:
         return text
+    if text in _exact:
+        return MASK
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
@@ -72,6 +95,12 @@ def _mask_shape(match: re.Match[str]) -> str:
 def is_secret_key(key: str) -> bool:
     """True for mapping keys whose values are secrets by name (``api_key``, ``Authorization``)."""
     return bool(_SECRET_KEY_NAMES.search(key)) and not _HARMLESS_KEYS.search(key)
+
+
+def is_secret_variable(name: str) -> bool:
+    """True for environment variables whose values are secrets by name (``*_KEY``, ``*_TOKEN``,
+    ``*_SECRET``, ``*PASSWORD*``), besides every name :func:`is_secret_key` accepts."""
+    return bool(_SECRET_VARIABLE_NAMES.search(name)) or is_secret_key(name)
 
 
 def redact_value(value: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from alumio_mistral.http.client import SANDBOX_KEY
-from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, ClientConfig
+from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, ClientConfig, key_from_environment
 from alumio_mistral.secrets import register_secret
 
 DEFAULT_CLIENT = "mistral"
@@ -43,7 +43,7 @@ def client_config(name: str, values: Mapping[str, Any], env: Mapping[str, str]) 
     settings = dict(values)
     if settings.get("prototype", "mistral") == "mistral":
         # an empty key (``${MISTRAL_API_KEY:-}``) counts as none given
-        settings["api_key"] = settings.get("api_key") or env.get("MISTRAL_API_KEY") or SANDBOX_KEY
+        settings["api_key"] = settings.get("api_key") or key_from_environment(env, name) or SANDBOX_KEY
         real_key = settings["api_key"] != SANDBOX_KEY
         settings.setdefault("base_uri", env.get("MISTRAL_BASE_URI") or (MISTRAL_BASE_URI if real_key else SANDBOX))
     else:

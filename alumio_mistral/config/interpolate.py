@@ -4,6 +4,9 @@ Interpolation runs on the raw structure before validation, on string values only
 written as ``${TIMEOUT:-5}`` is then checked (and converted) like any other value. ``$${`` writes a
 literal ``${``. The ``.env`` beside the project file is read without touching ``os.environ``, and
 the real environment wins over it, so a deployment can override what a developer keeps locally.
+A value read from a variable named like a secret (``*_KEY``, ``*_TOKEN``, ``*_SECRET``,
+``*PASSWORD*``) is registered as a secret as it is put in, wherever in the project it lands (a
+publisher's query, a header, a transformer's value), so it is masked in every output.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Mapping
 from dotenv import dotenv_values
 
 from alumio_mistral.config.problems import Finding, join_path
+from alumio_mistral.secrets import is_secret_variable, register_secret
 
 _REFERENCE = re.compile(
     r"\$\$\{"  # escaped: stays a literal "${"
@@ -64,6 +68,8 @@ def _substitute(text: str, env: Mapping[str, str], path: str, findings: list[Fin
         if value is None:
             findings.append((path, f"environment variable {name} is not set and has no default"))
             return match.group(0)
+        if is_secret_variable(name):
+            register_secret(value)
         return value
 
     return _REFERENCE.sub(replace, text)

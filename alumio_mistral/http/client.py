@@ -24,9 +24,10 @@ from urllib3.util.retry import Retry
 from alumio_mistral import __version__
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.errors import AlumioError
-from alumio_mistral.http.auth import auth_for
+from alumio_mistral.http.auth import CredentialSession, auth_for
+from alumio_mistral.http.breaker import BreakerState, CircuitBreaker
 from alumio_mistral.http.errors import error_from_response, transport_error
-from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, ClientConfig
+from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, ClientConfig, key_from_environment
 from alumio_mistral.http.ratelimit import TokenBucket
 from alumio_mistral.http.retry import PolicyAdapter, retry_policy, using_policy
 from alumio_mistral.secrets import install_log_redaction, redact, register_secret
@@ -45,6 +46,9 @@ POOL_SIZE = 16
 
 #: a scalar, a list (sent as repeated keys) or, for a JSON-style param, any JSON value
 QueryValue = Any
+#: transport failures that mean the server is down or not answering: the breaker counts them
+#: (an invalid URL or header is a local mistake and says nothing about the server)
+_NO_ANSWER = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class ParameterError(AlumioError):
@@ -63,7 +67,10 @@ class Client:
         self._base_uri: str | None = None if config.base_uri == SANDBOX else config.base_uri
         self._base_lock = threading.Lock()
         self._limiter = TokenBucket(config.rate_limit) if config.rate_limit else None
-        self._session = requests.Session()
+        self._breaker = CircuitBreaker(
+            config.name, failures=config.breaker_failures, cool_down=config.breaker_cool_down
+        )
+        self._session = CredentialSession(config)
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.headers.update(config.headers)
         adapter = PolicyAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
@@ -79,7 +86,7 @@ class Client:
         With no key anywhere it talks to the embedded sandbox, so trying things out needs
         neither an account nor the network.
         """
-        key = api_key or os.environ.get("MISTRAL_API_KEY") or None
+        key = api_key or key_from_environment(os.environ)
         uri = base_uri or os.environ.get("MISTRAL_BASE_URI") or (MISTRAL_BASE_URI if key else SANDBOX)
         return cls(ClientConfig(name="mistral", base_uri=uri, api_key=key or SANDBOX_KEY), catalog)
 
@@ -88,6 +95,11 @@ class Client:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def breaker_state(self) -> BreakerState:
+        """``closed``, ``open`` (keeping every call back) or ``half-open`` (a trial may go)."""
+        return self._breaker.state
 
     @property
     def base_uri(self) -> str:
@@ -229,6 +241,7 @@ class Client:
         stream: bool,
     ) -> requests.Response:
         config = self.config
+        self._breaker.before_call(method=method, url=url, entity=entity.name if entity is not None else None)
         if self._limiter is not None:
             self._limiter.acquire()
         policy = retry_policy(
@@ -255,11 +268,22 @@ class Client:
                 )
         except requests.RequestException as error:
             log.debug("%s %s failed: %s", method, url, error)
+            if isinstance(error, _NO_ANSWER):
+                self._breaker.failed()
+            else:
+                self._breaker.abandoned()
             raise transport_error(error, method, url, entity) from None
+        except BaseException:
+            self._breaker.abandoned()
+            raise
         log.debug(
             "%s %s -> %s in %.0f ms", method, response.url, response.status_code,
             (time.monotonic() - started) * 1000,
         )
+        if response.status_code >= 500:
+            self._breaker.failed()
+        else:
+            self._breaker.succeeded()
         if response.status_code >= 400:
             try:
                 raise error_from_response(response, entity, _retry_after(policy, response))
