@@ -8,13 +8,19 @@ defaults here on purpose: ``ClientConfig`` owns them, so they are defined once.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from marshmallow import ValidationError, fields, pre_load, validates_schema
 from marshmallow.validate import Length, OneOf, Range
 
 from alumio_mistral.config.fields import NamedMapping, StrictSchema, TypedNested
-from alumio_mistral.http.prototypes import AUTH_KINDS, PROTOTYPES
+from alumio_mistral.http.prototypes import (
+    AUTH_KINDS,
+    BREAKER_COOL_DOWN_MAX,
+    BREAKER_FAILURES_MAX,
+    PROTOTYPES,
+    credential_problem,
+)
 from alumio_mistral.tasks.store import DEFAULT_LEASE_SECONDS, LEASE_BOUNDS
 
 DEDUP_POLICIES = ("always", "new", "changed")
@@ -28,6 +34,19 @@ _positive_float = Range(min=0, min_inclusive=False)
 def _base_uri(value: str) -> None:
     if value != "sandbox" and not value.startswith(("http://", "https://")):
         raise ValidationError("expected an http:// or https:// URI, or the word 'sandbox'")
+
+
+def _credential(*, spaces_allowed: bool = False) -> Callable[[str], None]:
+    """A check that a credential can be sent: no line break, control character or character
+    outside Latin-1, no space at the ends unless the value is encoded first (basic auth). The
+    message names the field, never the value."""
+
+    def check(value: str) -> None:
+        problem = credential_problem(value, spaces_allowed=spaces_allowed)
+        if problem:
+            raise ValidationError(problem)
+
+    return check
 
 
 def _pipeline() -> fields.List:
@@ -61,13 +80,13 @@ class DescribedSchema(StrictSchema):
 class ClientSchema(DescribedSchema):
     prototype = fields.String(load_default="mistral", validate=OneOf(PROTOTYPES))
     base_uri = fields.String(validate=_base_uri)
-    api_key = fields.String()
-    admin_api_key = fields.String()
+    api_key = fields.String(validate=_credential())
+    admin_api_key = fields.String(validate=_credential())
     auth = fields.String(validate=OneOf(AUTH_KINDS))
     auth_header = fields.String()
-    username = fields.String()
-    password = fields.String()
-    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    username = fields.String(validate=_credential(spaces_allowed=True))
+    password = fields.String(validate=_credential(spaces_allowed=True))
+    headers = fields.Dict(keys=fields.String(), values=fields.String(validate=_credential()))
     connect_timeout = fields.Float(validate=_positive_float)
     read_timeout = fields.Float(validate=_positive_float)
     max_attempts = fields.Integer(validate=_positive_int)
@@ -75,6 +94,9 @@ class ClientSchema(DescribedSchema):
     backoff_max = fields.Float(validate=Range(min=0))
     max_retry_wait = fields.Float(validate=Range(min=0))
     rate_limit = fields.Float(validate=_positive_float, allow_none=True)
+    breaker_failures = fields.Integer(validate=Range(min=0, max=BREAKER_FAILURES_MAX))
+    breaker_cool_down = fields.Float(validate=Range(min=0, max=BREAKER_COOL_DOWN_MAX, min_inclusive=False))
+    follow_cross_host_redirects = fields.Boolean()
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _auth_needs(self, data: Mapping[str, Any], original_data: Mapping[str, Any], **kwargs: Any) -> None:

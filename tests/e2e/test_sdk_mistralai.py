@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from alumio_mistral.sandbox import Sandbox
 
 mistralai = pytest.importorskip("mistralai.client", reason="the mistralai SDK is in the test extra")
-from mistralai.client import Mistral  # noqa: E402
+from mistralai.client import Mistral, errors  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("offline_sdk_env")]
 Conform = Callable[[str, Callable[[], Any]], Any]
@@ -160,10 +160,16 @@ def test_agents(client: Mistral, conform: Conform) -> None:
     answer = conform("agents.complete", lambda: client.agents.complete(agent_id=agent.id, messages=USER))
     assert answer.choices[0].message.content
     called = conform("agents.complete (tool_choice=any)", lambda: client.agents.complete(
-        agent_id=agent.id, messages=USER, tools=[WEATHER], tool_choice="any"))
-    assert called.choices[0].message.tool_calls[0].function.name == "get_weather"
+        agent_id=agent.id, messages=USER, tool_choice="any"))
+    assert called.choices[0].message.tool_calls[0].function.name == "get_weather", "the agent's own tools"
+    named = [{"role": "user", "content": "Call get_weather for Oslo"}]
+    assert conform("agents.complete (named function)", lambda: client.agents.complete(
+        agent_id=agent.id, messages=named)).choices[0].finish_reason == "tool_calls"
     conform("agents.stream", lambda: _known(client.agents.stream(agent_id=agent.id, messages=USER)))
     conform("beta.agents.delete", lambda: client.beta.agents.delete(agent_id=agent.id))
+    with pytest.raises(errors.SDKError) as gone:
+        client.agents.complete(agent_id=agent.id, messages=USER)
+    assert gone.value.status_code == 404
 
 
 def test_conversations_all_eleven_operations_with_function_tools_and_formats(client: Mistral,

@@ -1,9 +1,11 @@
-"""Agents: create, list (page numbers or page tokens), get, update into new versions, aliases, delete."""
+"""Agents: create, list (page numbers or page tokens), get, update into new versions, aliases, delete,
+and completions answered with the agent's own model, tools and completion arguments."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from alumio_mistral.sandbox import compute, sse
 from alumio_mistral.sandbox.state import Context, Handler, page_of, token_page
 from alumio_mistral.sandbox.wire import Request, lookup, missing, not_found
 
@@ -26,6 +28,7 @@ class Agents:
             "agents.update_version": self.update_version, "agents.list_versions": self.list_versions,
             "agents.get_version": self.get_version, "agents.set_alias": self.set_alias,
             "agents.list_aliases": self.list_aliases, "agents.delete_alias": self.delete_alias,
+            "agents.complete": self.complete,
         }
 
     def find(self, agent_id: str, version: Any = None) -> dict[str, Any]:
@@ -136,6 +139,19 @@ class Agents:
             self.find(agent_id)
             self.aliases.get(agent_id, {}).pop(request.arg("alias") or "", None)
         return None
+
+    def complete(self, request: Request) -> Any:
+        """A chat answer with the agent's model, tools and completion arguments (the request's win)."""
+        body = request.json()
+        body = body if isinstance(body, dict) else {}
+        if not body.get("agent_id"):
+            raise missing("body", "agent_id")
+        agent = self.find(str(body["agent_id"]))
+        settings = {"model": agent["model"], "tools": agent["tools"], **(agent["completion_args"] or {})}
+        answer = compute.agent_chat({**settings, **{k: v for k, v in body.items() if v is not None}})
+        if body.get("stream"):
+            return sse.stream([*((None, chunk) for chunk in compute.stream_chunks(answer)), (None, sse.DONE)])
+        return answer
 
     def delete(self, request: Request) -> Any:
         agent_id = request.path_params["agent_id"]
