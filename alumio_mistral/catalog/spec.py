@@ -8,6 +8,7 @@ and the sandbox (request validation, response building) share these helpers.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,21 @@ import yaml
 from alumio_mistral.errors import AlumioError
 
 try:
-    _Loader: Any = yaml.CSafeLoader
+    _BaseLoader: Any = yaml.CSafeLoader
 except AttributeError:  # PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """PyYAML reads YAML 1.1, where ``1e+09`` (no dot) is a string; OpenAPI 3.1 files are YAML 1.2,
+    where it is a number. This loader also reads 1.2 floats (``1e9``, ``1e+09``) as numbers."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 class SpecError(AlumioError):

@@ -31,12 +31,14 @@ Example: 'rate_limit=20/s@/v1/chat/*;error=0.1:500@embeddings.*;seed=7'"""
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of ids and fault draws.")
 @click.option("--faults", "faults", metavar="SPEC", help="Faults to inject (grammar below).")
 @click.option("--spec", "spec", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Mistral OpenAPI file: validate request bodies against it and build generic answers from it.")
+              help="A newer Mistral OpenAPI file: serve its operations too, validating and answering from its schemas.")
+@click.option("--no-validate", "no_validate", is_flag=True,
+              help="Let parameters and bodies through unchecked (by default they are validated against the spec).")
 @click.option("--batch-step", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Batch jobs advance one state per SECONDS (default: one state per retrieve).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"base_uri": ...} as JSON instead of a sentence.')
-def sandbox(host: str, port: int, seed: int, faults: str | None, spec: Path | None, batch_step: float | None,
-            as_json: bool) -> None:
+def sandbox(host: str, port: int, seed: int, faults: str | None, spec: Path | None, no_validate: bool,
+            batch_step: float | None, as_json: bool) -> None:
     """Serve a local, stateful Mistral API (no tokens, no network) until Ctrl-C.
 
     Any 'Authorization: Bearer <anything>' is accepted. GET /_sandbox/requests
@@ -46,7 +48,7 @@ def sandbox(host: str, port: int, seed: int, faults: str | None, spec: Path | No
 
     try:
         server = Sandbox(seed=seed, faults=Faults.parse(faults), spec_path=spec, host=host, port=port,
-                         batch_step=batch_step).start()
+                         batch_step=batch_step, validate=not no_validate).start()
     except AlumioError as error:
         fail(str(error))
     except OSError as error:

@@ -1,8 +1,9 @@
 """The sandbox WSGI application: catalog routing, auth, validation, state, faults, counters.
 
 Every catalog operation answers: stateful families and deterministic compute functions
-handle the ones users build flows with; any other operation answers with a minimal instance
-of its response schema (when a spec file was given) or an empty object.
+handle the ones users build flows with; any other operation answers with an instance of its
+response schema. Parameters and bodies are validated against the derived schemas before any
+handler runs (so invalid input never reaches state), unless validation is turned off.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.sandbox import compute, sse
 from alumio_mistral.sandbox.clock import Clock
 from alumio_mistral.sandbox.faults import Decision, Faults
-from alumio_mistral.sandbox.responses import Builder
+from alumio_mistral.sandbox.responses import Builder, wav_bytes
 from alumio_mistral.sandbox.state import Context, Handler
 from alumio_mistral.sandbox.state.agents import Agents
 from alumio_mistral.sandbox.state.batch import Batches
@@ -31,9 +32,9 @@ from alumio_mistral.sandbox.state.models import Models
 from alumio_mistral.sandbox.state.registry import Registry
 from alumio_mistral.sandbox.state.transcriptions import Transcriptions
 from alumio_mistral.sandbox.state.workflows import Workflows
-from alumio_mistral.sandbox.validation import SpecSchemas
+from alumio_mistral.sandbox.validation import Schemas, json_type
 from alumio_mistral.sandbox.wire import (
-    HttpError, Reply, Request, error_body, json_reply, missing, status_line,
+    JSON_TYPE, HttpError, Reply, Request, error_body, json_reply, missing, status_line, wrong_type,
 )
 
 StartResponse = Callable[..., Any]
@@ -51,20 +52,26 @@ class SandboxApp:
 
     def __init__(self, *, seed: int = 0, faults: Faults | str | None = None, spec_path: str | Path | None = None,
                  catalog: Catalog | None = None, clock: Clock | None = None,
-                 batch_step: float | None = None) -> None:
-        self.catalog = catalog or Catalog.default()
+                 batch_step: float | None = None, validate: bool = True) -> None:
+        self.catalog = catalog or Catalog.load(spec_path)
         #: seconds per batch job step; ``None`` moves jobs one step per poll
         self.batch_step = batch_step
         self.seed = seed
         self.faults = faults if isinstance(faults, Faults) else Faults.parse(faults)
         self.clock = clock or Clock()
-        self.schemas = SpecSchemas(spec_path) if spec_path else None
-        self.builder = Builder(self.schemas) if self.schemas else None
+        #: the derived schemas (shipped, or extended by ``spec_path``), read on first use
+        self.spec_path = spec_path
+        #: False: parameters and bodies go to the handlers unchecked (only non-object bodies are refused)
+        self.validate = validate
+        # a newer spec is read now, so that a broken one stops the start, not a later request
+        self._schemas: Schemas | None = Schemas.for_spec(spec_path) if spec_path else None
+        self._builder: Builder | None = None
         self._streams = {(e.method, e.path): e for e in self.catalog if e.streams}
         self._routes: dict[tuple[str, str], tuple[Entity, dict[str, str]] | None] = {}
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._examples: dict[str, Any] = {}
+        self._body_kinds: dict[str, set[str]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -191,43 +198,83 @@ class SandboxApp:
         if entity.retired:
             message = f"{entity.name} ({entity.method} {entity.path}) was retired by Mistral and answers 410 Gone"
             return json_reply(410, error_body(message, "gone"))
-        if entity.body == "json":
-            self._validate(entity, request.json())
+        self._check(entity, request)
         handler = self.handlers.get(entity.name)
-        result = handler(request) if handler else self._example(entity)
+        if handler is None:
+            return self._generic(entity, request)
+        result = handler(request)
         if isinstance(result, Reply):
             return result
         status = entity.success_codes[0] if entity.success_codes else 200
-        if self.builder is not None and status != 204:
-            pointer = self.schemas.response_pointer(entity) if self.schemas else None
-            if pointer is not None:
-                result = self.builder.complete(pointer, result)
+        response = self.schemas.operation(entity).get("response", {})
+        if status != 204 and "schema" in response:
+            result = self.builder.complete(entity.operation_id, response["schema"], result)
         return json_reply(status, result)
 
-    def _validate(self, entity: Entity, body: Any) -> None:
-        if body is None:
-            if entity.body_required:
-                raise missing("body")
-            return
-        if self.schemas is not None:
-            problems = self.schemas.problems(entity, body)
-            if problems:
-                raise HttpError(422, {"detail": problems})
+    @property
+    def schemas(self) -> Schemas:
+        """The derived schemas this sandbox validates with and builds answers from (read on first use)."""
+        if self._schemas is None:
+            self._schemas = Schemas.for_spec(self.spec_path) if self.spec_path else Schemas.shipped()
+        return self._schemas
 
-    def _example(self, entity: Entity) -> Any:
-        """The generic answer of an operation without a handler (built once per operation).
+    @property
+    def builder(self) -> Builder:
+        if self._builder is None:
+            self._builder = Builder(self.schemas, self.seed)
+        return self._builder
 
-        A streaming operation answers one event built from its event schema.
+    def _check(self, entity: Entity, request: Request) -> None:
+        """422 for parameters or a body the operation does not take, before any handler (or state) sees them.
+
+        A JSON body of the wrong kind (a list or a string where an object is due) is refused even with
+        validation off: no handler has to guard against it.
         """
-        if entity.name not in self._examples:
-            pointer = self.schemas.response_pointer(entity) if self.schemas else None
-            if entity.streams:
-                event = self.builder.stream_event(pointer) if self.builder and pointer else (None, {})
-                self._examples[entity.name] = [event]
-            else:
-                self._examples[entity.name] = self.builder.for_pointer(pointer) if self.builder and pointer else {}
-        example = json.loads(json.dumps(self._examples[entity.name]))
-        return sse.stream(example) if entity.streams else example
+        body = request.json() if entity.body == "json" else None
+        if body is None and entity.body == "json" and entity.body_required:
+            raise missing("body")
+        if body is not None:
+            kinds = self._body_kinds.get(entity.operation_id)
+            if kinds is None:
+                facts = self.schemas.operation(entity).get("body")
+                kinds = self._body_kinds[entity.operation_id] = self.schemas.kinds(facts["schema"]) if facts else set()
+            found = json_type(body)
+            if kinds and found not in kinds and not (found == "integer" and "number" in kinds):
+                raise wrong_type(["body"], kinds)
+        if not self.validate:
+            return
+        problems = self.schemas.param_problems(entity, request)
+        if body is not None or entity.body == "multipart":
+            problems += self.schemas.body_problems(entity, request)
+        if problems:
+            raise HttpError(422, {"detail": problems})
+
+    def _generic(self, entity: Entity, request: Request) -> Reply:
+        """The answer of an operation without a handler, built from its response schema once.
+
+        A stream answers one event built from its event schema; a binary answer is bytes of its
+        documented media type.
+        """
+        response = self.schemas.operation(entity).get("response") or {}
+        status = int(response.get("status") or (entity.success_codes[0] if entity.success_codes else 200))
+        media = response.get("media")
+        events = response.get("schema") if entity.streams else None
+        if events is None and "events" in response and _asks_stream(request, request.json() if entity.body == "json" else None):
+            events = response["events"]
+        if events is not None:
+            key = f"{entity.operation_id} events"
+            if key not in self._examples:
+                self._examples[key] = [self.builder.stream_event(events, entity.operation_id)]
+            return sse.stream(self._examples[key])
+        if status == 204 or media is None:
+            return Reply(status, b"")
+        if media != JSON_TYPE:
+            data = wav_bytes() if media.startswith("audio/") else b"sandbox"
+            return Reply(status, data, [("Content-Type", media)])
+        if entity.operation_id not in self._examples:
+            value = self.builder.build(response.get("schema"), entity.operation_id)
+            self._examples[entity.operation_id] = json_reply(status, value).body
+        return Reply(status, self._examples[entity.operation_id], [("Content-Type", JSON_TYPE)])
 
     def _compute(self, name: str) -> Handler:
         """A handler for a stateless endpoint (SSE chunks then ``[DONE]`` when the body asks to stream)."""

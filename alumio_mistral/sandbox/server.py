@@ -26,14 +26,17 @@ class Sandbox:
     """A running sandbox; use as a context manager (``with Sandbox() as sandbox: sandbox.base_uri``).
 
     ``clock`` lets a test drive time (:class:`~alumio_mistral.sandbox.clock.ManualClock`);
-    ``batch_step`` makes batch jobs advance one state per that many seconds instead of per poll.
+    ``batch_step`` makes batch jobs advance one state per that many seconds instead of per poll;
+    ``validate=False`` lets parameters and bodies through unchecked; ``spec_path`` (a newer
+    Mistral spec) adds its operations and schemas to the shipped ones.
     """
 
     def __init__(self, seed: int = 0, faults: Faults | str | None = None, spec_path: str | Path | None = None,
                  host: str = "127.0.0.1", port: int = 0, *, catalog: Catalog | None = None,
-                 clock: Clock | None = None, threads: int = THREADS, batch_step: float | None = None) -> None:
+                 clock: Clock | None = None, threads: int = THREADS, batch_step: float | None = None,
+                 validate: bool = True) -> None:
         self.app = SandboxApp(seed=seed, faults=faults, spec_path=spec_path, catalog=catalog, clock=clock,
-                              batch_step=batch_step)
+                              batch_step=batch_step, validate=validate)
         self.host = host
         self.port = port
         self.threads = threads

@@ -1,113 +1,285 @@
-"""Request validation against a spec file's JSON schemas (OpenAPI 3.1 = JSON Schema 2020-12).
+"""Validating requests against the derived schemas: bodies, query and path parameters.
 
-Operations are found in the spec by ``operationId`` (so inline schemas work as well as named
-ones). One validator is built per schema, on first use, over the schema with its ``$ref``
-inlined (recursive branches become "any value"): that validates twice as fast as following
-references through a registry on every request.
+The schemas ship with the package (``schemas.json``, see :mod:`alumio_mistral.sandbox.derive`)
+and are read on first use; a newer spec file adds its operations at run time. Each check is
+compiled once per operation with ``fastjsonschema`` (valid requests, the common case, cost a
+few microseconds); only a request that fails is checked again with ``jsonschema`` to list
+every problem in Mistral's ``detail`` shape.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
+import uuid
+from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from jsonschema import Draft202012Validator
+import fastjsonschema
+from jsonschema import Draft7Validator, FormatChecker
 
 from alumio_mistral.catalog.entity import Entity
-from alumio_mistral.catalog.spec import load_spec, resolve_schema
+from alumio_mistral.sandbox.wire import Request
 
-_METHODS = ("get", "put", "post", "delete", "patch")
+SCHEMAS_FILE = Path(__file__).with_name("schemas.json")
 #: at most this many problems are reported in one 422 answer
 MAX_PROBLEMS = 20
+Problem = dict[str, Any]
+
+_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+_TIME = re.compile(r"\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
+def _parses(parse: Callable[[str], Any], value: str) -> bool:
+    try:
+        parse(value)
+    except ValueError:
+        return False
+    return True
 
 
-class SpecSchemas:
-    """Where each operation's request and response schemas are in one spec, and validators for them."""
+#: the formats the derived schemas keep, as checks both validators share
+FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
+    "date-time": lambda v: bool(_DATE_TIME.fullmatch(v)) and _parses(datetime.fromisoformat, v.upper().replace("Z", "+00:00")),
+    "date": lambda v: len(v) == 10 and _parses(date.fromisoformat, v),
+    "time": lambda v: bool(_TIME.fullmatch(v)) and _parses(time.fromisoformat, v[:8]),
+    "uuid": lambda v: bool(_UUID.fullmatch(v)) and _parses(uuid.UUID, v),
+    "uri": lambda v: bool(_URI.fullmatch(v)),
+    "email": lambda v: bool(_EMAIL.fullmatch(v)),
+}
+_FORMAT_CHECKER = FormatChecker(formats=())
+for _name, _check in FORMAT_CHECKS.items():
+    _FORMAT_CHECKER.checks(_name)(lambda value, check=_check: not isinstance(value, str) or check(value))
 
-    def __init__(self, spec_path: str | Path) -> None:
-        self.spec = load_spec(spec_path)
-        #: operationId -> JSON pointer of the operation node
-        self.operations: dict[str, str] = {}
-        for raw_path, item in self.spec.get("paths", {}).items():
-            for method in _METHODS:
-                op = item.get(method) if isinstance(item, dict) else None
-                if isinstance(op, dict) and op.get("operationId"):
-                    self.operations[op["operationId"]] = f"/paths/{_escape(raw_path)}/{method}"
-        self._validators: dict[str, Draft202012Validator | None] = {}
-        self._pointers: dict[tuple[str, str], str | None] = {}
+
+class Validator:
+    """One compiled schema: ``problems(value, loc)`` is empty when ``value`` is valid."""
+
+    def __init__(self, schema: Any, definitions: dict[str, Any]) -> None:
+        self.root = {"definitions": definitions, "allOf": [schema]}
+        self._compiled: Callable[[Any], Any] | None = None
+        self._detailed: Draft7Validator | None = None
+
+    def _fast(self, value: Any) -> Any:
+        if self._compiled is None:  # compiling takes milliseconds: only for the parts that are used
+            self._compiled = fastjsonschema.compile(self.root, formats=FORMAT_CHECKS)
+        return self._compiled(value)
+
+    def is_valid(self, value: Any) -> bool:
+        try:
+            self._fast(value)
+        except fastjsonschema.JsonSchemaValueException:
+            return False
+        return True
+
+    def problems(self, value: Any, loc: list[Any]) -> list[Problem]:
+        try:
+            self._fast(value)
+            return []
+        except fastjsonschema.JsonSchemaValueException as error:
+            first = error
+        if self._detailed is None:
+            self._detailed = Draft7Validator(self.root, format_checker=_FORMAT_CHECKER)
+        errors = sorted(self._detailed.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+        problems: list[Problem] = []
+        for found in errors[:MAX_PROBLEMS]:
+            where = [*loc, *found.absolute_path]
+            if found.validator == "required" and isinstance(found.instance, dict):
+                absent = [name for name in found.validator_value if name not in found.instance]
+                problems += [{"loc": [*where, name], "msg": "Field required", "type": "missing"} for name in absent]
+            else:
+                problems.append({"loc": where, "msg": _short(found.message), "type": str(found.validator)})
+        if not problems:  # the two validators disagree on an edge case: the compiled one decides
+            where = [*loc, *(part for part in (first.path or [])[1:])]
+            problems.append({"loc": where, "msg": _short(first.message), "type": str(first.rule)})
+        return problems
+
+
+class Schemas:
+    """The derived schemas of every operation (by ``operationId``), with validators built once."""
+
+    def __init__(self, derived: dict[str, Any]) -> None:
+        self.definitions: dict[str, Any] = derived["definitions"]
+        self.operations: dict[str, Any] = derived["operations"]
+        self._validators: dict[tuple[str, str], Validator | None] = {}
+        self._params: dict[str, _Params | None] = {}
         self._lock = threading.Lock()
 
-    def node(self, pointer: str) -> Any:
-        node: Any = self.spec
-        for part in pointer.strip("/").split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-        return node
+    @classmethod
+    def shipped(cls) -> Schemas:
+        """The schemas derived from the Mistral spec this release was built with (read once)."""
+        return _shipped()
 
-    def request_pointer(self, entity: Entity) -> str | None:
-        """Pointer to the JSON request body schema of ``entity``, if the spec has one."""
-        key = ("request", entity.operation_id)
-        if key not in self._pointers:
-            self._pointers[key] = self._request_pointer(entity)
-        return self._pointers[key]
+    @classmethod
+    def for_spec(cls, spec_path: str | Path) -> Schemas:
+        """The shipped schemas, extended and corrected by a (newer) spec file's (derived once per file)."""
+        return _for_spec(str(Path(spec_path).resolve()))
 
-    def response_pointer(self, entity: Entity) -> str | None:
-        """Pointer to the schema of the first success answer of ``entity`` (JSON, or one SSE event)."""
-        key = ("response", entity.operation_id)
-        if key not in self._pointers:
-            self._pointers[key] = self._response_pointer(entity)
-        return self._pointers[key]
+    def operation(self, entity: Entity) -> dict[str, Any]:
+        """What is derived for ``entity`` (``{}`` for an operation no spec describes)."""
+        return self.operations.get(entity.operation_id) or {}
 
-    def _request_pointer(self, entity: Entity) -> str | None:
-        base = self.operations.get(entity.operation_id)
-        if base is None:
-            return None
-        content = self.node(base).get("requestBody", {}).get("content", {})
-        return f"{base}/requestBody/content/application~1json/schema" if "application/json" in content else None
+    def validator(self, entity: Entity, part: str) -> Validator | None:
+        """The validator of ``part`` (``"body"``, ``"response"`` or ``"events"``) of ``entity``."""
+        key = (entity.operation_id, part)
+        found = self._validators.get(key, False)
+        if found is False:
+            facts = self.operation(entity)
+            schema = facts.get(part, {}).get("schema") if part != "events" else facts.get("response", {}).get("events")
+            with self._lock:
+                found = self._validators[key] = Validator(schema, self.definitions) if schema is not None else None
+        return found  # type: ignore[return-value]
 
-    def _response_pointer(self, entity: Entity) -> str | None:
-        base = self.operations.get(entity.operation_id)
-        if base is None:
-            return None
-        responses = self.node(base).get("responses", {})
-        for code in sorted(str(c) for c in responses):
-            if code.startswith("2"):
-                content = responses[code].get("content") or {}
-                for kind in ("application/json", "text/event-stream"):
-                    if "schema" in content.get(kind, {}):
-                        return f"{base}/responses/{code}/content/{_escape(kind)}/schema"
-                return None
-        return None
+    def schema_validator(self, schema: Any) -> Validator:
+        """A validator for a schema over these definitions (not cached)."""
+        return Validator(schema, self.definitions)
 
-    def validator(self, pointer: str) -> Draft202012Validator:
-        """A validator for the schema at ``pointer``, built once."""
-        with self._lock:
-            found = self._validators.get(pointer)
-            if found is None:
-                found = Draft202012Validator(resolve_schema(self.spec, self.node(pointer)))
-                self._validators[pointer] = found
-            return found
+    def kinds(self, schema: Any) -> set[str]:
+        """The JSON types a schema allows (``$ref`` and combinators followed; empty: any)."""
+        found: set[str] = set()
+        pending, seen = [schema], 0
+        while pending and seen < 64:
+            node, seen = pending.pop(), seen + 1
+            if not isinstance(node, dict):
+                continue
+            if "$ref" in node:
+                pending.append(self.definitions.get(node["$ref"].rsplit("/", 1)[-1]))
+            kind = node.get("type")
+            found.update([kind] if isinstance(kind, str) else kind or [])
+            if "enum" in node or "const" in node:
+                found.update(json_type(v) for v in node.get("enum", [node.get("const")]))
+            for key in ("anyOf", "oneOf", "allOf"):
+                pending.extend(node.get(key) or [])
+        return found
 
-    def problems(self, entity: Entity, body: Any) -> list[dict[str, Any]]:
-        """422 ``detail`` items for a JSON request body (empty when valid or not checkable)."""
-        pointer = self.request_pointer(entity)
-        if pointer is None:
+    def body_problems(self, entity: Entity, request: Request) -> list[Problem]:
+        """422 ``detail`` items for the request body (JSON or multipart form)."""
+        facts = self.operation(entity).get("body")
+        validator = self.validator(entity, "body")
+        if facts is None or validator is None:
             return []
-        errors = sorted(self.validator(pointer).iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
-        problems: list[dict[str, Any]] = []
-        for error in errors[:MAX_PROBLEMS]:
-            where = ["body", *error.absolute_path]
-            if error.validator == "required" and isinstance(error.instance, dict):
-                missing = [name for name in error.validator_value if name not in error.instance]
-                problems += [{"loc": [*where, name], "msg": "Field required", "type": "missing"} for name in missing]
+        if facts["media"] == "multipart":
+            return validator.problems(self._form_value(facts["schema"], request), ["body"])
+        return validator.problems(request.json(), ["body"])
+
+    def _form_value(self, schema: Any, request: Request) -> dict[str, Any]:
+        """A multipart body as the JSON value its schema describes (file parts as their file name)."""
+        fields, files = request.form()
+        properties = self._properties(schema)
+        value: dict[str, Any] = {name: coerce(text, self.kinds(properties.get(name))) for name, text in fields.items()}
+        value.update({name: upload.filename for name, upload in files.items()})
+        return value
+
+    def _properties(self, schema: Any) -> dict[str, Any]:
+        properties: dict[str, Any] = {}
+        pending = [schema]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, dict):
+                if "$ref" in node:
+                    pending.append(self.definitions.get(node["$ref"].rsplit("/", 1)[-1]))
+                properties.update(node.get("properties") or {})
+                pending.extend(node.get("allOf") or [])
+        return properties
+
+    def param_problems(self, entity: Entity, request: Request) -> list[Problem]:
+        """422 ``detail`` items for the query and path parameters."""
+        key = entity.operation_id
+        params = self._params.get(key, False)
+        if params is False:
+            derived = self.operation(entity).get("params")
+            with self._lock:
+                params = self._params[key] = _Params(derived, self) if derived else None
+        if params is None:
+            return []
+        return params.problems(request)
+
+
+class _Params:
+    """The query and path parameters of one operation, as one object to validate."""
+
+    def __init__(self, derived: dict[str, dict[str, Any]], schemas: Schemas) -> None:
+        self.entries: list[tuple[str, str, dict[str, Any], set[str], set[str]]] = []
+        shape: dict[str, Any] = {"type": "object", "properties": {}}
+        for where, params in derived.items():
+            properties = {name: entry["schema"] for name, entry in params.items()}
+            required = sorted(name for name, entry in params.items() if entry.get("required"))
+            shape["properties"][where] = {"type": "object", "properties": properties, "required": required}
+            for name, entry in params.items():
+                kinds = schemas.kinds(entry["schema"])
+                items = schemas.kinds(entry["schema"].get("items")) if "array" in kinds else set()
+                self.entries.append((where, name, entry, kinds, items))
+        self.validator = Validator(shape, schemas.definitions)
+
+    def problems(self, request: Request) -> list[Problem]:
+        value: dict[str, dict[str, Any]] = {"path": {}, "query": {}}
+        decoding: list[Problem] = []
+        for where, name, entry, kinds, items in self.entries:
+            if where == "path":
+                raw = [request.path_params[name]] if name in request.path_params else None
             else:
-                problems.append({"loc": where, "msg": _short(error.message), "type": str(error.validator)})
-        return problems
+                raw = request.query.get(name)
+            if raw is None:
+                continue
+            if entry.get("json"):
+                try:
+                    value[where][name] = json.loads(raw[0])
+                except ValueError:
+                    decoding.append({"loc": [where, name], "msg": "Input should be valid JSON", "type": "json_invalid"})
+            elif "array" in kinds:
+                value[where][name] = [coerce(text, items) for text in raw]
+            else:
+                value[where][name] = coerce(raw[0], kinds)
+        return decoding + self.validator.problems(value, [])
+
+
+def coerce(text: str, kinds: set[str]) -> Any:
+    """A query, path or form value as the JSON value its schema's types suggest (else the text)."""
+    if "integer" in kinds and re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if "number" in kinds and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text):
+        return float(text)
+    if "boolean" in kinds and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if kinds and kinds <= {"object", "array", "null"}:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a parsed JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return {float: "number", str: "string", list: "array", dict: "object"}.get(type(value), "string")
 
 
 def _short(message: str, limit: int = 300) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> Schemas:
+    return Schemas(json.loads(SCHEMAS_FILE.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=4)
+def _for_spec(spec_path: str) -> Schemas:
+    from alumio_mistral.sandbox.derive import derive_file
+
+    base = _shipped()
+    newer = derive_file(spec_path)
+    return Schemas({"definitions": {**base.definitions, **newer["definitions"]},
+                    "operations": {**base.operations, **newer["operations"]}})

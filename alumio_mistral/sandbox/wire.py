@@ -165,6 +165,21 @@ def missing(*loc: str) -> HttpError:
     return HttpError(422, {"detail": [{"loc": list(loc), "msg": "Field required", "type": "missing"}]})
 
 
+#: what a client must send instead, and pydantic's error type for it, per JSON type
+_EXPECTED = {
+    "object": ("Input should be a valid dictionary or object to extract fields from", "model_attributes_type"),
+    "array": ("Input should be a valid list", "list_type"),
+    "string": ("Input should be a valid string", "string_type"),
+}
+
+
+def wrong_type(loc: list[Any], kinds: set[str]) -> HttpError:
+    """422 for a value of the wrong JSON type (``kinds``: the types it may have)."""
+    message, kind = next((_EXPECTED[k] for k in ("object", "array", "string") if k in kinds),
+                         (f"Input should be of type {' or '.join(sorted(kinds))}", "type_error"))
+    return HttpError(422, {"detail": [{"loc": loc, "msg": message, "type": kind}]})
+
+
 def query_error(name: str, message: str) -> dict[str, Any]:
     return {"detail": [{"loc": ["query", name], "msg": message, "type": "value_error"}]}
 

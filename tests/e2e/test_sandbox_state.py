@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 
 import pytest
 import requests
 
 from alumio_mistral.sandbox import Sandbox, embedded_base_uri
-from alumio_mistral.sandbox.pytest_plugin import shared_spec_path
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +44,8 @@ def test_files_page_with_totals_and_filters(api: Api) -> None:
     assert requests.get(signed, timeout=5).content == b"x", "a signed URL needs no bearer token"
     no_file = api.session.post(api.base + "/v1/files", files={"purpose": (None, "batch")})
     assert no_file.status_code == 422 and no_file.json()["detail"][0]["loc"] == ["body", "file"]
-    bad_purpose = api.session.post(api.base + "/v1/files", files={"file": ("a", b"x"), "purpose": (None, "x")})
-    assert bad_purpose.status_code == 422
+    bad_visibility = api.session.post(api.base + "/v1/files", files={"file": ("a", b"x"), "visibility": (None, "x")})
+    assert bad_visibility.status_code == 422 and bad_visibility.json()["detail"][0]["loc"] == ["body", "visibility"]
     api("DELETE", f"/v1/files/{first['id']}")
     assert api.session.get(f"{api.base}/v1/files/{first['id']}").status_code == 404
 
@@ -116,10 +114,7 @@ def test_embedded_sandbox_is_one_per_process() -> None:
     assert json.loads(requests.get(uri + "/_sandbox/requests").text) is not None
 
 
-def test_fixture_validates_with_the_spec_beside_the_repo(mistral_sandbox: Sandbox) -> None:
-    spec = shared_spec_path(Path(__file__).resolve())
-    assert (mistral_sandbox.app.schemas is not None) == (spec is not None)
-    if spec is not None:
-        answer = requests.post(mistral_sandbox.base_uri + "/v1/embeddings", json={"input": "x"},
-                               headers={"Authorization": "Bearer k"})
-        assert answer.status_code == 422
+def test_fixture_validates_requests(mistral_sandbox: Sandbox) -> None:
+    answer = requests.post(mistral_sandbox.base_uri + "/v1/embeddings", json={"input": "x"},
+                           headers={"Authorization": "Bearer k"})
+    assert answer.status_code == 422
