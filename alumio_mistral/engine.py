@@ -43,6 +43,12 @@ class RunStats:
     review: int = 0
     #: tasks a dead run left in ``processing`` that were safe to send again
     resumed: int = 0
+    #: tasks another worker holds under a live lease (left alone by this run)
+    leased: int = 0
+    #: tasks left ``new`` because a client's circuit breaker opened (a later run sends them)
+    deferred: int = 0
+    #: why publishing stopped early, one line per outgoing (an open circuit breaker)
+    stopped: list[str] = field(default_factory=list)
     #: entities an incoming could not read or turn into tasks
     read_failed: int = 0
     duration: float = 0.0
@@ -52,7 +58,12 @@ class RunStats:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.read_failed == 0
+        return self.failed == 0 and self.read_failed == 0 and not self.stopped
+
+    @property
+    def needs_review(self) -> bool:
+        """Did this run leave tasks only a person can settle (the server may have acted)?"""
+        return self.review > 0
 
     def absorb(self, outgoing: str, stats: OutgoingStats) -> None:
         self.processed += stats.processed
@@ -60,6 +71,10 @@ class RunStats:
         self.skipped += stats.skipped
         self.review += stats.review
         self.resumed += stats.resumed
+        self.leased += stats.leased
+        self.deferred += stats.deferred
+        if stats.stopped:
+            self.stopped.append(stats.stopped)
         self.failures.extend({"outgoing": outgoing, **failure} for failure in stats.failures)
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,7 +112,9 @@ def _names(value: str | Iterable[str] | None) -> list[str] | None:
     return names or None
 
 
-def _check_known(project: Any, kind: str, names: list[str] | None) -> None:
+def check_known(project: Any, kind: str, names: list[str] | None) -> None:
+    """Every name must be an ``incoming`` or ``outgoing`` (``kind``) of the project; the error
+    lists the known ones."""
     known = getattr(project, kind)
     for name in names or ():
         if name not in known:
@@ -132,8 +149,8 @@ def run(
     and :func:`~alumio_mistral.incoming.routed_outgoings`.
     """
     incoming_names, outgoing_names = _names(incoming), _names(outgoing)
-    _check_known(project, "incoming", incoming_names)
-    _check_known(project, "outgoing", outgoing_names)
+    check_known(project, "incoming", incoming_names)
+    check_known(project, "outgoing", outgoing_names)
     if dry_run:
         return _dry_run(project, incoming_names, _outgoings_for(project, incoming_names, outgoing_names))
     started = time.monotonic()
@@ -168,7 +185,7 @@ def publish(
     """
     started = time.monotonic()
     names = _names(outgoing)
-    _check_known(project, "outgoing", names)
+    check_known(project, "outgoing", names)
     owned: dict[str | None, list[int]] | None = None
     if task_ids is not None:
         owned = {}

@@ -16,6 +16,33 @@ import click
 from alumio_mistral.errors import AlumioError
 
 
+#: exit codes of every command: done / something failed (replayable) / click's usage error /
+#: a person must look (tasks in ``review``: the server may have acted). Review wins over
+#: failures: failed tasks can be replayed by a script (``tasks retry``), review tasks cannot.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REVIEW = 0, 1, 2, 3
+
+
+def exit_code(*, failed: bool, review: bool) -> int:
+    """The exit code for a command that failed tasks and/or left tasks in ``review``."""
+    if review:
+        return EXIT_REVIEW
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def exit_after_publish(stats: Any) -> None:
+    """Say what needs attention after publishing (a run, ``tasks retry``) and leave with the
+    exit code :func:`exit_code` gives; return quietly when all went well."""
+    for line in stats.stopped:
+        click.echo(f"stopped: {line}", err=True)
+    code = exit_code(failed=not stats.ok, review=stats.needs_review)
+    if code == EXIT_OK:
+        return
+    problems = [f"{stats.failed + stats.read_failed} failure(s)"] if stats.failed or stats.read_failed else []
+    problems += [f"{len(stats.stopped)} outgoing(s) stopped early"] if stats.stopped else []
+    problems += [f"{stats.review} task(s) in review need a person"] if stats.needs_review else []
+    fail(", ".join(problems), code)
+
+
 def echo_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout (for ``--json`` options)."""
     click.echo(json.dumps(value, indent=2, sort_keys=False, default=str, ensure_ascii=False))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from alumio_mistral.cli.output import Progress, echo_json, fail, run_or_fail
+from alumio_mistral.cli.output import Progress, echo_json, exit_after_publish, fail, run_or_fail
 
 
 def summary_line(stats: Any) -> str:
@@ -18,9 +18,14 @@ def summary_line(stats: Any) -> str:
         f"failed {stats.failed}, skipped {stats.skipped}"
     )
     if stats.review:
-        line += f", review {stats.review} (interrupted after sending: see `tasks list --status review`)"
+        line += (f", review {stats.review} (need a person: the server may have acted; see"
+                 " `tasks list --status review`, then `tasks reconcile` or `tasks resolve`)")
     if stats.resumed:
         line += f", resumed {stats.resumed}"
+    if stats.leased:
+        line += f", leased {stats.leased} (being worked on by another run)"
+    if stats.deferred:
+        line += f", deferred {stats.deferred}"
     if stats.read_failed:
         line += f", unreadable {stats.read_failed}"
     return line + f" in {stats.duration:.1f}s"
@@ -62,7 +67,8 @@ def _print_plan(stats: Any) -> None:
 def run(project: str, incoming: tuple[str, ...], outgoing: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Run every incoming of PROJECT, then publish every pending task.
 
-    Exits non-zero when any task failed or a source could not be read.
+    Exits 1 when any task failed, a source could not be read or a client's circuit breaker
+    stopped publishing; 3 when tasks were left in review (a person must look; wins over 1).
     """
     from alumio_mistral import engine
     from alumio_mistral.config import load_project
@@ -81,5 +87,4 @@ def run(project: str, incoming: tuple[str, ...], outgoing: tuple[str, ...], dry_
             _print_plan(stats)
         click.echo(_dry_summary(stats) if dry_run else summary_line(stats), err=True)
         _print_failures(stats)
-    if not stats.ok:
-        fail(f"{stats.failed + stats.read_failed} failure(s)")
+    exit_after_publish(stats)

@@ -1,13 +1,24 @@
-"""``alumio-mistral tasks list|show|retry``: look at durable tasks and send failed ones again."""
+"""``alumio-mistral tasks list|show|retry|resolve|reconcile``: look at durable tasks, send failed
+ones again, and settle the ones in ``review`` (where the server may have acted)."""
 
 from __future__ import annotations
 
+import getpass
 import json
+import socket
+from datetime import datetime, timezone
 from typing import Any
 
 import click
 
-from alumio_mistral.cli.output import Progress, echo_json, fail, run_or_fail
+from alumio_mistral.cli.output import (
+    EXIT_REVIEW,
+    Progress,
+    echo_json,
+    exit_after_publish,
+    fail,
+    run_or_fail,
+)
 from alumio_mistral.tasks.store import STATUSES
 
 
@@ -21,7 +32,7 @@ def _open(project: str) -> tuple[Any, Any]:
 
 @click.group()
 def tasks() -> None:
-    """List, show and retry the tasks of a project."""
+    """List, show, retry, resolve and reconcile the tasks of a project."""
 
 
 @tasks.command("list")
@@ -35,8 +46,12 @@ def list_tasks(
     project: str, status: str | None, incoming: str | None, outgoing: str | None, limit: int | None, as_json: bool
 ) -> None:
     """List the tasks of PROJECT, oldest first."""
-    _, store = _open(project)
+    from alumio_mistral.engine import check_known
+
+    loaded, store = _open(project)
     with store:
+        run_or_fail(lambda: check_known(loaded, "incoming", [incoming] if incoming else None))
+        run_or_fail(lambda: check_known(loaded, "outgoing", [outgoing] if outgoing else None))
         found = store.list(status=status, incoming=incoming, outgoing=outgoing, limit=limit)
         counts = store.counts()
     if as_json:
@@ -76,29 +91,154 @@ def show(project: str, task_id: int, as_json: bool) -> None:
 @click.argument("task_ids", nargs=-1, type=int, metavar="[ID ...]")
 @click.option("--status", type=click.Choice(STATUSES), default="failed", show_default=True,
               help="Without IDs: retry every task with this status.")
+@click.option("--force", is_flag=True,
+              help="Also send tasks in review again, although the server may already have acted on them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the publish summary as JSON.")
-def retry(project: str, task_ids: tuple[int, ...], status: str, as_json: bool) -> None:
+def retry(project: str, task_ids: tuple[int, ...], status: str, force: bool, as_json: bool) -> None:
     """Put tasks back to new (the IDs given, else every task with --status) and publish them.
 
-    Exits 1 when any of them fails again.
+    A task in review may already have been carried out by the server (an upload, a create, a
+    delete whose answer never came): sending it again may do it twice, so it needs --force. A
+    task processing under a live lease is being worked on and is left alone; one whose lease
+    lapsed is recovered as after a crash. Exits 1 when any of them fails again, 3 when any
+    ends in review.
     """
     from alumio_mistral import engine
 
     loaded, store = _open(project)
     with store:
-        ids = list(task_ids) or [task.id for task in store.list(status=status)]
-        missing = [task_id for task_id in ids if store.get(task_id) is None]
+        chosen = [store.get(task_id) for task_id in task_ids] if task_ids else store.list(status=status)
+        missing = [task_id for task_id, task in zip(task_ids, chosen) if task is None]
         if missing:
             fail(f"{project}: no task with id {missing[0]}")
-        if not ids:
+        if not chosen:
             click.echo(f"no {status} tasks to retry", err=True)
             return
-        store.requeue(ids)
+        _check_review(project, [task.id for task in chosen if task.status == "review"], force)
+        _check_leases(project, store, chosen)
+        ids = [task.id for task in chosen]
+        # a lapsed claim is not requeued here: the publish pass recovers it (new, or review
+        # when its unsafe request may have left), exactly as after a crash
+        run_or_fail(lambda: store.requeue([task.id for task in chosen if task.status != "processing"]))
         progress = None if as_json else Progress("retry")
         stats = run_or_fail(lambda: engine.publish(loaded, store, task_ids=ids, progress=progress))
     if as_json:
         echo_json(stats.to_dict())
     else:
         progress.finish()
-    if stats.failed:
-        raise SystemExit(1)
+        for failure in stats.failures[:20]:
+            task = f"task {failure['task']}: " if "task" in failure else ""
+            click.echo(f"  {task}{failure.get('type', 'error')}: {failure.get('message')}", err=True)
+    exit_after_publish(stats)
+
+
+def _check_review(project: str, review: list[int], force: bool) -> None:
+    """Tasks in review are sent again only with ``--force``, and never without saying the risk."""
+    if not review:
+        return
+    named = ", ".join(map(str, review[:10])) + (" ..." if len(review) > 10 else "")
+    risk = (f"task {named} is in review: its request may already have been carried out by the server;"
+            " sending it again may do it twice (a second upload, create or delete)")
+    if not force:
+        fail(f"{project}: {risk}. Check it, then settle it with `tasks reconcile` or `tasks resolve`,"
+             " or pass --force to send it again anyway")
+    click.echo(f"warning: {risk}; sending again as --force asks", err=True)
+
+
+def _check_leases(project: str, store: Any, chosen: list[Any]) -> None:
+    """A task processing under a live lease is being worked on: refuse, saying until when."""
+    live = {task.id: task for name in {t.outgoing for t in chosen if t.status == "processing"}
+            for task in store.leased(name)}
+    held = [live[task.id] for task in chosen if task.id in live]
+    if held:
+        until = datetime.fromtimestamp(max(task.lease_until for task in held), timezone.utc)
+        fail(f"{project}: task {', '.join(str(task.id) for task in held)} is being worked on (processing,"
+             f" leased by {held[0].claimed_by} until {until.isoformat(timespec='seconds')}); it is left"
+             " alone until the lease lapses")
+
+
+def _by() -> str:
+    """Who settles a task, for its record: the local user at this host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (some containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@tasks.command("resolve")
+@click.argument("project", type=click.Path(exists=True))
+@click.argument("task_ids", nargs=-1, type=int, required=True, metavar="ID [ID ...]")
+@click.option("--status", type=click.Choice(["processed", "failed"]), required=True,
+              help="processed: the server did act (done); failed: it did not (replayable with `tasks retry`).")
+@click.option("--note", default="", help="What was checked, kept in the task's record.")
+@click.option("--json", "as_json", is_flag=True, help="Print the settled tasks as JSON.")
+def resolve(project: str, task_ids: tuple[int, ...], status: str, note: str, as_json: bool) -> None:
+    """Settle checked tasks by hand: tasks in review (or failed) become processed or failed.
+
+    The note, who settled it and when are kept in the task's record (``resolution``).
+    """
+    _, store = _open(project)
+    with store:
+        settled = [run_or_fail(lambda task_id=task_id: store.resolve(
+            task_id, status, {"status": status, "note": note, "by": _by(), "at": _now()}
+        )) for task_id in task_ids]
+    if as_json:
+        echo_json([task.to_dict() for task in settled])
+        return
+    for task in settled:
+        click.echo(f"task {task.id}: {task.resolution['from']} -> {task.status}")
+
+
+@tasks.command("reconcile")
+@click.argument("project", type=click.Path(exists=True))
+@click.argument("task_ids", nargs=-1, type=int, metavar="[ID ...]")
+@click.option("--json", "as_json", is_flag=True, help="Print each decision as JSON.")
+def reconcile(project: str, task_ids: tuple[int, ...], as_json: bool) -> None:
+    """Look on the server whether the requests of tasks in review landed, and settle them.
+
+    For each review task (the IDs given, else all), where the operation allows looking (an
+    upload: a file by name and size; a batch job: by its metadata; a delete: is the object
+    gone?): found, the task is processed with the object as its result; certainly absent, it
+    is failed (replayable with `tasks retry`); otherwise it stays in review with a note.
+    Exits 3 when tasks are left in review.
+    """
+    from alumio_mistral import reconcile as lookups
+    from alumio_mistral.engine import ClientPool
+    from alumio_mistral.http.errors import ApiError
+
+    loaded, store = _open(project)
+    decisions: list[dict[str, Any]] = []
+    clients = ClientPool(loaded)
+    with store:
+        chosen = [store.get(task_id) for task_id in task_ids] if task_ids else store.list(status="review")
+        for task_id, task in zip(task_ids, chosen):
+            if task is None or task.status != "review":
+                fail(f"{project}: task {task_id} is {'missing' if task is None else task.status}; "
+                     "only tasks in review are reconciled")
+        try:
+            for task in chosen:
+                try:
+                    finding = lookups.look((task.last_error or {}).get("look"), clients, loaded.catalog)
+                except ApiError as error:
+                    finding = lookups.Finding(lookups.UNKNOWN, f"could not look: {error}")
+                status = {lookups.LANDED: "processed", lookups.ABSENT: "failed"}.get(finding.verdict, "review")
+                note = finding.note if status != "failed" else f"{finding.note}; replayable with `tasks retry`"
+                store.resolve(task.id, status, {"status": status, "note": note, "by": "tasks reconcile",
+                                                "at": _now()}, result=finding.found)
+                decisions.append({"task": task.id, "status": status, "note": note})
+        finally:
+            clients.close()
+    if as_json:
+        echo_json(decisions)
+    else:
+        for decision in decisions:
+            click.echo(f"task {decision['task']}: {decision['status']}: {decision['note']}")
+        if not decisions:
+            click.echo("no tasks in review", err=True)
+    if any(decision["status"] == "review" for decision in decisions):
+        raise SystemExit(EXIT_REVIEW)

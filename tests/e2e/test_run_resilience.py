@@ -90,7 +90,7 @@ def server() -> Iterator[_Recorder]:
     recorder.server_close()
 
 
-def _project(folder: Path, server: _Recorder, count: int, outgoing: dict[str, Any]) -> Path:
+def _project(folder: Path, server: _Recorder, count: int, outgoing: dict[str, Any], **extra: Any) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "items.jsonl").write_text("".join(json.dumps({"id": f"t{n:02d}"}) + "\n" for n in range(count)))
     document = {
@@ -98,6 +98,7 @@ def _project(folder: Path, server: _Recorder, count: int, outgoing: dict[str, An
         "incoming": {"items": {"subscriber": {"type": "jsonl", "path": "items.jsonl"}, "dedup": "new"}},
         "outgoing": {"out": outgoing},
         "routes": [{"incoming": "items", "outgoing": "out"}],
+        **extra,
     }
     (folder / "alumio.yaml").write_text(yaml.safe_dump(document))
     return folder
@@ -166,7 +167,7 @@ def test_sigkill_then_rerun_finishes_every_task_once_and_never_repeats_a_create(
         "publisher": {"entity": "libraries.create", "body": "request"},
         "entity_transformers": [{"type": "set", "path": "request", "value": {"name": "&{id}"}}],
         "concurrency": 8,
-    })
+    }, store={"lease": 1})
     first = _start_run(folder)
     deadline = time.monotonic() + 30
     while sum(server.seen.values()) < 12 and first.poll() is None and time.monotonic() < deadline:
@@ -176,6 +177,7 @@ def test_sigkill_then_rerun_finishes_every_task_once_and_never_repeats_a_create(
     assert first.returncode == -signal.SIGKILL
     interrupted = [task for task in _tasks(folder) if task.status == "processing"]
     assert interrupted, "the kill should land while requests are in flight"
+    time.sleep(1.1)  # nobody renews the dead run's leases: they lapse
 
     second = _start_run(folder)
     _out, err = second.communicate(timeout=60)
@@ -187,4 +189,4 @@ def test_sigkill_then_rerun_finishes_every_task_once_and_never_repeats_a_create(
     review = [task for task in tasks if task.status == "review"]
     assert review and all(task.last_error["type"] == "InterruptedPublish" for task in review)
     assert {task.id for task in review} <= {task.id for task in interrupted}
-    assert second.returncode == 0 and f"review {len(review)}" in err
+    assert second.returncode == 3 and f"review {len(review)}" in err  # 3: a person must look
