@@ -1,13 +1,15 @@
 """Checks between the parts of a project, run after the schemas checked each part's shape.
 
 Routes must name existing incoming and outgoing configurations, subscribers and publishers
-existing clients, and entities must exist in the catalog with parameters they accept. The
+existing clients, entities must exist in the catalog with parameters they accept, and the local
+files that enabled incomings read must exist. The
 checks read what did validate and compare it with every name *written* in the file, so an
 object that is broken itself is not reported a second time as "unknown" where it is used.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 from alumio_mistral.catalog import Catalog
@@ -36,6 +38,25 @@ def cross_check(raw: Mapping[str, Any], valid: Mapping[str, Any], catalog: Catal
                 checker.target(outgoing[key], f"outgoing.{name}.{key}", reads=False)
     checker.routes(valid.get("routes", []))
     return checker.findings
+
+
+def missing_files(valid: Mapping[str, Any], root: Path) -> list[Finding]:
+    """The source files of enabled incomings that are not there (relative to the project folder)."""
+    findings: list[Finding] = []
+    for name, incoming in valid.get("incoming", {}).items():
+        subscriber = incoming.get("subscriber")
+        if incoming.get("disabled") or not isinstance(subscriber, dict) or "path" not in subscriber:
+            continue
+        path = f"incoming.{name}.subscriber.path"
+        try:
+            file = root / subscriber["path"]
+            if not file.exists():
+                findings.append((path, f"no such file: {file}"))
+            elif not file.is_file():
+                findings.append((path, f"not a file: {file}"))
+        except (OSError, ValueError) as error:
+            findings.append((path, f"cannot be read: {error}"))
+    return findings
 
 
 def _names(raw: Mapping[str, Any], section: str) -> set[str]:

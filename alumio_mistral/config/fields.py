@@ -5,7 +5,10 @@
   objects that validated, so cross-reference checks still run when a sibling is broken;
 - :class:`TypedNested` picks a schema by ``type`` (subscribers, publishers). Written here rather
   than taken from ``marshmallow-oneofschema`` because that package reports a failing object as a
-  flat list and drops its valid part, while we need nested per-field messages and partial data.
+  flat list and drops its valid part, while we need nested per-field messages and partial data;
+- :func:`bounded_int` and :func:`bounded_float` declare the range of every numeric setting, so
+  ``read_timeout: 1e300`` or ``concurrency: 2.5`` is a problem at load time, not a hang or a
+  silent truncation at run time.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import re
 from typing import Any, Callable, Iterable, Mapping
 
 from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow.validate import Range
 
 #: what a user-chosen name may look like (no dots: they separate the parts of a dotted path)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_/-]*")
@@ -43,6 +47,28 @@ class StrictSchema(Schema):
                 error.messages[key] = [
                     f"unknown key{did_you_mean(str(key), known)}; expected one of: {', '.join(known)}"
                 ]
+
+
+class WholeNumber(fields.Integer):
+    """An integer that refuses a fraction: marshmallow's own turns ``2.5`` into ``2`` silently."""
+
+    default_error_messages = {"invalid": "expected a whole number"}
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def bounded_int(low: int, high: int, **kwargs: Any) -> fields.Integer:
+    """A whole number from ``low`` to ``high`` inclusive."""
+    return WholeNumber(validate=Range(low, high, error="must be from {min} to {max}, got {input}"), **kwargs)
+
+
+def bounded_float(low: float, high: float, *, above_low: bool = False, **kwargs: Any) -> fields.Float:
+    """A number from ``low`` (or, with ``above_low``, above it) to ``high`` inclusive."""
+    error = "must be above {min} and at most {max}, got {input}" if above_low else "must be from {min} to {max}, got {input}"
+    return fields.Float(validate=Range(low, high, min_inclusive=not above_low, error=error), **kwargs)
 
 
 class NamedMapping(fields.Field):
@@ -97,6 +123,8 @@ class TypedNested(fields.Field):
         choices = ", ".join(self.schemas)
         if kind is None:
             raise ValidationError({"type": [f"missing; one of: {choices}"]})
+        if not isinstance(kind, str):
+            raise ValidationError({"type": [f"expected one name, got {type(kind).__name__}; one of: {choices}"]})
         if kind not in self.schemas:
             raise ValidationError({"type": [f"unknown type {kind!r}{did_you_mean(str(kind), self.schemas)}; one of: {choices}"]})
         try:

@@ -81,6 +81,13 @@ class Project:
     description: str = ""
     #: the entity catalog, extended by the project's ``spec:`` file when it names one
     catalog: Catalog = field(default_factory=Catalog.default, repr=False)
+    #: the clients the project sends through that talk to the embedded sandbox (no key set)
+    sandbox_clients: list[str] = field(default_factory=list)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """Do its answers come from the embedded sandbox? Then they are fake, and its store is apart."""
+        return bool(self.sandbox_clients)
 
     def __repr__(self) -> str:
         """Names only: short enough to read, and no client setting (or secret) can leak."""

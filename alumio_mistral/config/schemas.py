@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from marshmallow import ValidationError, fields, pre_load, validates_schema
-from marshmallow.validate import Length, OneOf, Range
+from marshmallow.validate import Length, OneOf
 
-from alumio_mistral.config.fields import NamedMapping, StrictSchema, TypedNested
+from alumio_mistral.config.fields import NamedMapping, StrictSchema, TypedNested, bounded_float, bounded_int
 from alumio_mistral.http.prototypes import (
     AUTH_KINDS,
     BREAKER_COOL_DOWN_MAX,
@@ -27,8 +27,13 @@ DEDUP_POLICIES = ("always", "new", "changed")
 FAILURE_POLICIES = ("retry", "fail")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
-_positive_int = Range(min=1)
-_positive_float = Range(min=0, min_inclusive=False)
+#: upper bounds of the numeric settings: past them a value is a mistake (or an attack), not a choice
+MAX_TIMEOUT = 3600.0
+MAX_ATTEMPTS = 100
+MAX_CONCURRENCY = 64
+MAX_RATE_LIMIT = 10_000.0
+MAX_PAGE_SIZE = 10_000
+MAX_COUNT = 1_000_000_000
 
 
 def _base_uri(value: str) -> None:
@@ -87,15 +92,15 @@ class ClientSchema(DescribedSchema):
     username = fields.String(validate=_credential(spaces_allowed=True))
     password = fields.String(validate=_credential(spaces_allowed=True))
     headers = fields.Dict(keys=fields.String(), values=fields.String(validate=_credential()))
-    connect_timeout = fields.Float(validate=_positive_float)
-    read_timeout = fields.Float(validate=_positive_float)
-    max_attempts = fields.Integer(validate=_positive_int)
-    backoff_factor = fields.Float(validate=Range(min=0))
-    backoff_max = fields.Float(validate=Range(min=0))
-    max_retry_wait = fields.Float(validate=Range(min=0))
-    rate_limit = fields.Float(validate=_positive_float, allow_none=True)
-    breaker_failures = fields.Integer(validate=Range(min=0, max=BREAKER_FAILURES_MAX))
-    breaker_cool_down = fields.Float(validate=Range(min=0, max=BREAKER_COOL_DOWN_MAX, min_inclusive=False))
+    connect_timeout = bounded_float(0, MAX_TIMEOUT, above_low=True)
+    read_timeout = bounded_float(0, MAX_TIMEOUT, above_low=True)
+    max_attempts = bounded_int(1, MAX_ATTEMPTS)
+    backoff_factor = bounded_float(0, MAX_TIMEOUT)
+    backoff_max = bounded_float(0, MAX_TIMEOUT)
+    max_retry_wait = bounded_float(0, MAX_TIMEOUT)
+    rate_limit = bounded_float(0, MAX_RATE_LIMIT, above_low=True, allow_none=True)
+    breaker_failures = bounded_int(0, BREAKER_FAILURES_MAX)
+    breaker_cool_down = bounded_float(0, BREAKER_COOL_DOWN_MAX, above_low=True)
     follow_cross_host_redirects = fields.Boolean()
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
@@ -105,6 +110,8 @@ class ClientSchema(DescribedSchema):
         Reads the keys as written, so a value that failed its own check is not also "missing".
         """
         given = original_data
+        if not isinstance(given, Mapping):
+            return  # the schema itself reports "expected a mapping"
         errors: dict[str, str] = {}
         generic = given.get("prototype") == "generic"
         auth = given.get("auth")
@@ -128,9 +135,9 @@ class MistralSubscriberSchema(_TypedSchema):
     client = fields.String(load_default="mistral")
     entity = fields.String(required=True)
     params = fields.Dict(keys=fields.String(), load_default=dict)
-    page_size = fields.Integer(validate=_positive_int)
-    max_pages = fields.Integer(validate=_positive_int)
-    limit = fields.Integer(validate=_positive_int)
+    page_size = bounded_int(1, MAX_PAGE_SIZE)
+    max_pages = bounded_int(1, MAX_COUNT)
+    limit = bounded_int(1, MAX_COUNT)
     pattern = fields.String()
 
 
@@ -235,8 +242,8 @@ class IncomingSchema(DescribedSchema):
 
 class FailureSchema(StrictSchema):
     policy = fields.String(load_default="retry", validate=OneOf(FAILURE_POLICIES))
-    attempts = fields.Integer(load_default=3, validate=_positive_int)
-    backoff = fields.Float(load_default=1.0, validate=Range(min=0))
+    attempts = bounded_int(1, MAX_ATTEMPTS, load_default=3)
+    backoff = bounded_float(0, MAX_TIMEOUT, load_default=1.0)
 
 
 class OutgoingSchema(DescribedSchema):
@@ -245,7 +252,7 @@ class OutgoingSchema(DescribedSchema):
     response_transformers = _pipeline()
     then = TypedNested(PUBLISHERS, infer=_mistral_if_entity, load_default=None, allow_none=True)
     failure = fields.Nested(FailureSchema, load_default=lambda: FailureSchema().load({}))
-    concurrency = fields.Integer(load_default=1, validate=_positive_int)
+    concurrency = bounded_int(1, MAX_CONCURRENCY, load_default=1)
 
 
 class RouteSchema(DescribedSchema):
@@ -263,8 +270,7 @@ class RouteSchema(DescribedSchema):
 class StoreSchema(StrictSchema):
     path = fields.String(load_default=None, validate=Length(min=1))
     #: seconds a claimed task stays leased without renewal (a crashed worker's tasks resume after it)
-    lease = fields.Float(load_default=DEFAULT_LEASE_SECONDS,
-                         validate=Range(min=LEASE_BOUNDS[0], max=LEASE_BOUNDS[1]))
+    lease = bounded_float(*LEASE_BOUNDS, load_default=DEFAULT_LEASE_SECONDS)
 
 
 class ProjectSchema(StrictSchema):

@@ -190,7 +190,7 @@ class _Compiler:
             step = {"type": "use", "name": step["use"], **{k: v for k, v in step.items() if k != "use"}}
         types = catalogue()
         kind = step.get("type")
-        if kind not in types:
+        if not isinstance(kind, str) or kind not in types:
             close = difflib.get_close_matches(str(kind), types, n=3) if kind is not None else []
             hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(sorted(types))}"
             message = "missing 'type'" if kind is None else f"unknown transformer type {kind!r}"

@@ -43,8 +43,9 @@ def environment(**values: str) -> dict[str, str]:
     return {**env, **values}
 
 
-def statuses(project_folder: Path) -> dict[str, int]:
-    with SqliteTaskStore(project_folder / ".alumio" / "tasks.db") as store:
+def statuses(project_folder: Path, store_folder: str = ".alumio") -> dict[str, int]:
+    """Task counts by status; a run without a key keeps them in ``.alumio/sandbox``."""
+    with SqliteTaskStore(project_folder / store_folder / "tasks.db") as store:
         return {status: count for status, count in store.counts().items() if count}
 
 
@@ -60,7 +61,7 @@ def test_quickstart_without_a_key_runs_against_the_embedded_sandbox(tmp_path):
     assert rows and all({"id", "chat", "max_context_length"} <= set(row) for row in rows)
     assert any(row["id"] == "mistral-small-latest" for row in rows)
     assert f"processed {len(rows)}, failed 0" in done.stderr
-    assert statuses(folder) == {"processed": len(rows)}
+    assert statuses(folder, ".alumio/sandbox") == {"processed": len(rows)}
     again = cli("run", str(folder), env=environment())  # a new embedded sandbox, the same models
     assert again.returncode == 0, again.stderr
     assert "created 0" in again.stderr
@@ -118,7 +119,7 @@ def test_cleanup_models_readme_without_a_key_lists_deletes_then_creates_nothing(
     would = dry_run_deletes(dry.stdout)
     assert len(would) == 2 and all(model.startswith("ft:mistral-small-latest:") for model in would)
     assert "read 10, would create 2" in dry.stderr
-    assert not (folder / "out").exists() and not (folder / ".alumio" / "tasks.db").exists()
+    assert not (folder / "out").exists() and not (folder / ".alumio").exists()
     done = cli("run", str(folder), env=environment())
     assert done.returncode == 0, done.stderr
     assert "created 2, processed 2, failed 0" in done.stderr
@@ -126,7 +127,7 @@ def test_cleanup_models_readme_without_a_key_lists_deletes_then_creates_nothing(
     again = cli("run", str(folder), env=environment())  # a new embedded sandbox, the same models
     assert again.returncode == 0, again.stderr
     assert "created 0, processed 0, failed 0" in again.stderr
-    assert statuses(folder) == {"processed": 2}
+    assert statuses(folder, ".alumio/sandbox") == {"processed": 2}
 
 
 def test_cleanup_models_against_a_server_dry_run_reads_and_deletes_nothing(tmp_path, mistral_sandbox):

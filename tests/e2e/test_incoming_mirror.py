@@ -24,6 +24,7 @@ CLI = [sys.executable, "-c", "from alumio_mistral.cli import main; main()"]
 def incoming_run(folder: Path, base_uri: str, *names: str) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MISTRAL_")}
     env["MISTRAL_BASE_URI"] = base_uri
+    env["MISTRAL_API_KEY"] = "sk-test-0123456789"  # a base URI without a key is refused
     done = subprocess.run([*CLI, "incoming", "run", str(folder), *names, "--json"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr + done.stdout

@@ -84,7 +84,8 @@ def test_a_good_yaml_project_loads_with_defaults(tmp_path: Path) -> None:
 
     assert [(route.incoming, route.outgoing) for route in project.routes] == [
         ("models", ["models-file"]), ("models", ["delete"])]
-    assert project.store.path == tmp_path.resolve() / ".alumio" / "tasks.db"
+    # no MISTRAL_API_KEY: the models subscriber reads the sandbox, whose store is kept apart
+    assert project.store.path == tmp_path.resolve() / ".alumio" / "sandbox" / "tasks.db"
     assert project.transformers == {}
 
 
@@ -108,7 +109,7 @@ def _comparable(project: Project) -> dict[str, object]:
 
 def test_a_folder_means_its_alumio_yaml_and_store_path_is_relative_to_it(tmp_path: Path) -> None:
     write(tmp_path, {**PROJECT, "store": {"path": "state/tasks.sqlite"}})
-    project = load_project(tmp_path, environ=ENV)
+    project = load_project(tmp_path, environ={**ENV, "MISTRAL_API_KEY": "sk-real-0123456789"})
     assert project.path == (tmp_path / "alumio.yaml").resolve()
     assert project.store.path == tmp_path.resolve() / "state" / "tasks.sqlite"
 
@@ -133,7 +134,6 @@ def test_a_folder_without_a_project_file_is_a_problem(tmp_path: Path) -> None:
         ({"MISTRAL_API_KEY": "sk-real-0123456789"}, "https://api.mistral.ai", "sk-real-0123456789"),
         ({"MISTRAL_API_KEY": "sk-real-0123456789", "MISTRAL_BASE_URI": "http://127.0.0.1:9"}, "http://127.0.0.1:9",
          "sk-real-0123456789"),
-        ({"MISTRAL_BASE_URI": "http://127.0.0.1:9"}, "http://127.0.0.1:9", "sandbox-key"),
     ],
 )
 def test_the_implicit_mistral_client_follows_the_environment(

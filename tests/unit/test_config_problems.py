@@ -54,7 +54,7 @@ EXPECTED = [
     ("incoming.models.subscriber.client", "unknown client 'nobody'", 12),
     ("incoming.models.dedup", "Must be one of: always, new, changed", 13),
     ("incoming.tickets.subscriber.path", "Missing data for required field", 16),
-    ("incoming.sizes.subscriber.page_size", "Not a valid integer", 20),
+    ("incoming.sizes.subscriber.page_size", "expected a whole number", 20),
     ("outgoing.out.publisher.path", "environment variable OUT_DIR is not set", 27),
     ("routes.0.outgoing.1", "unknown outgoing 'nowhere'", 30),
 ]
@@ -138,7 +138,7 @@ def test_subscriber_problems(tmp_path: Path, subscriber: dict[str, object], path
         ({"publisher": {"type": "http", "client": "hook", "uri": "/x"}}, "outgoing.a.publisher.client", "unknown client"),
         ({"publisher": {"type": "http", "uri": "/x", "method": "FETCH"}}, "outgoing.a.publisher.method", "expected one of"),
         ({"publisher": {"type": "stdout"}, "then": {"type": "jsonl"}}, "outgoing.a.then.path", "Missing data"),
-        ({"publisher": {"type": "stdout"}, "concurrency": 0}, "outgoing.a.concurrency", "greater than or equal to 1"),
+        ({"publisher": {"type": "stdout"}, "concurrency": 0}, "outgoing.a.concurrency", "must be from 1 to 64, got 0"),
         ({"publisher": {"entity": "files.upload", "files": {"file": {"path": "a", "pattern": "$.b"}}}},
          "outgoing.a.publisher.files.file", "exactly one of path, content_base64, pattern"),
     ],
@@ -187,7 +187,7 @@ def test_routes_name_existing_configurations_once(tmp_path: Path) -> None:
     ("text", "message", "line"),
     [
         ("incoming:\n  a: [1,\n", "invalid YAML", 3),
-        ("- just\n- a list\n", "expected a mapping at the top level, got list", None),
+        ("- just\n- a list\n", "expected a mapping at the top level, got list", 1),
         ("", "the file is empty", None),
         ("description: ${BROKEN\n", "malformed variable reference '${BROKEN'", 1),
     ],
@@ -221,8 +221,10 @@ transformers:
     ]
     assert "unknown transformer type 'cats'" in problems[1].message
     assert "no-such-definition" in problems[2].message
-    # a plain load leaves steps to the transformers package, which the engine runs
-    assert load_project(file, environ={}).incoming["a"].entity_transformers == ["not a step", {"type": "cats"}]
+    # run and every other command load through the same checks: the same problems
+    with pytest.raises(ConfigError) as caught:
+        load_project(file, environ={})
+    assert caught.value.problems == problems
 
 
 def test_validate_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
