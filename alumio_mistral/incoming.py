@@ -2,6 +2,8 @@
 
 One bad entity never aborts a run: it is recorded (with file and line for local sources),
 counted as failed, and the run goes on; callers turn ``stats.failed`` into a non-zero exit.
+An entity too deep, holding text that is not valid Unicode or a NaN is such a bad entity
+(see :func:`~alumio_mistral.subscribers.base.entity_problem`).
 The de-dup check, its mark and the tasks it guards are one transaction, so a crash between
 entities never leaves an entity marked but without its task (or the reverse), and two runs
 of one incoming at once never both create a task for the same entity.
@@ -18,6 +20,7 @@ from typing import Any
 
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.subscribers import build_subscriber
+from alumio_mistral.subscribers.base import entity_problem
 from alumio_mistral.tasks.store import Dedup, TaskStore
 from alumio_mistral.transformers.patterns import MISSING, compile_pattern
 
@@ -140,8 +143,9 @@ class _Incoming:
             for record in build_subscriber(self.config.subscriber, project).records():
                 read += 1
                 count("read")
-                if record.error is not None:
-                    failure(record.origin, record.error)
+                problem = record.error if record.error is not None else entity_problem(record.entity)
+                if problem is not None:
+                    failure(record.origin, problem)
                     continue
                 created = 0
                 try:

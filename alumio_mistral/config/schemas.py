@@ -145,11 +145,24 @@ class _FileSchema(_TypedSchema):
     path = fields.String(required=True, validate=Length(min=1))
 
 
-class JsonSubscriberSchema(_FileSchema):
+def _text_encoding(value: str) -> None:
+    try:
+        b"\n".decode(value, "ignore")  # LookupError: unknown, or not a text codec (base64)
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        raise ValidationError(f"unknown text encoding {value!r} (e.g. utf-8, utf-8-sig, utf-16, latin-1)") from None
+
+
+class _FileSourceSchema(_FileSchema):
+    """A file subscriber: its bytes are decoded with ``encoding`` (default UTF-8)."""
+
+    encoding = fields.String(validate=_text_encoding)
+
+
+class JsonSubscriberSchema(_FileSourceSchema):
     pattern = fields.String()
 
 
-class CsvSubscriberSchema(_FileSchema):
+class CsvSubscriberSchema(_FileSourceSchema):
     delimiter = fields.String(load_default=",", validate=Length(equal=1))
 
 
@@ -160,7 +173,7 @@ class StdinSubscriberSchema(_TypedSchema):
 SUBSCRIBERS: dict[str, type[StrictSchema]] = {
     "mistral": MistralSubscriberSchema,
     "json": JsonSubscriberSchema,
-    "jsonl": _FileSchema,
+    "jsonl": _FileSourceSchema,
     "csv": CsvSubscriberSchema,
     "stdin": StdinSubscriberSchema,
 }

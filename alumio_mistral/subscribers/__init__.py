@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from alumio_mistral.subscribers.base import Record, Subscriber
-from alumio_mistral.subscribers.files import CsvFile, JsonFile, JsonlFile, Stdin
+from alumio_mistral.subscribers.files import DEFAULT_ENCODING, CsvFile, JsonFile, JsonlFile, Stdin
 from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
 
 __all__ = [
@@ -59,10 +59,11 @@ def build_subscriber(spec: dict[str, Any], project: Any) -> Subscriber:
         return _mistral(spec, project)
     if kind == "stdin":
         return Stdin(spec.get("format", "jsonl"))
+    encoding = spec.get("encoding") or DEFAULT_ENCODING
     if kind == "jsonl":
-        return JsonlFile(project.root / spec["path"])
+        return JsonlFile(project.root / spec["path"], encoding)
     if kind == "json":
-        return JsonFile(project.root / spec["path"], spec.get("pattern"))
+        return JsonFile(project.root / spec["path"], spec.get("pattern"), encoding)
     if kind == "csv":
-        return CsvFile(project.root / spec["path"], spec.get("delimiter") or ",")
+        return CsvFile(project.root / spec["path"], spec.get("delimiter") or ",", encoding)
     raise SubscriberError(f"subscriber: unknown type {kind!r} (one of: mistral, json, jsonl, csv, stdin)")

@@ -2,13 +2,23 @@
 
 A source that cannot parse one row (a CSV row with the wrong field count, a JSONL line that
 is not JSON) yields a :class:`Record` carrying the error instead of raising, so that the run
-records it with file and line and goes on with the other rows.
+records it with file and line and goes on with the other rows. :func:`entity_problem` says
+why a parsed entity still cannot be taken in (too deep, not valid Unicode, not valid JSON).
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol
+
+#: how deeply an entity may nest objects and lists: far beyond real data, and far enough
+#: below Python's recursion limit that no transformer or serializer ever meets that limit
+MAX_DEPTH = 200
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -23,3 +33,52 @@ class Record:
 class Subscriber(Protocol):
     def records(self) -> Iterator[Record]:
         """Read the source lazily, one record at a time."""
+
+
+def printable(text: str) -> str:
+    """``text`` with unpaired surrogates written as ``\\udcff``: an error message holding one
+    could not be printed, logged or stored."""
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def _text_problem(text: str) -> str | None:
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    return (
+        f"text holds \\u{ord(found.group()):04x}, an unpaired surrogate, which is not valid Unicode "
+        "(an escape such as \\ud800 without its pair, or a byte the file's encoding cannot decode)"
+    )
+
+
+def _problem(value: Any, depth: int) -> tuple[str, list[Any]] | None:
+    """The first problem under ``value`` and the path to it (innermost key first)."""
+    kind = type(value)
+    if kind is str:
+        problem = _text_problem(value)
+        return None if problem is None else (problem, [])
+    if kind is float and not math.isfinite(value):
+        return f"{json.dumps(value)} is not a valid JSON number", []
+    if kind is not dict and kind is not list:
+        return None
+    if depth >= MAX_DEPTH:
+        return f"nested deeper than {MAX_DEPTH} levels", []
+    for key, item in value.items() if kind is dict else enumerate(value):
+        problem = _text_problem(key) if type(key) is str else None
+        found = (problem, []) if problem else _problem(item, depth + 1)
+        if found is not None:
+            found[1].append(key)
+            return found
+    return None
+
+
+def entity_problem(entity: Any) -> str | None:
+    """Why ``entity`` cannot become a task, or ``None``: objects and lists nested deeper than
+    :data:`MAX_DEPTH`, text that is not valid Unicode (it could never be stored or sent), or a
+    NaN or infinite number (no JSON output could hold it). Names the path to the problem."""
+    found = _problem(entity, 0)
+    if found is None:
+        return None
+    message, path = found
+    where = "".join(f"[{key}]" if type(key) is int else f".{printable(str(key))}" for key in reversed(path))
+    return f"at ${where if len(where) <= 80 else where[:80] + '...'}: {message}"

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 #: keys any step may carry besides its parameters
 _COMMON = ("type", "description", "disabled")
+#: why a step met Python's recursion limit: every source caps nesting far below it, but an
+#: entity given directly (transform --input) or built by the steps themselves may go deeper
+TOO_DEEP = "the entity is nested too deeply to transform"
 
 
 @dataclass
@@ -67,7 +70,11 @@ class Pipeline:
 
     def run(self, entity: Any) -> list[Any]:
         """Transform a copy of ``entity``; the caller's object is never changed."""
-        return self.run_owned(clone(entity))
+        try:
+            owned = clone(entity)
+        except RecursionError as error:
+            raise self._error(0, error) from None
+        return self.run_owned(owned)
 
     def run_owned(self, entity: Any) -> list[Any]:
         """Transform ``entity`` in place (for nested pipelines, which already own their input).
@@ -115,7 +122,13 @@ class Pipeline:
     def _error(self, index: int, error: Exception) -> TransformError:
         if isinstance(error, TransformError):
             return error  # from a nested pipeline, which already named itself
+        if not self.steps:  # only copying the entity can fail then
+            return TransformError(TOO_DEEP, pipeline=self.name, index=0, step_type="copy")
         step = self.steps[index]
+        if isinstance(error, RecursionError):  # not a bug: data deeper than Python recurses
+            return TransformError(
+                TOO_DEEP, pipeline=self.name, index=index, step_type=step.type_name, pattern=step.pattern
+            )
         if isinstance(error, StepFailure):
             return TransformError(
                 str(error),
@@ -136,7 +149,10 @@ class Pipeline:
     def explain(self, entity: Any) -> list[StepTrace]:
         """Run step by step, recording each step's input and output; stops at the first failure."""
         traces: list[StepTrace] = []
-        current = [clone(entity)]
+        try:
+            current = [clone(entity)]
+        except RecursionError as error:
+            raise self._error(0, error) from None
         for index, step in enumerate(self.steps):
             trace = StepTrace(index, step.type_name, step.pattern, clone(current))
             traces.append(trace)

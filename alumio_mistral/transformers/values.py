@@ -123,11 +123,18 @@ def _reject_constant(text: str) -> Any:
     raise ValueError(f"{text} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999 overflows to Infinity, which no JSON output can hold
+        raise ValueError(f"{text} is too large for a number")
+    return number
+
+
 def _to_object(value: Any) -> Any:
     if type(value) is not str:
         return value  # already structured data
     try:
-        return json.loads(value, parse_constant=_reject_constant)
+        return json.loads(value, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON text: {error}") from None
 
