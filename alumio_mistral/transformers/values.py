@@ -108,9 +108,13 @@ _FALSE = {"false", "0", "no", "n", "off", ""}
 
 
 def _to_boolean(value: Any) -> bool:
+    """Numbers: 0 is false, any other (negative ones too) true; NaN and Infinity are refused.
+    Text: one of the words of ``_TRUE`` or ``_FALSE``, any case; other text is refused."""
     if type(value) is bool:
         return value
     if type(value) in (int, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is neither true nor false")
         return value != 0
     if type(value) is str and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
@@ -157,7 +161,9 @@ CASTS: dict[str, Callable[[Any], Any]] = {
 @register
 class Cast(Transformer):
     """Convert the value(s) at ``path`` to ``to``: string, integer, number, boolean, object (parse
-    JSON text), json (write JSON text) or date (ISO-8601 from ISO text or Unix seconds)."""
+    JSON text), json (write JSON text) or date (ISO-8601 from ISO text or Unix seconds).
+    Boolean: 0 is false and any other number true (-1 too); text true/false, yes/no, y/n,
+    on/off, 1/0 or empty. Numbers are finite: "nan", "inf" and 1e999 are refused."""
 
     type_name = "cast"
 
