@@ -58,7 +58,7 @@ MAX_BACKOFF = 60.0
 TRANSIENT_ERRORS = (RateLimitedError, ServerError, TransportError, BrokenResponseError)
 #: how to finish a task from what is known of the server's side; where a person must look,
 #: ``tasks resolve``, ``tasks reconcile`` and ``tasks retry --force`` settle it
-NEXT_STEP = "check the target, then `tasks reconcile`, `tasks resolve` or `tasks retry --force` (which may send it twice)"
+NEXT_STEP = "Check the target, then `tasks reconcile`, `tasks resolve` or `tasks retry --force` (which may send it twice)"
 
 log = logging.getLogger("alumio_mistral.outgoing")
 
