@@ -4,6 +4,7 @@ resolve`, `tasks reconcile`, live leases, unknown names and a store that cannot 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,18 @@ def test_reconcile_keeps_in_review_what_it_cannot_check(project):
     assert kept.status == "review" and "nothing was recorded" in kept.resolution["note"]
     named = invoke("tasks", "reconcile", str(project), "1")
     assert named.exit_code == 1 and "only tasks in review are reconciled" in named.output
+
+
+@responses.activate
+def test_an_open_circuit_breaker_stops_the_run_fast_and_leaves_the_rest_new(tmp_path):
+    folder = _project(tmp_path / "p", [{"n": n} for n in range(6)],
+                      {"publisher": {"entity": "chat.complete"}, "failure": {"policy": "fail"}},
+                      clients={"mistral": {"base_uri": BASE, "api_key": KEY, "max_attempts": 1,
+                                           "breaker_failures": 2, "breaker_cool_down": 60}})
+    responses.post(f"{BASE}/v1/chat/completions", status=500, json={"message": "down"})
+    result = invoke("run", str(folder))
+    assert result.exit_code == 1, result.output
+    assert "stopped: outgoing 'out': stopped claiming tasks" in result.output and "stay new" in result.output
+    assert len(responses.calls) == 2  # the breaker kept every later request back
+    with _store(folder) as store:
+        assert Counter(task.status for task in store.list()) == {"failed": 2, "new": 4}
