@@ -1,0 +1,87 @@
+"""Looking for the effect of an uncertain send on the sandbox: uploads, batch jobs, deletes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from alumio_mistral import reconcile
+from alumio_mistral.catalog import Catalog
+from alumio_mistral.http import Client, ClientConfig
+from alumio_mistral.publishers import PlannedCall
+from alumio_mistral.publishers.request import RenderedRequest
+
+pytestmark = pytest.mark.e2e
+
+KEY = "sk-reconcile-key-11223344"
+CATALOG = Catalog.default()
+
+
+@pytest.fixture
+def client(mistral_sandbox):
+    with Client(ClientConfig(base_uri=mistral_sandbox.base_uri, api_key=KEY, max_attempts=1)) as opened:
+        yield opened
+
+
+def _recorded(operation: str, request: RenderedRequest) -> dict:
+    lookup = reconcile.lookup_for(operation, CATALOG)
+    assert lookup is not None
+    facts = reconcile.facts(operation, lookup, PlannedCall("POST", "unused", request), "mistral")
+    assert facts is not None
+    return facts
+
+
+def test_an_upload_is_found_by_name_and_size_and_a_missing_one_is_absent(client):
+    landed = _recorded("files.upload", RenderedRequest(files={"file": ("a.jsonl", b"{}\n")}, data={"purpose": "batch"}))
+    client.call("files.upload", files={"file": ("a.jsonl", b"{}\n")}, data={"purpose": "batch"})
+    client.call("files.upload", files={"file": ("a.jsonl", b"{}\n{}\n")}, data={"purpose": "batch"})  # other size
+    found = reconcile.look(landed, {"mistral": client}, CATALOG)
+    assert found.verdict == reconcile.LANDED and found.found["filename"] == "a.jsonl" and found.found["bytes"] == 3
+    missing = _recorded("files.upload", RenderedRequest(files={"file": ("b.jsonl", b"{}\n")}, data={"purpose": "batch"}))
+    assert reconcile.look(missing, {"mistral": client}, CATALOG).verdict == reconcile.ABSENT
+
+
+def test_two_candidates_are_left_to_a_person(client):
+    recorded = _recorded("files.upload", RenderedRequest(files={"file": ("twin.txt", b"x")}, data={}))
+    for _ in range(2):
+        client.call("files.upload", files={"file": ("twin.txt", b"x")}, data={"purpose": "ocr"})
+    finding = reconcile.look(recorded, {"mistral": client}, CATALOG)
+    assert finding.verdict == reconcile.UNKNOWN and "2 candidates" in finding.note
+
+
+def test_a_file_uploaded_long_before_the_send_is_not_taken_for_it(client):
+    client.call("files.upload", files={"file": ("old.txt", b"x")}, data={"purpose": "ocr"})
+    recorded = _recorded("files.upload", RenderedRequest(files={"file": ("old.txt", b"x")}, data={}))
+    recorded["sent_at"] = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    assert reconcile.look(recorded, {"mistral": client}, CATALOG).verdict == reconcile.ABSENT
+
+
+def test_a_batch_job_is_found_by_its_metadata(client):
+    upload = client.call("files.upload", files={"file": ("in.jsonl", b'{"custom_id": "1", "body": {}}\n')},
+                         data={"purpose": "batch"}).json()
+    body = {"input_files": [upload["id"]], "endpoint": "/v1/chat/completions", "model": "mistral-small-latest",
+            "metadata": {"run": "nightly-42"}}
+    client.call("batch_jobs.create", json=body)
+    landed = _recorded("batch_jobs.create", RenderedRequest(json=body))
+    finding = reconcile.look(landed, {"mistral": client}, CATALOG)
+    assert finding.verdict == reconcile.LANDED and finding.found["metadata"] == {"run": "nightly-42"}
+    other = _recorded("batch_jobs.create", RenderedRequest(json={**body, "metadata": {"run": "nightly-43"}}))
+    assert reconcile.look(other, {"mistral": client}, CATALOG).verdict == reconcile.ABSENT
+
+
+def test_a_delete_landed_when_the_object_is_gone(client):
+    kept = client.call("files.upload", files={"file": ("keep.txt", b"x")}, data={"purpose": "ocr"}).json()
+    gone = client.call("files.upload", files={"file": ("gone.txt", b"x")}, data={"purpose": "ocr"}).json()
+    client.call("files.delete", path_params={"file_id": gone["id"]})
+    for file, verdict in ((gone, reconcile.LANDED), (kept, reconcile.ABSENT)):
+        recorded = _recorded("files.delete", RenderedRequest(path_params={"file_id": file["id"]}))
+        assert reconcile.look(recorded, {"mistral": client}, CATALOG).verdict == verdict
+
+
+def test_operations_without_a_way_to_look_say_so():
+    assert reconcile.lookup_for("libraries.create", CATALOG) is None
+    assert reconcile.lookup_for("admin.api_keys.delete", CATALOG) is None  # no getter for the same object
+    assert isinstance(reconcile.lookup_for("models.delete", CATALOG), reconcile.GoneAfterDelete)
+    finding = reconcile.look(None, {}, CATALOG)
+    assert finding.verdict == reconcile.UNKNOWN and "nothing was recorded" in finding.note
