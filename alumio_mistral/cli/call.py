@@ -8,6 +8,7 @@ name the entity does not take is refused with the list of names it does take.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -16,8 +17,12 @@ import requests
 
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.cli.output import echo_json, fail
+from alumio_mistral.cli.project import announce_sandbox
+from alumio_mistral.config import load_project
+from alumio_mistral.config.clients import DEFAULT_CLIENT, client_config
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.http import ApiError, Client
+from alumio_mistral.http.prototypes import SANDBOX
 from alumio_mistral.http.bodies import decode_body, decoded_events, is_event_stream
 from alumio_mistral.secrets import redact_value
 
@@ -43,8 +48,8 @@ def call(entity: str, params: tuple[str, ...], data: str | None, client_name: st
          project: Path | None, as_json: bool) -> None:
     """Call ENTITY (for example models.list) once and print the response.
 
-    Without --project the client comes from MISTRAL_API_KEY and MISTRAL_BASE_URI; with no
-    key it talks to the embedded sandbox.
+    Without --project the client comes from MISTRAL_API_KEY and MISTRAL_BASE_URI; with
+    neither it talks to the embedded sandbox (and says so), with a base URI but no key it fails.
     """
     try:
         client = _client(client_name, project)
@@ -58,7 +63,7 @@ def call(entity: str, params: tuple[str, ...], data: str | None, client_name: st
                 **_body_arguments(target, body),
                 stream=_wants_stream(target, body),
             )
-            _print_response(target, response, as_json)
+            _print_response(target, response, as_json, sandbox=client.config.base_uri == SANDBOX)
     except ApiError as error:
         if as_json:
             echo_json({"error": error.to_dict()})
@@ -72,15 +77,16 @@ def _client(name: str, project: Path | None) -> Client:
     if project is None:
         if name != "mistral":
             raise CallInputError(f"--client {name}: clients other than 'mistral' need --project")
-        return Client.for_mistral()
-    from alumio_mistral.config import load_project
-
-    clients = load_project(project).clients
-    if name not in clients:
-        raise CallInputError(
-            f"{project}: no client named {name!r} (clients: {', '.join(sorted(clients)) or 'none'})"
-        )
-    return Client(clients[name])
+        config = client_config(DEFAULT_CLIENT, {}, os.environ)
+    else:
+        clients = load_project(project).clients
+        if name not in clients:
+            raise CallInputError(
+                f"{project}: no client named {name!r} (clients: {', '.join(sorted(clients)) or 'none'})"
+            )
+        config = clients[name]
+    announce_sandbox(config.base_uri == SANDBOX)
+    return Client(config)
 
 
 def _sort_params(entity: Entity, given: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -152,7 +158,7 @@ def _wants_stream(entity: Entity, body: Any) -> bool:
     return bool(entity.extra.get("sse_optional") and isinstance(body, dict) and body.get("stream"))
 
 
-def _print_response(entity: Entity, response: requests.Response, as_json: bool) -> None:
+def _print_response(entity: Entity, response: requests.Response, as_json: bool, *, sandbox: bool = False) -> None:
     if is_event_stream(response):
         _print_events(response, as_json)
         return
@@ -163,7 +169,8 @@ def _print_response(entity: Entity, response: requests.Response, as_json: bool) 
     if isinstance(body, bytes):
         body = {"bytes": len(body), "content_type": response.headers.get("Content-Type")}
     if as_json:
-        echo_json(redact_value({"entity": entity.name, "status": response.status_code, "body": body}))
+        record = {"entity": entity.name, "status": response.status_code, "body": body, "sandbox": sandbox}
+        echo_json(redact_value(record))
     elif isinstance(body, (dict, list)):
         echo_json(redact_value(body))
     elif body is not None:

@@ -25,11 +25,11 @@ def run(project: str, names: tuple[str, ...], as_json: bool) -> None:
     Shows entities read, tasks created, skipped and failed as it goes; exits 1 when any
     entity (or a whole source) could not be read, after reading everything else.
     """
-    from alumio_mistral.config import load_project
+    from alumio_mistral.cli.project import load_for_sending, with_sandbox
     from alumio_mistral.incoming import run_incoming
     from alumio_mistral.tasks import open_store
 
-    loaded = run_or_fail(lambda: load_project(project))
+    loaded = load_for_sending(project)
     progress = None if as_json else Progress("incoming")
     store = run_or_fail(lambda: open_store(loaded))
     try:
@@ -37,7 +37,7 @@ def run(project: str, names: tuple[str, ...], as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
-        echo_json(stats.to_dict())
+        echo_json(with_sandbox(stats.to_dict(), loaded))
     else:
         for failure in stats.failures[:SHOWN_FAILURES]:
             click.echo(f"error: {failure}", err=True)

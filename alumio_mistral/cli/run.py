@@ -69,9 +69,9 @@ def run(project: str, incoming: tuple[str, ...], outgoing: tuple[str, ...], dry_
     stopped publishing; 3 when tasks were left in review (a person must look; wins over 1).
     """
     from alumio_mistral import engine
-    from alumio_mistral.config import load_project
+    from alumio_mistral.cli.project import load_for_sending, with_sandbox
 
-    loaded = run_or_fail(lambda: load_project(project))
+    loaded = load_for_sending(project)
     progress = None if (as_json or dry_run) else Progress("run")
     stats = run_or_fail(lambda: engine.run(
         loaded, incoming=incoming or None, outgoing=outgoing or None, dry_run=dry_run, progress=progress,
@@ -79,7 +79,7 @@ def run(project: str, incoming: tuple[str, ...], outgoing: tuple[str, ...], dry_
     if progress is not None and sys.stderr.isatty():
         click.echo("\x1b[2K\r", nl=False, err=True)  # clear the live progress line
     if as_json:
-        echo_json(stats.to_dict())
+        echo_json(with_sandbox(stats.to_dict(), loaded))
     else:
         if dry_run:
             _print_plan(stats)

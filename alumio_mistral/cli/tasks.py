@@ -22,11 +22,12 @@ from alumio_mistral.cli.output import (
 from alumio_mistral.tasks.store import STATUSES
 
 
-def _open(project: str) -> tuple[Any, Any]:
-    from alumio_mistral.config import load_project
+def _open(project: str, *, lenient: bool = False) -> tuple[Any, Any]:
+    """The project and its store; ``lenient`` for commands that never send (no secrets needed)."""
+    from alumio_mistral.cli.project import load_for_reading, load_for_sending
     from alumio_mistral.tasks import open_store
 
-    loaded = run_or_fail(lambda: load_project(project))
+    loaded = load_for_reading(project) if lenient else load_for_sending(project, reads_sources=False)
     return loaded, run_or_fail(lambda: open_store(loaded))
 
 
@@ -48,7 +49,7 @@ def list_tasks(
     """List the tasks of PROJECT, oldest first."""
     from alumio_mistral.engine import check_known
 
-    loaded, store = _open(project)
+    loaded, store = _open(project, lenient=True)
     with store:
         run_or_fail(lambda: check_known(loaded, "incoming", [incoming] if incoming else None))
         run_or_fail(lambda: check_known(loaded, "outgoing", [outgoing] if outgoing else None))
@@ -72,7 +73,7 @@ def list_tasks(
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
 def show(project: str, task_id: int, as_json: bool) -> None:
     """Show one task: its entity, status, last error and publish result."""
-    _, store = _open(project)
+    _, store = _open(project, lenient=True)
     with store:
         task = store.get(task_id)
     if task is None:
@@ -104,6 +105,7 @@ def retry(project: str, task_ids: tuple[int, ...], status: str, force: bool, as_
     ends in review.
     """
     from alumio_mistral import engine
+    from alumio_mistral.cli.project import with_sandbox
 
     loaded, store = _open(project)
     with store:
@@ -123,7 +125,7 @@ def retry(project: str, task_ids: tuple[int, ...], status: str, force: bool, as_
         progress = None if as_json else Progress("retry")
         stats = run_or_fail(lambda: engine.publish(loaded, store, task_ids=ids, progress=progress))
     if as_json:
-        echo_json(stats.to_dict())
+        echo_json(with_sandbox(stats.to_dict(), loaded))
     else:
         progress.finish()
         for failure in stats.failures[:20]:

@@ -40,7 +40,8 @@ def test_path_and_query_params_go_where_the_entity_says() -> None:
     code, out, _ = run("files.list", "-p", "page=2", "-p", "purpose=batch",
                        "-p", "source=upload", "-p", "source=api", "--json")
     assert code == 0
-    assert json.loads(out) == {"entity": "files.list", "status": 200, "body": {"data": [], "total": 0}}
+    assert json.loads(out) == {"entity": "files.list", "status": 200, "body": {"data": [], "total": 0},
+                               "sandbox": False}
     assert responses.calls[0].request.headers["Authorization"] == f"Bearer {KEY}"
 
 
