@@ -15,6 +15,7 @@ taken under one lock; the clock is injectable so tests need no sleeping.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Any, Callable, Literal
@@ -69,7 +70,7 @@ class CircuitBreaker:
             if remaining > 0:
                 raise CircuitOpenError(
                     f"client {self.client!r}: {self._streak} consecutive server failures;"
-                    f" not sending for {remaining:.0f} s (circuit open)",
+                    f" not sending for {math.ceil(remaining)} s (circuit open)",
                     retry_in=remaining,
                     **where,
                 )
