@@ -39,9 +39,11 @@ BODIES: dict[str, Any] = {
 }
 #: run first (they create what the others use) and last (they delete it), in this order
 FIRST = ("files.upload", "batch_jobs.create", "conversations.start", "agents.create", "libraries.create",
-         "libraries.documents.upload")
+         "libraries.documents.upload", "prompts.create", "skills.create", "workflows.execute")
 LAST = ("libraries.documents.delete", "libraries.delete", "conversations.delete", "agents.delete_alias",
-        "agents.delete", "batch_jobs.delete", "files.delete", "models.delete")
+        "agents.delete", "batch_jobs.delete", "files.delete", "models.delete", "prompts.delete", "skills.delete")
+#: versions of prompts and skills count from 1 (agent versions from 0)
+_FROM_ONE = ("prompts.", "skills.")
 
 
 def order(catalog: Catalog) -> list[Entity]:
@@ -66,7 +68,7 @@ class Caller:
         self.builder = Builder(self.schemas)
         self.params_of = {entity.name: self.schemas.operation(entity).get("params", {}) for entity in sandbox.app.catalog}
         self.client = client
-        self.ids: dict[str, str] = {"model_id": "", "version": "0"}
+        self.ids: dict[str, str] = {"model_id": "", "version": "0", "workflow_identifier": "echo"}
         models = client.call("models.list").json()["data"]
         self.ids["model_id"] = next(m["id"] for m in models if m["id"].startswith("ft:"))
 
@@ -76,6 +78,8 @@ class Caller:
         if entity.name == "batch_jobs.create":
             return {"endpoint": "/v1/chat/completions", "model": "mistral-small-latest",
                     "input_files": [self.ids["file_id"]]}
+        if entity.name == "agents.complete":
+            return {"agent_id": self.ids["agent_id"], "messages": [{"role": "user", "content": "Hello"}]}
         if entity.name in ("conversations.restart", "conversations.restart_stream"):
             body = {"inputs": "Again", "from_entry_id": self.ids["entry_id"]}
             return {**body, "stream": True} if entity.streams else body
@@ -92,6 +96,8 @@ class Caller:
     def params(self, entity: Entity) -> tuple[dict[str, str], dict[str, str]]:
         derived = self.params_of[entity.name]
         path = {p.name: self.ids.get(p.name) or self.value(derived["path"][p.name]) for p in entity.path_params}
+        if "version" in path and entity.name.startswith(_FROM_ONE):
+            path["version"] = "1"
         query = {p.name: self.ids.get(p.name, _QUERY.get(p.name)) or self.value(derived["query"][p.name])
                  for p in entity.query_params if p.required}
         return path, query
@@ -111,12 +117,15 @@ class Caller:
 
     def learn(self, entity: Entity, answer: Any) -> None:
         learnt = {"files.upload": "file_id", "batch_jobs.create": "job_id", "agents.create": "agent_id",
-                  "libraries.create": "library_id", "libraries.documents.upload": "document_id"}
+                  "libraries.create": "library_id", "libraries.documents.upload": "document_id",
+                  "prompts.create": "prompt_id", "skills.create": "skill_id"}
         if entity.name in learnt:
             self.ids[learnt[entity.name]] = answer["id"]
         if entity.name == "conversations.start":
             self.ids["conversation_id"] = answer["conversation_id"]
             self.ids["entry_id"] = answer["outputs"][0]["id"]
+        if entity.name == "workflows.execute":
+            self.ids.update(execution_id=answer["execution_id"], run_id=answer["run_id"])
 
 
 _QUERY = {"alias": "prod", "operator": "eq"}

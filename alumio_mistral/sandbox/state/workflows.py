@@ -40,6 +40,8 @@ class Workflows:
         #: execution id -> its input, and its history events
         self.inputs: dict[str, Any] = {}
         self.history: dict[str, list[dict[str, Any]]] = {}
+        #: run id -> execution id (a reset starts a new run; earlier run ids still find the execution)
+        self.runs: dict[str, str] = {}
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -121,6 +123,7 @@ class Workflows:
                 "total_duration_ms": None, "result": None,
             }
             self.executions[execution_id] = execution
+            self.runs[execution["run_id"]] = execution_id
             self.inputs[execution_id] = body.get("input")
             self.history[execution_id] = []
             self._event(execution_id, "WorkflowExecutionStarted", {"input": body.get("input")})
@@ -158,10 +161,10 @@ class Workflows:
         return lookup(self.executions, "Workflow execution", execution_id)
 
     def _by_run(self, run_id: str) -> dict[str, Any]:
-        found = next((e for e in self.executions.values() if e["run_id"] == run_id), None)
-        if found is None:
+        execution_id = self.runs.get(run_id)
+        if execution_id not in self.executions:
             raise not_found("Workflow run", run_id)
-        return found
+        return self.executions[execution_id]
 
     def get_execution(self, request: Request) -> Any:
         with self.ctx.lock:
@@ -232,6 +235,7 @@ class Workflows:
             execution = self._execution(request.path_params["execution_id"])
             execution.update(status="RUNNING", end_time=None, total_duration_ms=None, result=None,
                              run_id=self.ctx.uuid())
+            self.runs[execution["run_id"]] = execution["execution_id"]
             self._event(execution["execution_id"], "WorkflowExecutionReset", {})
         return _NO_CONTENT
 
