@@ -24,7 +24,7 @@ _MIN_SECRET_LENGTH = 8
 #: message would mangle them all, and real keys are far longer
 _MIN_TOKEN_LENGTH = 4
 #: what may stand on either side of a short secret standing alone
-_TOKEN_EDGE = r"\s\"'=:&?#,;/@()<>\[\]{}"
+_TOKEN_EDGE = r"\s\"'`=:&?#,;.!|/@()<>\[\]{}"
 
 _lock = threading.Lock()
 _secrets: set[str] = set()

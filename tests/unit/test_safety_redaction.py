@@ -48,7 +48,7 @@ def test_a_short_basic_password_is_masked_where_it_stands_alone() -> None:
         client.request("GET", "/me")
     assert password not in str(caught.value) and password not in json.dumps(caught.value.to_dict())
     assert "bad password *** for bob" in caught.value.message
-    assert redact(f"xpw7Zqx and {password}") == "xpw7Zqx and ***"  # inside a word it is left alone
+    assert redact(f"xpw7Zqx and {password}.") == "xpw7Zqx and ***."  # inside a word it is left alone
 
 
 def test_a_very_short_password_is_masked_as_a_whole_value() -> None:
