@@ -1,7 +1,8 @@
 """Server-sent events, as Mistral streams them.
 
-Chat/FIM streams send bare ``data:`` lines ending with ``data: [DONE]``; conversation streams
-name each event (``event: message.output.delta``) and have no end marker.
+Chat/FIM streams send bare ``data:`` lines ending with ``data: [DONE]``; conversation and
+transcription streams name each event (``event: message.output.delta``), repeat that name as the
+data's ``type`` (what the SDKs dispatch on) and have no end marker.
 """
 
 from __future__ import annotations
