@@ -241,11 +241,12 @@ class Stdin:
         self.stream = stream
 
     def records(self) -> Iterator[Record]:
-        if self.stream is not None:
-            yield from self._records(self.stream)
+        given = self.stream or sys.stdin
+        if not hasattr(given, "buffer"):  # already text (a test's StringIO)
+            yield from self._records(given)
             return
         # decoded here rather than by sys.stdin, so an undecodable byte fails its line only
-        stream = io.TextIOWrapper(sys.stdin.buffer, _decoder(DEFAULT_ENCODING), MARK_UNDECODABLE, newline="")
+        stream = io.TextIOWrapper(given.buffer, _decoder(DEFAULT_ENCODING), MARK_UNDECODABLE, newline="")
         try:
             yield from self._records(stream)
         finally:
