@@ -232,6 +232,13 @@ def test_libraries_and_documents(client: Mistral, conform: Conform) -> None:
     text = conform("libraries.documents.text_content", lambda: libraries.documents.text_content(
         library_id=library.id, document_id=document.id))
     assert text.text == "Rule one. Rule two."
+    conform("libraries.documents.get_signed_url", lambda: libraries.documents.get_signed_url(
+        library_id=library.id, document_id=document.id))
+    conform("libraries.documents.extracted_text_signed_url", lambda: libraries.documents.extracted_text_signed_url(
+        library_id=library.id, document_id=document.id))
+    conform("libraries.documents.reprocess", lambda: libraries.documents.reprocess(library_id=library.id,
+                                                                                  document_id=document.id))
+    conform("libraries.accesses.list", lambda: libraries.accesses.list(library_id=library.id))
     conform("libraries.documents.update", lambda: libraries.documents.update(
         library_id=library.id, document_id=document.id, name="rules-v2.txt"))
     conform("libraries.documents.delete", lambda: libraries.documents.delete(library_id=library.id,
