@@ -56,8 +56,7 @@ TASK_KEY = "_task"
 MAX_BACKOFF = 60.0
 #: failures worth another try (where the request is safe to repeat, or the server cannot have acted)
 TRANSIENT_ERRORS = (RateLimitedError, ServerError, TransportError, BrokenResponseError)
-#: how to finish a task from what is known of the server's side; where a person must look,
-#: ``tasks resolve``, ``tasks reconcile`` and ``tasks retry --force`` settle it
+#: what a person does with a task in ``review``, said in every review record
 NEXT_STEP = "Check the target, then `tasks reconcile`, `tasks resolve` or `tasks retry --force` (which may send it twice)"
 
 log = logging.getLogger("alumio_mistral.outgoing")
@@ -101,10 +100,6 @@ class _Sends:
         self.landed: list[Any] = []
         #: the failure of an unsafe request after which the server may have acted
         self.uncertain: ApiError | None = None
-
-    @property
-    def server_acted(self) -> bool:
-        return bool(self.landed) or self.uncertain is not None
 
 
 class _Heartbeat:
