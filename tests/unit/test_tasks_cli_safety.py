@@ -225,3 +225,17 @@ def test_an_open_circuit_breaker_stops_the_run_fast_and_leaves_the_rest_new(tmp_
     assert len(responses.calls) == 2  # the breaker kept every later request back
     with _store(folder) as store:
         assert Counter(task.status for task in store.list()) == {"failed": 2, "new": 4}
+
+
+def test_resolve_needs_no_secrets(tmp_path, monkeypatch):
+    folder = _project(tmp_path / "p", [{"name": "a"}])
+    with _store(folder) as store:
+        [task_id] = store.add_tasks("rows", {"name": "a"}, ["out"], "a")
+        store.claim("out", 1, "w")
+        store.finish(task_id, "review", error={"type": "UncertainPublish", "message": "checked by hand"})
+    document = yaml.safe_load((folder / "alumio.yaml").read_text())
+    document["clients"]["mistral"]["api_key"] = "${UNSET_RESOLVE_KEY}"
+    (folder / "alumio.yaml").write_text(yaml.safe_dump(document))
+    monkeypatch.delenv("UNSET_RESOLVE_KEY", raising=False)
+    result = invoke("tasks", "resolve", str(folder), str(task_id), "--status", "failed")
+    assert result.exit_code == 0, result.output
