@@ -17,6 +17,7 @@ import pytest
 
 from alumio_mistral import engine
 from alumio_mistral.config import load_project
+from alumio_mistral.sandbox import Sandbox
 from alumio_mistral.tasks import SqliteTaskStore
 
 pytestmark = pytest.mark.e2e
@@ -162,6 +163,40 @@ def test_cleanup_models_never_queues_a_pending_delete_twice(tmp_path, mistral_sa
     assert done.returncode == 0, done.stderr
     assert "created 0, processed 2, failed 0" in done.stderr
     assert mistral_sandbox.requests()["models.delete"] == 2 and statuses(folder) == {"processed": 2}
+
+
+def test_cleanup_models_a_delete_whose_answer_was_lost_waits_in_review_and_reconcile_settles_it(tmp_path):
+    folder = copy_example("cleanup-models", tmp_path)
+    with Sandbox(faults="drop=1@models.delete") as sandbox:  # each delete is done, its answer lost
+        env = environment(MISTRAL_API_KEY=KEY, MISTRAL_BASE_URI=sandbox.base_uri)
+        done = cli("run", str(folder), env=env)
+        assert done.returncode == 3 and statuses(folder) == {"review": 2}, done.stderr
+        settled = cli("tasks", "reconcile", str(folder), env=env)
+        assert settled.returncode == 0 and settled.stdout.count("the object is gone") == 2, settled.stdout
+        again = cli("run", str(folder), env=env)
+        assert again.returncode == 0 and "created 0" in again.stderr, again.stderr
+        assert sandbox.requests()["models.delete"] == 2  # never sent twice
+    assert statuses(folder) == {"processed": 2}
+
+
+def test_cleanup_models_a_model_already_gone_fails_with_404_and_is_settled_by_hand(tmp_path, mistral_sandbox):
+    folder = copy_example("cleanup-models", tmp_path)
+    env = environment(MISTRAL_API_KEY=KEY, MISTRAL_BASE_URI=mistral_sandbox.base_uri)
+    assert cli("incoming", "run", str(folder), env=env).returncode == 0
+    from alumio_mistral.http import Client, ClientConfig
+
+    with Client(ClientConfig(base_uri=mistral_sandbox.base_uri, api_key=KEY)) as client:
+        gone = dry_run_deletes(cli("run", str(folder), "--dry-run", env=env).stdout)[0]
+        client.call("models.delete", path_params={"model_id": gone})  # deleted by hand meanwhile
+    done = cli("run", str(folder), env=env)
+    assert done.returncode == 1 and "NotFoundError" in done.stderr, done.stderr
+    failed = json.loads(cli("tasks", "list", str(folder), "--status", "failed", "--json", env=env).stdout)
+    assert [(task["identity"], task["last_error"]["status"]) for task in failed] == [(gone, 404)]
+    resolved = cli("tasks", "resolve", str(folder), str(failed[0]["id"]), "--status", "processed",
+                   "--note", "already gone", env=env)
+    assert resolved.returncode == 0, resolved.stderr
+    assert statuses(folder) == {"processed": 2}
+    assert cli("run", str(folder), env=env).returncode == 0
 
 
 def test_cleanup_models_with_an_old_cutoff_deletes_nothing(tmp_path, mistral_sandbox):
