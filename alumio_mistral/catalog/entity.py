@@ -15,6 +15,8 @@ ParamLocation = Literal["path", "query", "header"]
 ParamStyle = Literal["plain", "repeat", "json"]
 BodyKind = Literal["json", "multipart", "none"]
 AuthScheme = Literal["bearer", "admin_bearer", "api_key_header", "none"]
+#: the JSON a successful answer holds: an object, an array, or any JSON value
+JsonShape = Literal["object", "array", "any"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class Entity:
     group: str = ""
     request_schema: str | None = None
     response_schema: str | None = None
+    #: the JSON a 2xx answer with a body holds; ``None`` when the operation answers no JSON
+    #: (nothing, a download, or only an event stream). A body that is not that is broken.
+    response_json: JsonShape | None = None
     #: other derived facts: ``fragment`` (the Speakeasy path fragment, e.g. ``"stream"`` for a
     #: stream variant sharing its path with the plain operation) and ``sse_optional`` (True when
     #: the operation answers JSON, or SSE if the request body asks for a stream)
@@ -112,6 +117,7 @@ class Entity:
             "group": self.group,
             "request_schema": self.request_schema,
             "response_schema": self.response_schema,
+            "response_json": self.response_json,
             "extra": dict(self.extra),
         }
 

@@ -20,6 +20,7 @@ from alumio_mistral.catalog.entity import (
     AuthScheme,
     BodyKind,
     Entity,
+    JsonShape,
     Param,
     ParamLocation,
     ParamStyle,
@@ -74,6 +75,7 @@ def build_entity(spec: dict[str, Any], operation: Operation, name: str, *, retir
     stream_fragment = operation.fragment == "stream"
     streams = stream_fragment or (bool(media) and media <= {SSE})
     response_json = _json_schema(success)
+    answers_json = any("application/json" in (response.get("content") or {}) for response in success.values())
     query_names = [p.name for p in params if p.location == "query"]
     pagination = None if streams else detect_pagination(spec, query_names, operation.query_param_schemas(spec), response_json)
     # Only reads and paged searches return "entities"; a compute POST's arrays are results.
@@ -103,6 +105,7 @@ def build_entity(spec: dict[str, Any], operation: Operation, name: str, *, retir
         group=name.rsplit(".", 1)[0],
         request_schema=request_schema,
         response_schema=ref_name(response_json),
+        response_json=_json_shape(spec, response_json) if answers_json else None,
         extra=extra,
     )
 
@@ -166,6 +169,26 @@ def _json_schema(success: dict[str, dict[str, Any]]) -> Any:
         if "application/json" in content:
             return content["application/json"].get("schema")
     return None
+
+
+def _json_shape(spec: dict[str, Any], schema: Any) -> JsonShape:
+    """Whether a JSON answer is an object, an array, or may be any JSON value."""
+    schema = deref(spec, schema)
+    if not isinstance(schema, dict):
+        return "any"
+    kind = schema.get("type")
+    if kind in ("object", "array"):
+        return kind
+    if kind is None and "properties" in schema:
+        return "object"
+    if kind is None and schema.get("allOf"):
+        parts = {_json_shape(spec, part) for part in schema["allOf"]}
+        return "object" if "object" in parts else "any"
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if kind is None and options:
+        shapes = {_json_shape(spec, option) for option in options}
+        return shapes.pop() if len(shapes) == 1 else "any"
+    return "any"
 
 
 def _auth(spec: dict[str, Any], op: dict[str, Any], retired: bool) -> AuthScheme:

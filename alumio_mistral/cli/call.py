@@ -159,10 +159,12 @@ def _wants_stream(entity: Entity, body: Any) -> bool:
 
 
 def _print_response(entity: Entity, response: requests.Response, as_json: bool, *, sandbox: bool = False) -> None:
+    """Print the answer; a broken one (cut short, or not what the entity answers) raises
+    :class:`~alumio_mistral.http.errors.BrokenResponseError` instead, so the command fails."""
     if is_event_stream(response):
-        _print_events(response, as_json)
+        _print_events(entity, response, as_json)
         return
-    body = decode_body(response)
+    body = decode_body(response, entity)
     if isinstance(body, bytes) and not as_json:
         click.echo(body, nl=False)  # bytes go to the binary stream as they are
         return
@@ -177,9 +179,9 @@ def _print_response(entity: Entity, response: requests.Response, as_json: bool, 
         click.echo(redact_value(body))
 
 
-def _print_events(response: requests.Response, as_json: bool) -> None:
+def _print_events(entity: Entity, response: requests.Response, as_json: bool) -> None:
     """One line per event, printed as it arrives."""
-    for event, data in decoded_events(response):
+    for event, data in decoded_events(response, entity):
         if as_json:
             record = {"event": event.event, "data": data, "id": event.id}
             click.echo(json.dumps(redact_value(record), ensure_ascii=False))

@@ -26,6 +26,7 @@ from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.http.auth import CredentialSession, auth_for
 from alumio_mistral.http.breaker import BreakerState, CircuitBreaker
+from alumio_mistral.http.bodies import read_content
 from alumio_mistral.http.errors import error_from_response, transport_error
 from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, ClientConfig, key_from_environment
 from alumio_mistral.http.ratelimit import TokenBucket
@@ -264,7 +265,7 @@ class Client:
                     headers=headers or None,
                     auth=auth_for(config, auth_scheme),
                     timeout=(config.connect_timeout, config.read_timeout),
-                    stream=stream,
+                    stream=True,  # the body is read below, where a broken one is known with its status
                 )
         except requests.RequestException as error:
             log.debug("%s %s failed: %s", method, url, error)
@@ -289,6 +290,8 @@ class Client:
                 raise error_from_response(response, entity, _retry_after(policy, response))
             finally:
                 response.close()
+        if not stream:
+            read_content(response, entity)
         return response
 
     # -- lifetime ----------------------------------------------------------------------------

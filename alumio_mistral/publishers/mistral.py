@@ -56,7 +56,7 @@ class MistralPublisher:
             files=rendered.files,
             stream=self._streams(rendered.json),
         )
-        return read_response(response)
+        return read_response(response, self._entity)
 
     def _streams(self, body: Any) -> bool:
         if self._stream is not None:

@@ -13,14 +13,20 @@ from typing import Any, Iterable
 
 import requests
 
+from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.http.bodies import decode_body, decoded_events, is_event_stream
 
 
-def read_response(response: requests.Response) -> Any:
-    """Decode a successful response; 204 and empty bodies give ``None``."""
+def read_response(response: requests.Response, entity: Entity | None = None) -> Any:
+    """Decode a successful response; 204 and empty bodies give ``None``.
+
+    Read whole here, inside the publisher's ``publish``, so a body that breaks while arriving
+    (or is not what ``entity`` answers) fails the task as a
+    :class:`~alumio_mistral.http.errors.BrokenResponseError` instead of becoming its result.
+    """
     if is_event_stream(response):
-        return assemble_stream(data for event, data in decoded_events(response) if event.data)
-    body = decode_body(response)
+        return assemble_stream(data for event, data in decoded_events(response, entity) if event.data)
+    body = decode_body(response, entity)
     if isinstance(body, bytes):
         # a task result is JSON: binary content (a file download) travels as base64
         content_type = response.headers.get("Content-Type", "")

@@ -47,10 +47,10 @@ def test_files_upload_from_a_path_and_from_base64(tmp_path, mistral_sandbox):
                       "files": {"file": {"content_base64": "content", "filename": "&{name}"}}},
         "entity_transformers": [{"type": "set", "path": "form", "value": {"purpose": "&{purpose}"}}],
     }
-    # base64 content in one project, a local file (beside the first project) in another
+    # base64 content in one project, a local file (beside the first project, allowed) in another
     tasks = _run(tmp_path / "p", mistral_sandbox, rows[1:], outgoing)
     path_tasks = _run(tmp_path / "q", mistral_sandbox, rows[:1], {
-        "publisher": {"entity": "files.upload", "body": "form",
+        "publisher": {"entity": "files.upload", "body": "form", "allow_paths": ["../p"],
                       "files": {"file": {"path": "../p/&{path}"}}},
         "entity_transformers": [{"type": "set", "path": "form", "value": {"purpose": "&{purpose}"}}],
     })

@@ -74,8 +74,8 @@ def test_http_enrich_in_a_dry_run_reaches_no_server(client: Client, mistral_sand
     ]
     context = TransformContext(clients={"mistral": client}, catalog=Catalog.default(), dry_run=True)
     before = mistral_sandbox.requests()
-    [entity] = compile_pipeline(steps, context=context).run({"model": "m/1"})
+    [entity] = compile_pipeline(steps, context=context).run({"model": "m:1 x"})
     assert mistral_sandbox.requests() == before
     assert entity["card"] == {
-        "dry_run": True, "method": "GET", "url": f"{mistral_sandbox.base_uri}/v1/models/m%2F1", "body": None,
+        "dry_run": True, "method": "GET", "url": f"{mistral_sandbox.base_uri}/v1/models/m%3A1%20x", "body": None,
     }

@@ -10,7 +10,8 @@ from alumio_mistral.cli import main
 
 FIELDS = {
     "name", "operation_id", "method", "path", "params", "body", "body_required", "streams", "success_codes",
-    "auth", "safe_to_retry", "pagination", "items", "retired", "group", "request_schema", "response_schema", "extra",
+    "auth", "safe_to_retry", "pagination", "items", "retired", "group", "request_schema", "response_schema", "response_json",
+    "extra",
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 import responses
 from urllib3.exceptions import ProtocolError
 
-from alumio_mistral.http import TransportError
+from alumio_mistral.http.errors import BrokenResponseError
 from alumio_mistral.http.sse import ServerSentEvent, iter_events
 from test_http_retry import CHAT_COMPLETE, CHAT_URL, make_client
 
@@ -58,10 +58,46 @@ def test_streamed_call_reads_events() -> None:
     assert list(iter_events(response)) == EXPECTED
 
 
-def test_a_stream_cut_off_midway_is_a_transport_error() -> None:
+def _response(raw: PiecewiseRaw) -> SimpleNamespace:
+    return SimpleNamespace(raw=raw, request=None, url="http://x.test/s", status_code=200, reason="OK")
+
+
+def test_a_stream_cut_off_midway_is_a_broken_answer_the_server_may_have_acted_on() -> None:
     raw = PiecewiseRaw(b'data: {"n": 1}\n\ndata: {"n"', 8)
     raw.cut_off = True
-    events = iter_events(SimpleNamespace(raw=raw, request=None, url="http://x.test/s"))  # type: ignore[arg-type]
+    events = iter_events(_response(raw))  # type: ignore[arg-type]
     assert next(events).data == '{"n": 1}'
-    with pytest.raises(TransportError, match="the event stream was cut off: .*IncompleteRead"):
+    cut = "HTTP 200 OK: broken answer: the event stream was cut off: .*IncompleteRead"
+    with pytest.raises(BrokenResponseError, match=cut) as caught:
         next(events)
+    assert caught.value.server_may_have_acted
+
+
+@pytest.mark.parametrize("size", [1, 5, 64])
+def test_a_stream_ending_inside_an_event_is_broken_before_the_partial_event_is_seen(size: int) -> None:
+    events = iter_events(_response(PiecewiseRaw(b'data: {"n": 1}\n\ndata: {"n": 2, "te', size)))  # type: ignore[arg-type]
+    assert next(events).data == '{"n": 1}'
+    with pytest.raises(BrokenResponseError, match="ended inside an event"):
+        next(events)
+
+
+@pytest.mark.parametrize(
+    ("body", "complete"),
+    [
+        (b'data: {"n": 1}\n\ndata: [DONE]\n\n', True),
+        (b'event: conversation.response.done\ndata: {}\n\n', True),
+        (b'data: {"type": "conversation.response.done"}\n\n', True),
+        (b'data: {"type": "transcription.done"}\r\n\r\n', True),
+        (b'data: {"n": 1}\n\n', False),
+        (b'event: message.output.delta\ndata: {"type": "message.output.delta"}\n\n', False),
+        (b"", False),
+    ],
+)
+def test_a_stream_that_must_end_needs_its_last_event(body: bytes, complete: bool) -> None:
+    list(iter_events(_response(PiecewiseRaw(body, 4))))  # type: ignore[arg-type] # without must_end: fine
+    events = iter_events(_response(PiecewiseRaw(body, 4)), must_end=True)  # type: ignore[arg-type]
+    if complete:
+        list(events)
+    else:
+        with pytest.raises(BrokenResponseError, match="ended before its last event"):
+            list(events)
