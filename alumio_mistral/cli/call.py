@@ -78,15 +78,18 @@ def _client(name: str, project: Path | None) -> Client:
         if name != "mistral":
             raise CallInputError(f"--client {name}: clients other than 'mistral' need --project")
         config = client_config(DEFAULT_CLIENT, {}, os.environ)
+        catalog = None
     else:
-        clients = load_project(project).clients
+        loaded = load_project(project)
+        clients = loaded.clients
         if name not in clients:
             raise CallInputError(
                 f"{project}: no client named {name!r} (clients: {', '.join(sorted(clients)) or 'none'})"
             )
         config = clients[name]
+        catalog = loaded.catalog  # extended by the project's spec: file, as for run
     announce_sandbox(config.base_uri == SANDBOX)
-    return Client(config)
+    return Client(config, catalog)
 
 
 def _sort_params(entity: Entity, given: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -32,7 +32,7 @@ from alumio_mistral.sandbox.state.models import Models
 from alumio_mistral.sandbox.state.registry import Registry
 from alumio_mistral.sandbox.state.transcriptions import Transcriptions
 from alumio_mistral.sandbox.state.workflows import Workflows
-from alumio_mistral.sandbox.validation import Schemas, json_type
+from alumio_mistral.sandbox.validation import Schemas, json_type, key_of
 from alumio_mistral.sandbox.wire import (
     JSON_TYPE, HttpError, Reply, Request, error_body, json_reply, missing, status_line, wrong_type,
 )
@@ -146,6 +146,8 @@ class SandboxApp:
             reply = self._faulted(decision) or self._authorized(entity, request) or self._dispatch(entity, request)
         except HttpError as error:
             reply = error.reply()
+        if reply.status >= 400:
+            reply = self._documented_error(entity, reply)
         if decision is not None:
             reply = _damage(reply, decision)
         if decision is not None and decision.drop:
@@ -208,7 +210,7 @@ class SandboxApp:
         status = entity.success_codes[0] if entity.success_codes else 200
         response = self.schemas.operation(entity).get("response", {})
         if status != 204 and "schema" in response:
-            result = self.builder.complete(entity.operation_id, response["schema"], result)
+            result = self.builder.complete(key_of(entity), response["schema"], result)
         return json_reply(status, result)
 
     @property
@@ -234,10 +236,10 @@ class SandboxApp:
         if body is None and entity.body == "json" and entity.body_required:
             raise missing("body")
         if body is not None:
-            kinds = self._body_kinds.get(entity.operation_id)
+            kinds = self._body_kinds.get(entity.name)
             if kinds is None:
                 facts = self.schemas.operation(entity).get("body")
-                kinds = self._body_kinds[entity.operation_id] = self.schemas.kinds(facts["schema"]) if facts else set()
+                kinds = self._body_kinds[entity.name] = self.schemas.kinds(facts["schema"]) if facts else set()
             found = json_type(body)
             if kinds and found not in kinds and not (found == "integer" and "number" in kinds):
                 raise wrong_type(["body"], kinds)
@@ -248,6 +250,22 @@ class SandboxApp:
             problems += self.schemas.body_problems(entity, request)
         if problems:
             raise HttpError(422, {"detail": problems})
+
+    def _documented_error(self, entity: Entity, reply: Reply) -> Reply:
+        """An error answer in the shape the operation documents for its status, when that differs
+        from the usual ones (some API families wrap errors as ``{"detail": {"message": ...}}``)."""
+        validator = self.schemas.validator(entity, str(reply.status))
+        if validator is None or not isinstance(reply.body, bytes):
+            return reply
+        body = json.loads(reply.body)
+        if validator.is_valid(body):
+            return reply
+        schema = self.schemas.operation(entity)["errors"][str(reply.status)]
+        shaped = self.builder.error(schema, _message_of(body), f"{key_of(entity)} {reply.status}")
+        if not validator.is_valid(shaped):
+            return reply
+        headers = [(name, value) for name, value in reply.headers if name.lower() != "content-type"]
+        return json_reply(reply.status, shaped, headers)
 
     def _generic(self, entity: Entity, request: Request) -> Reply:
         """The answer of an operation without a handler, built from its response schema once.
@@ -261,20 +279,19 @@ class SandboxApp:
         events = response.get("schema") if entity.streams else None
         if events is None and "events" in response and _asks_stream(request, request.json() if entity.body == "json" else None):
             events = response["events"]
+        key = key_of(entity)
         if events is not None:
-            key = f"{entity.operation_id} events"
-            if key not in self._examples:
-                self._examples[key] = [self.builder.stream_event(events, entity.operation_id)]
-            return sse.stream(self._examples[key])
+            if key + " events" not in self._examples:
+                self._examples[key + " events"] = [self.builder.stream_event(events, key)]
+            return sse.stream(self._examples[key + " events"])
         if status == 204 or media is None:
             return Reply(status, b"")
         if media != JSON_TYPE:
             data = wav_bytes() if media.startswith("audio/") else b"sandbox"
             return Reply(status, data, [("Content-Type", media)])
-        if entity.operation_id not in self._examples:
-            value = self.builder.build(response.get("schema"), entity.operation_id)
-            self._examples[entity.operation_id] = json_reply(status, value).body
-        return Reply(status, self._examples[entity.operation_id], [("Content-Type", JSON_TYPE)])
+        if key not in self._examples:
+            self._examples[key] = json_reply(status, self.builder.build(response.get("schema"), key)).body
+        return Reply(status, self._examples[key], [("Content-Type", JSON_TYPE)])
 
     def _compute(self, name: str) -> Handler:
         """A handler for a stateless endpoint (SSE chunks then ``[DONE]`` when the body asks to stream)."""
@@ -313,6 +330,15 @@ def _asks_stream(request: Request, body: Any) -> bool:
     if request.content_type == "multipart/form-data":
         return request.form()[0].get("stream", "").lower() in ("true", "1")
     return False
+
+
+def _message_of(body: Any) -> str:
+    """The text of one of the sandbox's error bodies (Mistral's error shape or a 422 ``detail`` list)."""
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    if isinstance(body, dict) and isinstance(body.get("detail"), list):
+        return "; ".join(f"{'.'.join(map(str, item.get('loc', [])))}: {item.get('msg', '')}" for item in body["detail"])
+    return json.dumps(body)
 
 
 def _damage(reply: Reply, decision: Decision) -> Reply:

@@ -27,7 +27,9 @@ _PLAIN = ("type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "ex
           "minLength", "maxLength", "pattern", "minItems", "maxItems", "uniqueItems", "minProperties",
           "maxProperties", "required")
 #: formats the sandbox enforces and builds values for (others, e.g. ``int32`` or ``binary``, say nothing checkable)
-FORMATS = ("date-time", "date", "time", "uuid", "uri", "email")
+FORMATS = ("date-time", "date", "time", "duration", "uuid", "uri", "email")
+#: integer formats, as the bounds they set
+_INTEGER_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 #: media types a JSON or multipart request body may have
 _BODY_MEDIA = {"application/json": "json", "multipart/form-data": "multipart"}
 
@@ -52,6 +54,10 @@ class _Deriver:
         out: dict[str, Any] = {key: node[key] for key in _PLAIN if key in node}
         if node.get("format") in FORMATS:
             out["format"] = node["format"]
+        elif node.get("format") in _INTEGER_BOUNDS:
+            low, high = _INTEGER_BOUNDS[node["format"]]
+            out["minimum"] = max(out.get("minimum", low), low)
+            out["maximum"] = min(out.get("maximum", high), high)
         for key in ("anyOf", "oneOf", "allOf"):
             if isinstance(node.get(key), list):
                 out[key] = [self.schema(option, scope, owner) for option in node[key]]
@@ -117,7 +123,19 @@ class _Deriver:
         response = self._response(operation_id, op)
         if response:
             derived["response"] = response
+        errors = self._errors(operation_id, op)
+        if errors:
+            derived["errors"] = errors
         return derived
+
+    def _errors(self, operation_id: str, op: dict[str, Any]) -> dict[str, Any]:
+        """Status -> the JSON schema of each documented error answer (their shapes differ by API family)."""
+        errors = {}
+        for code, value in (op.get("responses") or {}).items():
+            content = self._deref(value).get("content") or {}
+            if str(code)[:1] in "45" and str(code).isdigit() and "schema" in content.get("application/json", {}):
+                errors[str(code)] = self.schema(content["application/json"]["schema"], {}, operation_id)
+        return errors
 
     def _response(self, operation_id: str, op: dict[str, Any]) -> dict[str, Any]:
         success = {200 if str(code).upper() == "2XX" else int(code): self._deref(value)
@@ -142,18 +160,24 @@ class _Deriver:
 
 
 def derive(spec: dict[str, Any]) -> dict[str, Any]:
-    """``{"definitions": {name: schema}, "operations": {operationId: facts}}`` of a (relaxed) spec."""
+    """``{"definitions": {name: schema}, "operations": {key: facts}}`` of a (relaxed) spec, keyed by
+    ``operationId`` (or ``"METHOD /path"`` for an operation without one, see :func:`operation_key`)."""
     deriver = _Deriver(spec)
     operations: dict[str, Any] = {}
-    for item in (spec.get("paths") or {}).values():
+    for raw_path, item in (spec.get("paths") or {}).items():
         if not isinstance(item, dict):
             continue
         for method in _METHODS:
             op = item.get(method)
-            if isinstance(op, dict) and op.get("operationId"):
-                operations[str(op["operationId"])] = deriver.operation(str(op["operationId"]), op,
-                                                                         item.get("parameters") or [])
+            if isinstance(op, dict):
+                key = operation_key(str(op.get("operationId") or ""), method, raw_path)
+                operations[key] = deriver.operation(key, op, item.get("parameters") or [])
     return {"definitions": deriver.definitions, "operations": operations}
+
+
+def operation_key(operation_id: str, method: str, raw_path: str) -> str:
+    """How derived operations are keyed: the operationId, else ``"GET /v1/things#fragment"``."""
+    return operation_id or f"{method.upper()} {raw_path}"
 
 
 def derive_file(spec_path: str | Path) -> dict[str, Any]:

@@ -168,6 +168,12 @@ class Builder:
         event = self.example(properties["event"]) if "event" in properties else None
         return (str(event) if event is not None else None), self.example(properties["data"])
 
+    def error(self, schema: Any, message: str, key: str = "") -> Any:
+        """An error answer in the shape ``schema`` documents, saying ``message`` in its message fields."""
+        value = self.build(schema, key)
+        _put_message(value, message)
+        return value
+
     def complete(self, operation_id: str, schema: Any, value: Any) -> Any:
         """``value`` with the required top-level fields ``schema`` (and its ``allOf``) names added."""
         if not isinstance(value, dict):
@@ -182,6 +188,18 @@ class Builder:
             if name not in value:
                 value[name] = self.example(properties.get(name, {}), name)
         return value
+
+
+def _put_message(value: Any, message: str) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in ("message", "msg") and isinstance(inner, str):
+                value[key] = message
+            else:
+                _put_message(inner, message)
+    elif isinstance(value, list):
+        for inner in value:
+            _put_message(inner, message)
 
 
 def _is_page_link(name: str) -> bool:

@@ -34,6 +34,8 @@ _TIME = re.compile(r"\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+#: ISO 8601 durations (P1DT2H, PT0.5S, P2W)
+_DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")
 
 
 def _parses(parse: Callable[[str], Any], value: str) -> bool:
@@ -49,6 +51,7 @@ FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
     "date-time": lambda v: bool(_DATE_TIME.fullmatch(v)) and _parses(datetime.fromisoformat, v.upper().replace("Z", "+00:00")),
     "date": lambda v: len(v) == 10 and _parses(date.fromisoformat, v),
     "time": lambda v: bool(_TIME.fullmatch(v)) and _parses(time.fromisoformat, v[:8]),
+    "duration": lambda v: bool(_DURATION.fullmatch(v)),
     "uuid": lambda v: bool(_UUID.fullmatch(v)) and _parses(uuid.UUID, v),
     "uri": lambda v: bool(_URI.fullmatch(v)),
     "email": lambda v: bool(_EMAIL.fullmatch(v)),
@@ -123,15 +126,19 @@ class Schemas:
 
     def operation(self, entity: Entity) -> dict[str, Any]:
         """What is derived for ``entity`` (``{}`` for an operation no spec describes)."""
-        return self.operations.get(entity.operation_id) or {}
+        return self.operations.get(key_of(entity)) or {}
 
     def validator(self, entity: Entity, part: str) -> Validator | None:
-        """The validator of ``part`` (``"body"``, ``"response"`` or ``"events"``) of ``entity``."""
-        key = (entity.operation_id, part)
+        """The validator of ``part`` of ``entity``: ``"body"``, ``"response"``, ``"events"`` or an
+        error status (``"422"``)."""
+        key = (key_of(entity), part)
         found = self._validators.get(key, False)
         if found is False:
             facts = self.operation(entity)
-            schema = facts.get(part, {}).get("schema") if part != "events" else facts.get("response", {}).get("events")
+            if part.isdigit():
+                schema = facts.get("errors", {}).get(part)
+            else:
+                schema = facts.get(part, {}).get("schema") if part != "events" else facts.get("response", {}).get("events")
             with self._lock:
                 found = self._validators[key] = Validator(schema, self.definitions) if schema is not None else None
         return found  # type: ignore[return-value]
@@ -190,7 +197,7 @@ class Schemas:
 
     def param_problems(self, entity: Entity, request: Request) -> list[Problem]:
         """422 ``detail`` items for the query and path parameters."""
-        key = entity.operation_id
+        key = key_of(entity)
         params = self._params.get(key, False)
         if params is False:
             derived = self.operation(entity).get("params")
@@ -237,6 +244,12 @@ class _Params:
             else:
                 value[where][name] = coerce(raw[0], kinds)
         return decoding + self.validator.problems(value, [])
+
+
+def key_of(entity: Entity) -> str:
+    """The key of ``entity``'s derived facts (see :func:`alumio_mistral.sandbox.derive.operation_key`)."""
+    fragment = entity.extra.get("fragment")
+    return entity.operation_id or f"{entity.method} {entity.path}{'#' + fragment if fragment else ''}"
 
 
 def coerce(text: str, kinds: set[str]) -> Any:

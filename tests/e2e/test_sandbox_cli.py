@@ -6,6 +6,8 @@ import json
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 import requests
@@ -45,3 +47,34 @@ def test_help_documents_the_fault_grammar() -> None:
     assert result.exit_code == 0
     for word in ("rate_limit=20/s", "error=0.1:503", "latency=50ms", "drop=", "truncate=", "garbage=", "seed="):
         assert word in result.output
+
+
+
+@contextmanager
+def serving(*options: str) -> Iterator[str]:
+    """The base URI of ``alumio-mistral sandbox --json OPTIONS`` in a subprocess, stopped after."""
+    process = subprocess.Popen([*COMMAND, "--json", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout is not None
+        yield json.loads("".join(process.stdout.readline() for _ in range(3)))["base_uri"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+
+
+def test_a_sandbox_started_with_no_options_validates_requests() -> None:
+    with serving() as base_uri:
+        answer = requests.post(base_uri + "/v1/chat/completions", json={"messages": "not a list"},
+                               headers={"Authorization": "Bearer k"})
+    assert answer.status_code == 422
+    assert {"loc": ["body", "messages"], "msg": "'not a list' is not of type 'array'", "type": "type"} in \
+        answer.json()["detail"]
+
+
+def test_no_validate_lets_bodies_through() -> None:
+    headers = {"Authorization": "Bearer k"}
+    body = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "temperature": "hot"}
+    with serving("--no-validate") as base_uri:
+        assert requests.post(base_uri + "/v1/chat/completions", json=body, headers=headers).status_code == 200
+        assert requests.post(base_uri + "/v1/chat/completions", json=[1], headers=headers).status_code == 422

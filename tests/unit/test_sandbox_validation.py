@@ -154,3 +154,29 @@ def test_judge_schemas_read_their_exponent_bounds_as_numbers() -> None:
     bound = Schemas.shipped().definitions["JudgeRegressionOutput"]["properties"]["max"]
     assert bound["exclusiveMaximum"] == 1e9
     assert json.dumps(bound).count('"1e+09"') == 0
+
+
+def test_errors_take_the_shape_their_operation_documents(app: SandboxApp) -> None:
+    answer = call(app, "GET", "/v1/observability/campaigns", query="page_size=-1")
+    assert answer.status == 422
+    assert answer.json()["detail"]["message"] == "query.page_size: -1 is less than the minimum of 0"
+    assert isinstance(call(app, "GET", "/v1/files", query="page_size=x").json()["detail"], list)
+
+
+def test_integer_formats_bound_their_values_and_durations_are_checked(app: SandboxApp) -> None:
+    assert detail(call(app, "GET", "/v2/prompts", query="pageSize=2147483648"))[0]["type"] == "maximum"
+    check = Schemas.shipped().schema_validator({"type": "string", "format": "duration"})
+    assert check.problems("PT1H30M", []) == [] and check.problems("P2W", []) == []
+    assert check.problems("AAA", [])[0]["type"] == "format"
+
+
+def test_operations_without_a_handler_answer_from_their_schemas(app: SandboxApp) -> None:
+    sample = call(app, "GET", "/v1/audio/voices/voice-1/sample")
+    assert sample.status == 200 and sample.headers["Content-Type"] == "audio/wav" and sample.body[:4] == b"RIFF"
+    entity, _ = app.catalog.match("GET", "/v1/workflows/deployments")
+    answer = call(app, "GET", "/v1/workflows/deployments").json()
+    assert app.schemas.validator(entity, "response").problems(answer, []) == []
+    assert answer["deployments"][0]["created_at"] == "2026-01-01T00:00:00Z" and answer["next_cursor"] is None
+    assert call(SandboxApp(), "GET", "/v1/workflows/deployments").json() == answer, "the same for the same seed"
+    assert call(SandboxApp(seed=1), "GET", "/v1/workflows/deployments").json()["deployments"][0]["id"] != \
+        answer["deployments"][0]["id"]
