@@ -41,8 +41,8 @@ _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class _TooBig(Exception):
-    """A bound was passed; ``finding`` says which, ``line`` where."""
+class _Refused(Exception):
+    """A bound was passed or a value cannot be read; ``finding`` says which, ``line`` where."""
 
     def __init__(self, path: str, message: str, line: int | None) -> None:
         super().__init__(message)
@@ -111,7 +111,7 @@ def read_source(path: Path) -> Source:
     else:
         _read_yaml(text, source)
     if source.data is None and not source.findings:
-        source.findings.append(("", "the file is empty"))
+        source.fail("the file is empty", 1)
     elif source.data is not None and not isinstance(source.data, dict):
         source.findings.append(("", f"expected a mapping at the top level, got {type(source.data).__name__}"))
         source.data = None
@@ -154,7 +154,7 @@ def _read_json(text: str, source: Source) -> None:
         return
     try:
         paths = {id(mapping): mapping_path for mapping_path, mapping in _mappings(data)}
-    except _TooBig as error:
+    except _Refused as error:
         source.fail(error.finding[1], path=error.finding[0])
         return
     source.data = data
@@ -162,7 +162,7 @@ def _read_json(text: str, source: Source) -> None:
 
 
 def _mappings(data: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every mapping inside ``data`` with its dotted path; raises ``_TooBig`` past a bound."""
+    """Every mapping inside ``data`` with its dotted path; raises ``_Refused`` past a bound."""
     pending: list[tuple[str, Any, int]] = [("", data, 0)]
     count = 0
     while pending:
@@ -180,11 +180,11 @@ def _mappings(data: Any) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _check_bounds(path: str, value: Any, depth: int, count: int, line: int | None) -> None:
     if count > MAX_VALUES:
-        raise _TooBig(path, f"more than {MAX_VALUES} values (aliases counted each time they are used)", line)
+        raise _Refused(path, f"more than {MAX_VALUES} values (aliases counted each time they are used)", line)
     if depth > MAX_DEPTH:
-        raise _TooBig(path, f"nested more than {MAX_DEPTH} levels deep", line)
+        raise _Refused(path, f"nested more than {MAX_DEPTH} levels deep", line)
     if isinstance(value, str) and "\0" in value:
-        raise _TooBig(path, "a NUL character in a text value", line)
+        raise _Refused(path, "a NUL character in a text value", line)
 
 
 # -- YAML ------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def _read_yaml(text: str, source: Source) -> None:
         node = loader.get_single_node()
         if node is not None:
             source.data = _Builder(loader, source).value(node, "", 0)
-    except _TooBig as error:
+    except _Refused as error:
         source.fail(error.finding[1], error.line, error.finding[0])
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -225,7 +225,7 @@ def _check_events(parser: Any) -> None:
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 open_sizes.append([event.anchor, 0])
                 if len(open_sizes) - 1 > MAX_DEPTH:
-                    raise _TooBig("", f"nested more than {MAX_DEPTH} levels deep", line)
+                    raise _Refused("", f"nested more than {MAX_DEPTH} levels deep", line)
                 continue
             if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 anchor, size = open_sizes.pop()
@@ -234,7 +234,7 @@ def _check_events(parser: Any) -> None:
                     sizes[anchor] = added
             elif isinstance(event, yaml.AliasEvent):
                 if any(anchor == event.anchor for anchor, _ in open_sizes):
-                    raise _TooBig("", f"alias *{event.anchor} refers to a value that contains it", line)
+                    raise _Refused("", f"alias *{event.anchor} refers to a value that contains it", line)
                 added = sizes.get(event.anchor, 1)
             elif isinstance(event, yaml.ScalarEvent):
                 added = 1
@@ -244,7 +244,7 @@ def _check_events(parser: Any) -> None:
                 continue
             open_sizes[-1][1] += added
             if open_sizes[-1][1] > MAX_VALUES:
-                raise _TooBig("", f"more than {MAX_VALUES} values (aliases counted each time they are used)", line)
+                raise _Refused("", f"more than {MAX_VALUES} values (aliases counted each time they are used)", line)
     finally:
         parser.dispose()
 
@@ -269,7 +269,7 @@ class _Builder:
         self.source.lines.setdefault(path, line)
         expected_tag = _COLLECTION_TAGS.get(type(node))
         if expected_tag is not None and node.tag != expected_tag:
-            raise _TooBig(path, f"unsupported tag {node.tag!r}", line)
+            raise _Refused(path, f"unsupported tag {node.tag!r}", line)
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -286,7 +286,7 @@ class _Builder:
                     merged.setdefault(key, value)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                raise _TooBig(path, "a key must be a plain name, not a mapping or a list", key_line)
+                raise _Refused(path, "a key must be a plain name, not a mapping or a list", key_line)
             key = self.scalar(key_node, path, key_line)
             child = join_path(path, key)
             if key in result:
@@ -301,14 +301,18 @@ class _Builder:
         merged: dict[Any, Any] = {}
         for source in sources:
             if not isinstance(source, yaml.MappingNode):
-                raise _TooBig(path, "'<<' merges mappings only", source.start_mark.line + 1)
+                raise _Refused(path, "'<<' merges mappings only", source.start_mark.line + 1)
             for key, value in self.mapping(source, path, depth).items():
                 merged.setdefault(key, value)
         return merged
 
     def scalar(self, node: yaml.ScalarNode, path: str, line: int) -> Any:
         if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_DIGITS:
-            raise _TooBig(path, f"a number of {len(node.value)} characters (at most {MAX_NUMBER_DIGITS})", line)
-        value = self.loader.construct_object(node, deep=True)
+            raise _Refused(path, f"a number of {len(node.value)} characters (at most {MAX_NUMBER_DIGITS})", line)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except (ValueError, IndexError, TypeError, OverflowError) as error:  # ``!!int ""``, ``!!float x``...
+            kind = node.tag.rpartition(":")[2]
+            raise _Refused(path, f"cannot read {node.value[:40]!r} as {kind}: {error}", line) from None
         _check_bounds(path, value, 0, 0, line)
         return value

@@ -188,7 +188,7 @@ def test_routes_name_existing_configurations_once(tmp_path: Path) -> None:
     [
         ("incoming:\n  a: [1,\n", "invalid YAML", 3),
         ("- just\n- a list\n", "expected a mapping at the top level, got list", 1),
-        ("", "the file is empty", None),
+        ("", "the file is empty", 1),
         ("description: ${BROKEN\n", "malformed variable reference '${BROKEN'", 1),
     ],
 )
