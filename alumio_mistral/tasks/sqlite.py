@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from alumio_mistral.tasks.sqlite_schedules import SCHEDULE_SCHEMA, SqliteScheduleLog
 from alumio_mistral.tasks.store import (
     DEFAULT_LEASE_SECONDS,
     FINAL_STATUSES,
@@ -29,7 +30,7 @@ from alumio_mistral.tasks.store import (
     TaskStoreError,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS storage (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (namespace, key)
 ) WITHOUT ROWID;
-"""
+""" + SCHEDULE_SCHEMA
 
 _COLUMNS = (
     "id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at, "
@@ -69,6 +70,7 @@ _COLUMNS = (
 #: lease, which reads as lapsed: the host+pid claims of version 1 cannot be checked any more
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE tasks ADD COLUMN lease_until REAL", "ALTER TABLE tasks ADD COLUMN resolution TEXT"),
+    2: (),  # version 3 adds the schedule_runs table, which the schema creates where it is missing
 }
 
 #: a ``processing`` row whose lease has lapsed (a missing lease counts as lapsed)
@@ -117,8 +119,8 @@ def _check_statuses(statuses: Iterable[str], allowed: tuple[str, ...] = STATUSES
     return chosen
 
 
-class SqliteTaskStore:
-    """Tasks and storages in one SQLite file (see the module docstring for why so)."""
+class SqliteTaskStore(SqliteScheduleLog):
+    """Tasks, storages and the schedule log in one SQLite file (see the module docstring for why so)."""
 
     def __init__(
         self, path: str | Path, busy_timeout_ms: int = 30_000, clock: Callable[[], float] = time.time

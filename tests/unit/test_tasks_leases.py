@@ -14,6 +14,7 @@ from alumio_mistral.config import load_project
 from alumio_mistral.engine import ClientPool
 from alumio_mistral.outgoing import SENT_NAMESPACE, Outgoing
 from alumio_mistral.tasks import LeaseHeldError, SqliteTaskStore, TaskStoreError
+from alumio_mistral.tasks.sqlite import SCHEMA_VERSION
 
 
 class Clock:
@@ -135,7 +136,7 @@ def test_a_schema_1_database_opens_and_its_processing_rows_count_as_lapsed(tmp_p
         assert [task.identity for task in store.stale("out")] == ["1"]
         assert store.get(2).status == "processed" and store.get(2).lease_until is None
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     SqliteTaskStore(path).close()  # opening again is a no-op
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from alumio_mistral.tasks import Dedup, SqliteTaskStore, TaskStoreError, worker_id
+from alumio_mistral.tasks.sqlite import SCHEMA_VERSION
 
 
 @pytest.fixture()
@@ -118,7 +119,7 @@ def test_wal_and_schema_version(tmp_path: Path) -> None:
     SqliteTaskStore(path).close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     db.execute("UPDATE schema_version SET version = 99")
     db.commit()
     db.close()
