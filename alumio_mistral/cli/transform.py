@@ -1,7 +1,7 @@
 """``transform``: preview a pipeline on sample entities (with ``--explain``), run saved tests.
 
 ``transform NAME_OR_FILE ...`` is short for ``transform preview NAME_OR_FILE ...``: only a first
-argument that is a subcommand name (``preview``, ``test``) selects a subcommand, so a definition
+argument that is a subcommand name (``preview``, ``test``, ``types``) selects a subcommand, so a definition
 file literally called ``test`` is previewed with ``transform preview test``.
 """
 
@@ -35,8 +35,9 @@ def transform() -> None:
     \b
     alumio-mistral transform NAME_OR_FILE --input FILE|- [--explain] [--project P] [--json]
     alumio-mistral transform test [NAME ...] [--project P]
+    alumio-mistral transform types [NAME] [--json]
 
-    A first argument other than 'preview' or 'test' is previewed (to preview a file named
+    A first argument other than 'preview', 'test' or 'types' is previewed (to preview a file named
     'test', write 'transform preview test').
     """
 
@@ -217,3 +218,36 @@ def test_command(names: tuple[str, ...], project: str | None, as_json: bool) -> 
         click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
     if failures or not results:
         raise SystemExit(1)
+
+
+@transform.command("types")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the reference as JSON.")
+@click.option("--markdown", is_flag=True, help="Print the reference as the Markdown page docs/transformers.md.")
+def types_command(name: str | None, as_json: bool, markdown: bool) -> None:
+    """List every transformer type (or one) with its parameters, kinds, defaults and an example.
+
+    Read from the registry itself, so it always matches what a project file may use.
+    """
+    from alumio_mistral.transformers import reference
+
+    if markdown:
+        click.echo(reference.markdown())
+        return
+    try:
+        docs = reference.describe(name)
+    except KeyError:
+        from alumio_mistral.config.fields import did_you_mean
+        from alumio_mistral.transformers.registry import catalogue
+
+        fail(f"no transformer type {name!r}{did_you_mean(str(name), catalogue())}")
+    if as_json:
+        echo_json([doc.to_dict() for doc in docs])
+        return
+    for doc in docs:
+        click.echo(f"{doc.name}: {doc.summary}")
+        click.echo(f"  example: {doc.example_line()}")
+        for param in doc.params if name else ():
+            extra = "required" if param.required else (f"default {param.default!r}" if param.default is not None else "")
+            choices = f" one of: {', '.join(map(str, param.choices))}" if param.choices else ""
+            click.echo(f"  {param.name} ({param.kind}) {extra}{choices}".rstrip())

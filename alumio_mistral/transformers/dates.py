@@ -69,6 +69,7 @@ class DateTransformer(Transformer):
     date, unix, unix_ms, or ``format`` strftime). Null stays null."""
 
     type_name = "date"
+    example = {"type": "date", "path": "created", "from": "unix", "to": "iso"}
 
     class Params(StepParams):
         path = PatternField(required=True)

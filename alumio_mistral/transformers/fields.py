@@ -25,6 +25,7 @@ class Set(Transformer):
     """Write ``value`` (placeholders filled from the entity) at ``path``; ``$`` replaces the entity."""
 
     type_name = "set"
+    example = {"type": "set", "path": "source", "value": "helpdesk"}
 
     class Params(StepParams):
         path = PatternField(required=True)
@@ -52,6 +53,7 @@ class Copy(Transformer):
     given or ``required`` is false (then the step does nothing)."""
 
     type_name = "copy"
+    example = {"type": "copy", "from": "subject", "to": "title"}
     Params = _FromTo
 
     def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
@@ -81,6 +83,7 @@ class Move(Copy):
     """Like copy, then remove the source."""
 
     type_name = "move"
+    example = {"type": "move", "from": "body", "to": "text"}
 
     def apply(self, entity: Any) -> Any:
         value = self.take(entity)
@@ -109,6 +112,7 @@ class Remove(Transformer):
     """Remove the value(s) at ``path`` / ``paths``; a path that matches nothing is fine."""
 
     type_name = "remove"
+    example = {"type": "remove", "paths": ["internal_notes", "debug"]}
     Params = _OneOrMany
 
     def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
@@ -135,6 +139,7 @@ class Rename(Transformer):
     keys renamed to one name are an error rather than one silently replacing the other."""
 
     type_name = "rename"
+    example = {"type": "rename", "keys": {"id": "ticket_id"}}
 
     class Params(StepParams):
         path = PatternField(load_default=lambda: compile_pattern("$"))
@@ -179,6 +184,7 @@ class Pick(Transformer):
     """Keep only the listed plain ``paths`` (a new entity; missing paths are left out)."""
 
     type_name = "pick"
+    example = {"type": "pick", "paths": ["id", "subject"]}
 
     class Params(StepParams):
         paths = fields.List(PatternField(), required=True)
@@ -212,3 +218,4 @@ class Only(Pick):
     """Another name for pick."""
 
     type_name = "only"
+    example = {"type": "only", "paths": ["id", "subject"]}

@@ -26,6 +26,7 @@ class Filter(Transformer):
     entity is counted as skipped, not failed."""
 
     type_name = "filter"
+    example = {"type": "filter", "when": {"path": "status", "equals": "open"}}
     mode = "many"
 
     class Params(StepParams):
@@ -51,6 +52,7 @@ class Conditional(Transformer):
     """Run the ``then`` steps when ``if`` holds, else the ``else`` steps (if any)."""
 
     type_name = "conditional"
+    example = {"type": "conditional", "if": {"path": "priority", "equals": "high"}, "then": [{"type": "set", "path": "queue", "value": "urgent"}]}
     mode = "many"
 
     class Params(StepParams):
@@ -74,6 +76,7 @@ class Use(Transformer):
     """Run the named definition ``name`` (written ``use: NAME``) with optional ``with`` parameters."""
 
     type_name = "use"
+    example = {"type": "use", "name": "mistral/chat-answer"}
     mode = "many"
 
     class Params(StepParams):
@@ -94,6 +97,7 @@ class Chain(Use):
     """Another name for use (``{type: chain, name: NAME}``)."""
 
     type_name = "chain"
+    example = {"type": "chain", "name": "mistral/model-row"}
 
 
 @register
@@ -102,6 +106,7 @@ class ForEach(Transformer):
     dropped from the list; one that becomes several is replaced by all of them."""
 
     type_name = "for-each"
+    example = {"type": "for-each", "path": "lines", "steps": [{"type": "trim", "path": "sku"}]}
 
     class Params(StepParams):
         path = PatternField(required=True)
@@ -130,6 +135,7 @@ class Recursive(Transformer):
     filter out is removed; a key must stay text."""
 
     type_name = "recursive"
+    example = {"type": "recursive", "steps": [{"type": "trim", "path": "$"}]}
 
     class Params(StepParams):
         when = ConditionField()
@@ -182,6 +188,7 @@ class Branches(Transformer):
     missing list gives no entities."""
 
     type_name = "branches"
+    example = {"type": "branches", "path": "items", "keep": ["order_id"]}
     mode = "many"
 
     class Params(StepParams):
@@ -241,6 +248,7 @@ class Merge(Transformer):
     without, on all the entities the pipeline holds at this point (after branches)."""
 
     type_name = "merge"
+    example = {"type": "merge", "to": "rows"}
     mode = "all"
 
     class Params(StepParams):

@@ -37,6 +37,7 @@ class HttpEnrich(Transformer):
     response (or the part at ``pick``) at ``to``; in a dry run, the unsent request instead."""
 
     type_name = "http-enrich"
+    example = {"type": "http-enrich", "entity": "models.retrieve", "path_params": {"model_id": "&{model}"}, "to": "model_info"}
 
     class Params(StepParams):
         client = fields.String(load_default="mistral")

@@ -37,6 +37,8 @@ class Compiler(Protocol):
 class PatternField(fields.Field):
     """A path parsed once into a :class:`Pattern`."""
 
+    reference_kind = "pattern"
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Pattern:
         if not isinstance(value, str):
             raise ValidationError("expects a pattern string")
@@ -48,6 +50,8 @@ class PatternField(fields.Field):
 
 class ValueField(fields.Field):
     """Any value; strings with ``&{...}`` placeholders are filled per entity."""
+
+    reference_kind = "value (placeholders filled)"
 
     def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
         if value is None:  # marshmallow would return a bare None; a null is a constant like any other
@@ -64,6 +68,8 @@ class ValueField(fields.Field):
 class ConditionField(fields.Field):
     """A condition mapping compiled into a predicate."""
 
+    reference_kind = "condition"
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Condition:
         try:
             return compile_condition(value)
@@ -74,6 +80,8 @@ class ConditionField(fields.Field):
 class RegexField(fields.Field):
     """A regular expression compiled once with RE2, which matches in linear time (see
     :mod:`alumio_mistral.transformers.regex`); backreferences and lookarounds are refused."""
+
+    reference_kind = "regular expression (RE2)"
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str):
@@ -86,6 +94,8 @@ class RegexField(fields.Field):
 
 class StepsField(fields.Field):
     """A nested list of steps, compiled by the transformer itself (it knows its dotted path)."""
+
+    reference_kind = "steps"
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
         if not isinstance(value, list):
@@ -128,6 +138,8 @@ class Transformer:
     """
 
     type_name: ClassVar[str]
+    #: one step as a project file writes it: the reference shows it and a test compiles it
+    example: ClassVar[dict[str, Any]]
     Params: ClassVar[type[Schema]]
     mode: ClassVar[str] = "one"
 

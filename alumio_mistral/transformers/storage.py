@@ -42,6 +42,7 @@ class StorageGet(_StorageTransformer):
     when the key is not stored."""
 
     type_name = "storage-get"
+    example = {"type": "storage-get", "namespace": "customers", "key": "&{customer_id}", "to": "customer"}
 
     class Params(_StorageParams):
         to = PatternField(required=True)
@@ -61,6 +62,7 @@ class StorageSet(_StorageTransformer):
     """Remember ``value`` (default: the whole entity) under ``key`` in storage ``namespace``."""
 
     type_name = "storage-set"
+    example = {"type": "storage-set", "namespace": "customers", "key": "&{id}", "value": "&{name}"}
 
     class Params(_StorageParams):
         value = ValueField(load_default=lambda: compile_value("&{@}"), allow_none=True)

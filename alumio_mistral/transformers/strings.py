@@ -61,6 +61,7 @@ class Trim(_StringTransformer):
     """Strip whitespace (or the given ``chars``) from both ends (``side``: both, left, right)."""
 
     type_name = "trim"
+    example = {"type": "trim", "path": "name"}
 
     class Params(_StringParams):
         chars = fields.String()
@@ -81,6 +82,7 @@ class Case(_StringTransformer):
     """Change letter ``case``: upper, lower, title, capitalize."""
 
     type_name = "case"
+    example = {"type": "case", "path": "country", "case": "upper"}
 
     class Params(_StringParams):
         to_case = fields.String(
@@ -96,6 +98,7 @@ class Replace(_StringTransformer):
     """Replace every occurrence of ``old`` by ``new`` (plain text)."""
 
     type_name = "replace"
+    example = {"type": "replace", "path": "subject", "old": "Re: ", "new": ""}
 
     class Params(_StringParams):
         old = fields.String(required=True, validate=validate.Length(min=1))
@@ -112,6 +115,7 @@ class RegexReplace(_StringTransformer):
     backreferences or lookarounds, and no pattern can stall a run (``^(a+)+$`` included)."""
 
     type_name = "regex-replace"
+    example = {"type": "regex-replace", "path": "phone", "pattern": "[^0-9+]", "replace": ""}
 
     class Params(_StringParams, SubstitutionParams):
         regex = RegexField(required=True, data_key="pattern")
@@ -128,6 +132,7 @@ class Split(_StringTransformer):
     (-1: no limit)."""
 
     type_name = "split"
+    example = {"type": "split", "path": "tags", "separator": ","}
 
     class Params(_StringParams):
         separator = fields.String(validate=validate.Length(min=1))
@@ -142,6 +147,7 @@ class Join(_StringTransformer):
     """Join a list into text with ``separator``; items that are not text are written as JSON."""
 
     type_name = "join"
+    example = {"type": "join", "path": "tags", "separator": ", "}
     expects = list
 
     class Params(_StringParams):
@@ -156,6 +162,7 @@ class Truncate(_StringTransformer):
     """Cut text to at most ``length`` characters, ending with ``ellipsis`` when cut."""
 
     type_name = "truncate"
+    example = {"type": "truncate", "path": "summary", "length": 200, "ellipsis": "..."}
 
     class Params(_StringParams):
         length = fields.Integer(required=True, validate=validate.Range(min=0))
@@ -170,6 +177,8 @@ class Truncate(_StringTransformer):
 
 class _TemplateField(fields.Field):
     """Text with placeholders, compiled at load."""
+
+    reference_kind = "template (text with &{placeholders})"
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str):
@@ -188,6 +197,7 @@ class Template(Transformer):
     that are not text are written as JSON, null as empty text."""
 
     type_name = "template"
+    example = {"type": "template", "to": "prompt", "template": "Label this ticket: &{subject}"}
 
     class Params(StepParams):
         to = PatternField(required=True)

@@ -102,6 +102,7 @@ class Validate(Transformer):
     ``pattern`` must match at the start of the text, in RE2 syntax (linear time)."""
 
     type_name = "validate"
+    example = {"type": "validate", "fields": {"email": {"required": True, "pattern": "^[^@]+@[^@]+$"}}}
     mode = "many"
 
     class Params(StepParams):

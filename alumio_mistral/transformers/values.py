@@ -37,6 +37,7 @@ class MapValue(Transformer):
     ``default`` when one is given, else stay. ``to`` writes the result elsewhere."""
 
     type_name = "map"
+    example = {"type": "map", "path": "status", "map": {"o": "open", "c": "closed"}, "default": "unknown"}
 
     class Params(StepParams):
         path = PatternField(required=True)
@@ -166,6 +167,7 @@ class Cast(Transformer):
     on/off, 1/0 or empty. Numbers are finite: "nan", "inf" and 1e999 are refused."""
 
     type_name = "cast"
+    example = {"type": "cast", "path": "quantity", "to": "integer"}
 
     class Params(StepParams):
         path = PatternField(required=True)
@@ -195,6 +197,7 @@ class Coalesce(Transformer):
     """Write at ``to`` the first value among ``paths`` that exists and is not null, else ``default``."""
 
     type_name = "coalesce"
+    example = {"type": "coalesce", "paths": ["nickname", "name"], "to": "display_name", "default": "unknown"}
 
     class Params(StepParams):
         paths = fields.List(PatternField(), required=True, validate=validate.Length(min=1))
@@ -256,6 +259,7 @@ class Arithmetic(Transformer):
     Operands must be numbers (cast text first); ``digits`` rounds the result."""
 
     type_name = "math"
+    example = {"type": "math", "to": "total", "op": "multiply", "operands": ["&{price}", "&{quantity}"], "digits": 2}
 
     class Params(StepParams):
         to = PatternField(required=True)
@@ -302,6 +306,7 @@ class Hash(Transformer):
     by ``algorithm`` (sha256, sha1, md5), cut to ``length`` characters when given."""
 
     type_name = "hash"
+    example = {"type": "hash", "fields": ["email"], "to": "email_hash", "length": 16}
 
     class Params(StepParams):
         fields_ = fields.List(PatternField(), required=True, data_key="fields", validate=validate.Length(min=1))
