@@ -327,7 +327,7 @@ def _asks_stream(request: Request, body: Any) -> bool:
     """Stream variants share their path: the body's ``stream`` flag (JSON or form) decides."""
     if isinstance(body, dict):
         return bool(body.get("stream"))
-    if request.content_type == "multipart/form-data":
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return request.form()[0].get("stream", "").lower() in ("true", "1")
     return False
 

@@ -99,11 +99,15 @@ class Request:
         return self._json
 
     def form(self) -> tuple[dict[str, str], dict[str, Upload]]:
-        """Fields and files of a multipart body (stdlib email parser: no extra dependency)."""
+        """Fields and files of a form body: multipart (stdlib email parser: no extra dependency) or
+        URL-encoded (what the SDKs send for a form without a file part; the API takes both)."""
         if self._form is None:
             fields: dict[str, str] = {}
             files: dict[str, Upload] = {}
-            if self.content_type == "multipart/form-data":
+            if self.content_type == "application/x-www-form-urlencoded":
+                pairs = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+                fields = {name: values[-1] for name, values in pairs.items()}
+            elif self.content_type == "multipart/form-data":
                 head = f"Content-Type: {self.headers['content-type']}\r\n\r\n".encode()
                 message = BytesParser(policy=HTTP).parsebytes(head + self.body)
                 for part in message.iter_parts():

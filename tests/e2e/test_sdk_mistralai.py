@@ -116,6 +116,13 @@ def test_files_ocr_and_transcriptions(client: Mistral, conform: Conform) -> None
     events = conform("audio.transcriptions.stream", lambda: _known(client.audio.transcriptions.stream(
         model="voxtral-mini-latest", file=audio)))
     assert events[-1].event == "transcription.done" and events[-1].data.text == heard.text
+    # no file part: the SDK sends stream=true as a plain form field, which must still stream
+    by_url = conform("audio.transcriptions.stream (file_url)", lambda: _known(client.audio.transcriptions.stream(
+        model="voxtral-mini-latest", file_url=signed.url)))
+    assert by_url[-1].data.text == "# Page one\fPage two"
+    by_id = conform("audio.transcriptions.complete (file_id)", lambda: client.audio.transcriptions.complete(
+        model="voxtral-mini-latest", file_id=upload.id))
+    assert by_id.text == by_url[-1].data.text
     conform("files.delete", lambda: client.files.delete(file_id=upload.id))
 
 
