@@ -237,7 +237,7 @@ def types_command(name: str | None, as_json: bool, markdown: bool) -> None:
     try:
         docs = reference.describe(name)
     except KeyError:
-        from alumio_mistral.config.fields import did_you_mean
+        from alumio_mistral.schema import did_you_mean
         from alumio_mistral.transformers.registry import catalogue
 
         fail(f"no transformer type {name!r}{did_you_mean(str(name), catalogue())}")

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.config.clients import DEFAULT_CLIENT
-from alumio_mistral.config.fields import did_you_mean
+from alumio_mistral.schema import did_you_mean
 from alumio_mistral.config.problems import Finding, join_path
 from alumio_mistral.errors import AlumioError
 

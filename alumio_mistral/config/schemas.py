@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 from marshmallow import ValidationError, fields, pre_load, validates_schema
 from marshmallow.validate import Length, OneOf
 
-from alumio_mistral.config.fields import NamedMapping, StrictSchema, TypedNested, bounded_float, bounded_int
+from alumio_mistral.schema import NamedMapping, StrictSchema, TypedNested, bounded_float, bounded_int
 from alumio_mistral.http.prototypes import (
     AUTH_KINDS,
     BREAKER_COOL_DOWN_MAX,

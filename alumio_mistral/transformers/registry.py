@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load
+from marshmallow import Schema, ValidationError, fields, post_load
 
+from alumio_mistral.schema import StrictSchema
 from alumio_mistral.transformers.conditions import Condition, ConditionError, compile_condition
 from alumio_mistral.transformers.patterns import Evaluator, Pattern, PatternError, compile_pattern, compile_value
 from alumio_mistral.transformers.regex import RegexError, compile_regex, compile_substitution
@@ -108,11 +109,8 @@ def read(pattern: Pattern, entity: Any) -> Any:
     return pattern.get(entity) if pattern.is_single else pattern.find(entity)
 
 
-class StepParams(Schema):
-    """Base of every parameter schema: unknown keys are an error."""
-
-    class Meta:
-        unknown = RAISE
+class StepParams(StrictSchema):
+    """Base of every parameter schema: an unknown key is an error that lists the valid ones."""
 
 
 class SubstitutionParams(StepParams):

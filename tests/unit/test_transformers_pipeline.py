@@ -45,11 +45,18 @@ def test_unknown_type_missing_parameter_unknown_key_all_at_once() -> None:
     assert [(path, message.split(" (")[0]) for _, path, message in found] == [
         (f"{where}[0].type", "unknown transformer type 'sett'"),
         (f"{where}[1].to", "Missing data for required field."),
-        (f"{where}[2].size", "Unknown field."),
+        (f"{where}[2].size", "unknown key"),
         (f"{where}[3].type", "missing 'type'"),
         (f"{where}[4]", "a step must be a mapping with 'type' or 'use'"),
         (f"{where}[5]", "give either 'type' or 'use', not both"),
     ]
+    # an unknown parameter names the valid ones
+    assert found[2][2].endswith("expected one of: chars, path, side, to")
+
+
+def test_a_misspelt_parameter_gets_a_suggestion() -> None:
+    [(_, path, message)] = problems([{"type": "trim", "path": "a", "chras": "x"}])
+    assert path.endswith("[0].chras") and "did you mean 'chars'?" in message
 
 
 def test_nested_steps_and_conditions_report_their_full_path_all_at_once() -> None:

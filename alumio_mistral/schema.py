@@ -1,4 +1,8 @@
-"""The few marshmallow building blocks the project schemas need beyond the stock ones.
+"""The marshmallow building blocks every declared schema uses beyond the stock ones.
+
+Project files, subscriber and publisher kinds and transformer steps all declare their settings
+as marshmallow schemas built from these, so every one of them refuses unknown keys and states
+its ranges the same way. This module imports nothing of the project, so any layer may use it.
 
 - :class:`StrictSchema` rejects unknown keys and says which keys were expected;
 - :class:`NamedMapping` holds user-named objects (``incoming: {models: {...}}``) and keeps the
