@@ -34,7 +34,15 @@ from alumio_mistral.sandbox.state.transcriptions import Transcriptions
 from alumio_mistral.sandbox.state.workflows import Workflows
 from alumio_mistral.sandbox.validation import Schemas, json_type, key_of
 from alumio_mistral.sandbox.wire import (
-    JSON_TYPE, HttpError, Reply, Request, error_body, json_reply, missing, status_line, wrong_type,
+    JSON_TYPE,
+    HttpError,
+    Reply,
+    Request,
+    error_body,
+    json_reply,
+    missing,
+    status_line,
+    wrong_type,
 )
 
 StartResponse = Callable[..., Any]

@@ -9,8 +9,9 @@ so that every departure from the spec is named, explained and tested.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from alumio_mistral.catalog.spec import lookup
 

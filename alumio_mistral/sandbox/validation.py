@@ -13,10 +13,11 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import fastjsonschema
 from jsonschema import Draft7Validator, FormatChecker

@@ -184,6 +184,18 @@ def wrong_type(loc: list[Any], kinds: set[str]) -> HttpError:
     return HttpError(422, {"detail": [{"loc": loc, "msg": message, "type": kind}]})
 
 
+def absent(value: Any, *loc: str) -> HttpError:
+    """422 for a required value a handler cannot use: ``""`` and ``[]`` are values (too short),
+    not missing fields; anything else falsy is ``Field required``."""
+    if value == "":
+        return HttpError(422, {"detail": [{"loc": list(loc), "msg": "String should have at least 1 character",
+                                           "type": "string_too_short"}]})
+    if value == []:
+        return HttpError(422, {"detail": [{"loc": list(loc), "msg": "List should have at least 1 item",
+                                           "type": "too_short"}]})
+    return missing(*loc)
+
+
 def query_error(name: str, message: str) -> dict[str, Any]:
     return {"detail": [{"loc": ["query", name], "msg": message, "type": "value_error"}]}
 

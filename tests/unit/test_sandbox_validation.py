@@ -82,6 +82,11 @@ def test_empty_strings_and_lists_are_values_not_absent_fields(app: SandboxApp) -
     assert problems[0]["msg"] == "'' is not of type 'array'"
     problems = detail(call(app, "POST", "/v1/embeddings", {"model": [], "input": "x"}))
     assert problems == [{"loc": ["body", "model"], "msg": "[] is not of type 'string'", "type": "type"}]
+    too_short = {"loc": ["body", "name"], "msg": "String should have at least 1 character", "type": "string_too_short"}
+    assert detail(call(app, "POST", "/v1/agents", {"model": "m", "name": ""})) == [too_short]
+    assert detail(call(app, "POST", "/v1/libraries", {"name": ""})) == [too_short]
+    no_inputs = detail(call(app, "POST", "/v1/conversations", {"model": "m", "inputs": []}))
+    assert no_inputs == [{"loc": ["body", "inputs"], "msg": "List should have at least 1 item", "type": "too_short"}]
 
 
 def test_embeddings_with_a_non_integer_vector_size_is_a_422(app: SandboxApp) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from alumio_mistral.sandbox import compute, sse
 from alumio_mistral.sandbox.state import Context, Handler, page_of, token_page
-from alumio_mistral.sandbox.wire import Request, lookup, missing, not_found
+from alumio_mistral.sandbox.wire import Request, absent, lookup, missing, not_found
 
 _FIELDS = ("instructions", "tools", "completion_args", "guardrails", "model", "name", "description",
            "handoffs", "metadata", "deployment_chat", "version_message")
@@ -48,7 +48,7 @@ class Agents:
         body = request.json() or {}
         for name in ("model", "name"):
             if not body.get(name):
-                raise missing("body", name)
+                raise absent(body.get(name), "body", name)
         now = self.ctx.iso_now()
         agent = {
             "object": "agent", "id": "ag_" + self.ctx.uuid().replace("-", ""), "instructions": None, "tools": [],

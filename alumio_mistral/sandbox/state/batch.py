@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of
 from alumio_mistral.sandbox.state.files import Files
-from alumio_mistral.sandbox.wire import HttpError, Request, error_body, lookup, missing, query_error
+from alumio_mistral.sandbox.wire import HttpError, Request, absent, error_body, lookup, query_error
 
 #: (endpoint, body) -> (status code, response body), as the live endpoint answers
 Answer = Callable[[str, dict[str, Any]], tuple[int, Any]]
@@ -69,7 +69,7 @@ class Batches:
         body = request.json() or {}
         endpoint = body.get("endpoint")
         if not endpoint:
-            raise missing("body", "endpoint")
+            raise absent(endpoint, "body", "endpoint")
         input_files = [str(f) for f in body.get("input_files") or []]
         requests, problems = sort_requests(list(body.get("requests") or []), "request")
         for file_id in input_files:

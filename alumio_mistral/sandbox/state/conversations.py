@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from alumio_mistral.sandbox import compute, sse
 from alumio_mistral.sandbox.state import Context, Handler, page_of
 from alumio_mistral.sandbox.state.agents import Agents
-from alumio_mistral.sandbox.wire import HttpError, Request, lookup, missing, not_found
+from alumio_mistral.sandbox.wire import HttpError, Request, absent, lookup, not_found
 
 _META = ("name", "description", "metadata", "instructions")
 #: what a model conversation keeps from its start request, with the type each must have
@@ -42,7 +42,7 @@ class Conversations:
         if isinstance(inputs, str):
             inputs = [{"role": "user", "content": inputs}]
         if not isinstance(inputs, list) or not inputs:
-            raise missing("body", "inputs")
+            raise absent(inputs, "body", "inputs")
         now = self.ctx.iso_now()
         entries = []
         for item in inputs:

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from alumio_mistral.sandbox.state import Context, Handler, page_of, token_page
-from alumio_mistral.sandbox.wire import Request, lookup, missing
+from alumio_mistral.sandbox.wire import Request, absent, lookup
 
 SANDBOX_USER = "00000000-0000-4000-8000-000000000001"
 
@@ -50,7 +50,7 @@ class Libraries:
     def create(self, request: Request) -> Any:
         body = request.json() or {}
         if not body.get("name"):
-            raise missing("body", "name")
+            raise absent(body.get("name"), "body", "name")
         now = self.ctx.iso_now()
         record = {
             "id": self.ctx.uuid(), "name": body["name"], "created_at": now, "updated_at": now,
