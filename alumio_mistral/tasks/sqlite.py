@@ -9,15 +9,16 @@ thread.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from alumio_mistral.fastjson import dumps as _dump
+from alumio_mistral.fastjson import loads
 from alumio_mistral.tasks.sqlite_schedules import SCHEDULE_SCHEMA, SqliteScheduleLog
 from alumio_mistral.tasks.store import (
     DEFAULT_LEASE_SECONDS,
@@ -26,7 +27,9 @@ from alumio_mistral.tasks.store import (
     STATUSES,
     Dedup,
     LeaseHeldError,
+    NewEntity,
     Task,
+    TaskOutcome,
     TaskStoreError,
 )
 
@@ -79,17 +82,26 @@ _LAPSED = "status = 'processing' AND (lease_until IS NULL OR lease_until <= ?)"
 #: "id is one of a JSON list": one bound value however many ids (no SQL variable limit)
 _ID_AMONG = "id IN (SELECT value FROM json_each(?))"
 
+_INSERT_TASK = (
+    "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, 'new', 0, ?, ?)"
+)
+_SET_VALUE = (
+    "INSERT INTO storage (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+_FINISH = (
+    "UPDATE tasks SET status = ?, result = ?, last_error = ?, claimed_by = NULL, lease_until = NULL,"
+    " updated_at = ? WHERE id = ?"
+)
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else loads(text)
 
 
 def _task(row: sqlite3.Row) -> Task:
@@ -97,7 +109,7 @@ def _task(row: sqlite3.Row) -> Task:
         id=row["id"],
         incoming=row["incoming"],
         outgoing=row["outgoing"],
-        entity=json.loads(row["entity"]),
+        entity=loads(row["entity"]),
         identity=row["identity"],
         status=row["status"],
         attempts=row["attempts"],
@@ -257,19 +269,64 @@ class SqliteTaskStore(SqliteScheduleLog):
         entity_json = _dump(entity)
         now = _now()
         with self._write() as db:  # BEGIN IMMEDIATE: no other writer between check and insert
-            if dedup is not None and dedup.seen(self._get(db, dedup.namespace, dedup.key)):
+            if not self._admit(db, [NewEntity(entity, identity, dedup)], now)[0]:
                 return []
-            ids = [
-                db.execute(
-                    "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, 'new', 0, ?, ?)",
-                    (incoming, outgoing, entity_json, identity, now, now),
-                ).lastrowid
-                for outgoing in targets
-            ]
-            if dedup is not None:
-                self._set(db, dedup.namespace, dedup.key, dedup.value, now=now)
+            ids = [db.execute(_INSERT_TASK, (incoming, outgoing, entity_json, identity, now, now)).lastrowid
+                   for outgoing in targets]
         return [int(i) for i in ids if i is not None]
+
+    def add_many(
+        self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None]
+    ) -> list[int]:
+        targets = list(outgoings) or [None]
+        now = _now()
+        with self._write() as db:  # BEGIN IMMEDIATE: the de-dup reads and the inserts see no other writer
+            admitted = self._admit(db, entities, now)
+            db.executemany(_INSERT_TASK, (
+                (incoming, outgoing, text, new.identity, now, now)
+                for new, text in ((new, _dump(new.entity)) for new, take in zip(entities, admitted) if take)
+                for outgoing in targets
+            ))
+        return [len(targets) if take else 0 for take in admitted]
+
+    def _admit(self, db: sqlite3.Connection, entities: Sequence[NewEntity], now: str) -> list[bool]:
+        """Which entities of a batch de-dup lets in, in order, marking each one admitted.
+
+        Inside the caller's write transaction: the marks are read and written with no other
+        writer in between. An entity is judged against the stored mark, or against the mark an
+        earlier entity of the same batch just set, as if each had been added on its own.
+        """
+        marks = self._marks(db, [new.dedup for new in entities if new.dedup is not None])
+        admitted, written = [], {}
+        for new in entities:
+            dedup = new.dedup
+            if dedup is None:
+                admitted.append(True)
+                continue
+            slot = (dedup.namespace, dedup.key)
+            if dedup.seen(marks.get(slot)):
+                admitted.append(False)
+                continue
+            marks[slot] = written[slot] = dedup.value
+            admitted.append(True)
+        db.executemany(_SET_VALUE, ((namespace, key, _dump(value), now)
+                                    for (namespace, key), value in written.items()))
+        return admitted
+
+    @staticmethod
+    def _marks(db: sqlite3.Connection, wanted: list[Dedup]) -> dict[tuple[str, str], Any]:
+        """The stored de-dup marks of ``wanted``, one query per namespace."""
+        keys: dict[str, list[str]] = {}
+        for dedup in wanted:
+            keys.setdefault(dedup.namespace, []).append(dedup.key)
+        return {
+            (namespace, key): loads(value)
+            for namespace, chosen in keys.items()
+            for key, value in db.execute(
+                "SELECT key, value FROM storage WHERE namespace = ? AND key IN (SELECT value FROM json_each(?))",
+                (namespace, _dump(chosen)),
+            )
+        }
 
     def claim(
         self,
@@ -298,16 +355,22 @@ class SqliteTaskStore(SqliteScheduleLog):
     def finish(
         self, task_id: int, status: str, result: Any = None, error: dict[str, Any] | None = None
     ) -> None:
-        _check_statuses([status], FINAL_STATUSES)
+        self.finish_many([TaskOutcome(task_id, status, result, error)])
+
+    def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
+        if not outcomes:
+            return
+        _check_statuses({outcome.status for outcome in outcomes}, FINAL_STATUSES)
+        now = _now()
+        rows = [(outcome.status, None if outcome.result is None else _dump(outcome.result),
+                 None if outcome.error is None else _dump(outcome.error), now, outcome.task_id)
+                for outcome in outcomes]
         with self._write() as db:
-            changed = db.execute(
-                "UPDATE tasks SET status = ?, result = ?, last_error = ?, claimed_by = NULL,"
-                " lease_until = NULL, updated_at = ? WHERE id = ?",
-                (status, None if result is None else _dump(result),
-                 None if error is None else _dump(error), _now(), task_id),
-            ).rowcount
-        if not changed:
-            raise TaskStoreError(f"{self.path}: no task with id {task_id}")
+            if db.executemany(_FINISH, rows).rowcount != len(rows):
+                known = {row[0] for row in db.execute(
+                    f"SELECT id FROM tasks WHERE {_ID_AMONG}", (_dump([row[-1] for row in rows]),))}
+                unknown = next(row[-1] for row in rows if row[-1] not in known)
+                raise TaskStoreError(f"{self.path}: no task with id {unknown}")  # rolls the batch back
 
     def release(self, ids: Iterable[int], worker: str) -> int:
         chosen = [int(i) for i in ids]
@@ -445,20 +508,11 @@ class SqliteTaskStore(SqliteScheduleLog):
         row = db.execute(
             "SELECT value FROM storage WHERE namespace = ? AND key = ?", (namespace, key)
         ).fetchone()
-        return None if row is None else json.loads(row[0])
-
-    @staticmethod
-    def _set(db: sqlite3.Connection, namespace: str, key: str, value: Any, now: str) -> None:
-        db.execute(
-            "INSERT INTO storage (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
-            " updated_at = excluded.updated_at",
-            (namespace, key, _dump(value), now),
-        )
+        return None if row is None else loads(row[0])
 
     def set(self, namespace: str, key: str, value: Any) -> None:
         with self._write() as db:
-            self._set(db, namespace, key, value, now=_now())
+            db.execute(_SET_VALUE, (namespace, key, _dump(value), _now()))
 
     def delete(self, namespace: str, key: str) -> bool:
         with self._write() as db:
@@ -471,7 +525,7 @@ class SqliteTaskStore(SqliteScheduleLog):
             "SELECT key, value FROM storage WHERE namespace = ? ORDER BY key", (namespace,)
         )
         for key, value in rows:
-            yield key, json.loads(value)
+            yield key, loads(value)
 
     def namespaces(self) -> dict[str, int]:
         rows = self._db().execute(

@@ -12,7 +12,7 @@ import os
 import socket
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Iterator, Protocol, overload
+from typing import Any, Iterable, Iterator, Protocol, Sequence, overload
 
 from alumio_mistral.errors import AlumioError
 
@@ -60,6 +60,25 @@ class Dedup:
     def seen(self, marked: Any) -> bool:
         """Does the stored mark (``None``: none) make this entity one to skip?"""
         return marked is not None and (self.policy == "new" or marked == self.value)
+
+
+@dataclass(frozen=True)
+class NewEntity:
+    """One entity of a batch for :meth:`TaskStore.add_many`: what to store and how to de-dup it."""
+
+    entity: Any
+    identity: str | None
+    dedup: Dedup | None = None
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """How one claimed task ended, for :meth:`TaskStore.finish_many`."""
+
+    task_id: int
+    status: str
+    result: Any = None
+    error: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,18 @@ class TaskStore(Protocol):
         the de-dup mark, atomically; returns the new task ids (none when ``dedup`` says the
         entity was seen)."""
 
+    def add_many(
+        self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None]
+    ) -> list[int]:
+        """The tasks of a batch of entities (a page) in ONE transaction; returns, per entity,
+        how many tasks it got (0 when de-dup says it was seen).
+
+        A batch means exactly what :meth:`add_tasks` called for each entity in turn means: the
+        de-dup of every entity is decided inside the transaction, against the stored marks and
+        against the entities before it in the batch, so two runs adding at once never both
+        create a task for one entity, and a crash leaves the whole batch written or none of it.
+        Each entity is serialised once whatever the number of outgoings."""
+
     def claim(
         self,
         outgoing: str | None,
@@ -134,6 +165,10 @@ class TaskStore(Protocol):
         self, task_id: int, status: str, result: Any = None, error: dict[str, Any] | None = None
     ) -> None:
         """Record the outcome of a claimed task."""
+
+    def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
+        """Record the outcomes of several claimed tasks in ONE transaction (a publish batch made
+        durable together); an unknown task id raises and records none of them."""
 
     def release(self, ids: Iterable[int], worker: str) -> int:
         """Give back claims ``worker`` holds on tasks it sent nothing for: they are ``new``
