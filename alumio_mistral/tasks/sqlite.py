@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from alumio_mistral.fastjson import dumps as _dump
 from alumio_mistral.fastjson import loads
-from alumio_mistral.tasks.sqlite_schedules import SCHEDULE_SCHEMA, SqliteScheduleLog
+from alumio_mistral.tasks.migrations import migrate
+from alumio_mistral.tasks.sqlite_schedules import SqliteScheduleLog
 from alumio_mistral.tasks.store import (
     DEFAULT_LEASE_SECONDS,
     FINAL_STATUSES,
@@ -32,37 +33,6 @@ from alumio_mistral.tasks.store import (
     TaskOutcome,
     TaskStoreError,
 )
-
-SCHEMA_VERSION = 3
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    incoming TEXT NOT NULL,
-    outgoing TEXT,
-    entity TEXT NOT NULL,
-    identity TEXT,
-    status TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in STATUSES)})),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    last_error TEXT,
-    result TEXT,
-    claimed_by TEXT,
-    lease_until REAL,
-    resolution TEXT
-);
-CREATE INDEX IF NOT EXISTS tasks_by_queue ON tasks (outgoing, status, id);
-CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, id);
-CREATE TABLE IF NOT EXISTS storage (
-    namespace TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (namespace, key)
-) WITHOUT ROWID;
-""" + SCHEDULE_SCHEMA
 
 _COLUMNS = (
     "id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at, "
@@ -223,30 +193,10 @@ class SqliteTaskStore(SqliteScheduleLog):
             raise TaskStoreError(f"{self.path}: {error}") from error
 
     def _create_schema(self) -> None:
+        """Bring the database to the current schema (see :mod:`~alumio_mistral.tasks.migrations`);
+        ``BEGIN IMMEDIATE`` keeps two processes opening a new file from both running the steps."""
         with self._write() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            version = row[0]
-            if version is None:
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif version > SCHEMA_VERSION:
-                raise TaskStoreError(
-                    f"{self.path}: task database schema version {version} is newer than this "
-                    f"alumio-mistral understands ({SCHEMA_VERSION}); upgrade alumio-mistral"
-                )
-            else:
-                self._migrate(db, version)
-
-    @staticmethod
-    def _migrate(db: sqlite3.Connection, version: int) -> None:
-        """Bring an older database up to :data:`SCHEMA_VERSION`, inside the caller's transaction."""
-        while version < SCHEMA_VERSION:
-            for statement in _MIGRATIONS[version]:
-                db.execute(statement)
-            version += 1
-        db.execute("UPDATE schema_version SET version = ?", (version,))
+            migrate("sqlite", str(self.path), db.execute)
 
     def close(self) -> None:
         with self._lock:

@@ -16,21 +16,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from alumio_mistral.scheduler import JobRun
 
-SCHEDULE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schedule_runs (
-    job TEXT NOT NULL,
-    tick TEXT NOT NULL,
-    holder TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    lease_until REAL NOT NULL,
-    ok INTEGER,
-    summary TEXT,
-    error TEXT,
-    PRIMARY KEY (job, tick)
-) WITHOUT ROWID
-"""
-
 
 def tick_text(tick: datetime) -> str:
     return tick.astimezone(timezone.utc).isoformat(timespec="milliseconds")

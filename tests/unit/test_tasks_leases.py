@@ -14,7 +14,7 @@ from alumio_mistral.config import load_project
 from alumio_mistral.engine import ClientPool
 from alumio_mistral.outgoing import SENT_NAMESPACE, Outgoing
 from alumio_mistral.tasks import LeaseHeldError, SqliteTaskStore, TaskStoreError
-from alumio_mistral.tasks.sqlite import SCHEMA_VERSION
+from alumio_mistral.tasks.migrations import SCHEMA_VERSION
 
 
 class Clock:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from alumio_mistral.tasks import Dedup, SqliteTaskStore, TaskStoreError, worker_id
-from alumio_mistral.tasks.sqlite import SCHEMA_VERSION
+from alumio_mistral.tasks.migrations import SCHEMA_VERSION
 
 
 @pytest.fixture()
