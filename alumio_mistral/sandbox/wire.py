@@ -90,12 +90,13 @@ class Request:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
     def json(self) -> Any:
-        """The JSON body (``None`` when there is none); 400 when it does not parse."""
+        """The JSON body (``None`` when there is none); 422 ``json_invalid`` (as the API) when it does not parse."""
         if self._json is None and self.body and self.content_type != "multipart/form-data":
             try:
                 self._json = json.loads(self.body)
             except ValueError as error:
-                raise HttpError(400, error_body(f"Request body is not valid JSON: {error}"))
+                message = f"Request body is not valid JSON: {error}"
+                raise HttpError(422, {"detail": [{"loc": ["body"], "msg": message, "type": "json_invalid"}]}) from None
         return self._json
 
     def form(self) -> tuple[dict[str, str], dict[str, Upload]]:
