@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
-from typing import Any, Iterator, Protocol
+from functools import partial
+from itertools import repeat
+from typing import Any, Iterable, Iterator, NamedTuple, Protocol
 
 #: how deeply an entity may nest objects and lists: far beyond real data, and far enough
 #: below Python's recursion limit that no transformer or serializer ever meets that limit
@@ -21,13 +22,25 @@ MAX_DEPTH = 200
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
+    """One entity and where it came from (a tuple: subscribers make one per entity, and a
+    tuple is the cheapest object to make; see :func:`records_of`)."""
+
     entity: Any
     #: where the entity came from: "tickets.csv:12", "files.list page 3"
     origin: str
     #: why this row could not be read (``entity`` is then ``None``)
     error: str | None = None
+
+
+#: ``Record`` from an ``(entity, origin, error)`` tuple without a Python-level call
+_record_from_tuple = partial(tuple.__new__, Record)
+
+
+def records_of(entities: Iterable[Any], origin: str) -> Iterator[Record]:
+    """A record per entity of one page, all from ``origin``, made in C (``zip`` builds the
+    tuples, ``tuple.__new__`` retypes them): a third of the cost of ``Record(...)`` in a loop."""
+    return map(_record_from_tuple, zip(entities, repeat(origin), repeat(None)))
 
 
 class Subscriber(Protocol):

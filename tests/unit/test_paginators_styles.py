@@ -8,6 +8,7 @@ exactly how pagination bugs show.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -359,3 +360,24 @@ def test_default_page_cap_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_catalog_style_has_a_paginator() -> None:
     styles = {entity.pagination.style for entity in Catalog.default() if entity.pagination}
     assert styles and styles <= set(PAGINATORS)
+
+
+def test_the_repeated_page_guard_fingerprints_the_page_not_each_entity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serialising every entity again to fingerprint a page cost three times the page's own
+    decoding; the guard reads the body as it came."""
+    from alumio_mistral.subscribers import mistral
+
+    def no_dumps(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("an entity was serialised to fingerprint its page")
+
+    monkeypatch.setattr(mistral, "json", SimpleNamespace(loads=json.loads, dumps=no_dumps))
+    with responses.RequestsMock() as rsps:
+        serve(rsps, CONVERSATIONS, lambda q, _: window(numbered(5), int(q["page"]), int(q["page_size"])))
+        assert read(CONVERSATIONS, page_size=2) == numbered(5)
+
+
+def test_a_limit_inside_a_page_stops_there() -> None:
+    with responses.RequestsMock() as rsps:
+        serve(rsps, CONVERSATIONS, lambda q, _: window(numbered(6), int(q["page"]), int(q["page_size"])))
+        assert read(CONVERSATIONS, page_size=4, limit=5) == numbered(5)
+        assert len(rsps.calls) == 2
