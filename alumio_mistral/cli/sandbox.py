@@ -33,7 +33,8 @@ Example: 'rate_limit=20/s@/v1/chat/*;error=0.1:500@embeddings.*;seed=7'"""
 @click.option("--spec", "spec", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A newer Mistral OpenAPI file: serve its operations too, validating and answering from its schemas.")
 @click.option("--no-validate", "no_validate", is_flag=True,
-              help="Let parameters and bodies through unchecked (by default they are validated against the spec).")
+              help="Check only the JSON types of top-level body fields, nothing else "
+                   "(by default parameters and bodies are validated against the spec).")
 @click.option("--batch-step", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Batch jobs advance one state per SECONDS (default: one state per retrieve).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"base_uri": ...} as JSON instead of a sentence.')

@@ -69,7 +69,7 @@ class SandboxApp:
         self.clock = clock or Clock()
         #: the derived schemas (shipped, or extended by ``spec_path``), read on first use
         self.spec_path = spec_path
-        #: False: parameters and bodies go to the handlers unchecked (only non-object bodies are refused)
+        #: False: only the JSON types of the body and its top-level fields are checked
         self.validate = validate
         # a newer spec is read now, so that a broken one stops the start, not a later request
         self._schemas: Schemas | None = Schemas.for_spec(spec_path) if spec_path else None
@@ -237,8 +237,9 @@ class SandboxApp:
     def _check(self, entity: Entity, request: Request) -> None:
         """422 for parameters or a body the operation does not take, before any handler (or state) sees them.
 
-        A JSON body of the wrong kind (a list or a string where an object is due) is refused even with
-        validation off: no handler has to guard against it.
+        A JSON body of the wrong kind (a list or a string where an object is due), or with top-level
+        fields of the wrong JSON type, is refused even with validation off: no handler has to guard
+        against it, and nothing of the wrong type is ever stored.
         """
         body = request.json() if entity.body == "json" else None
         if body is None and entity.body == "json" and entity.body_required:
@@ -252,6 +253,9 @@ class SandboxApp:
             if kinds and found not in kinds and not (found == "integer" and "number" in kinds):
                 raise wrong_type(["body"], kinds)
         if not self.validate:
+            problems = self.schemas.field_type_problems(entity, body) if body is not None else []
+            if problems:
+                raise HttpError(422, {"detail": problems})
             return
         problems = self.schemas.param_problems(entity, request)
         if body is not None or entity.body == "multipart":

@@ -130,14 +130,16 @@ class Schemas:
         return self.operations.get(key_of(entity)) or {}
 
     def validator(self, entity: Entity, part: str) -> Validator | None:
-        """The validator of ``part`` of ``entity``: ``"body"``, ``"response"``, ``"events"`` or an
-        error status (``"422"``)."""
+        """The validator of ``part`` of ``entity``: ``"body"``, ``"response"``, ``"events"``, an
+        error status (``"422"``) or ``"field types"`` (the JSON types of the body's top-level fields)."""
         key = (key_of(entity), part)
         found = self._validators.get(key, False)
         if found is False:
             facts = self.operation(entity)
             if part.isdigit():
                 schema = facts.get("errors", {}).get(part)
+            elif part == "field types":
+                schema = self._field_types(facts["body"]["schema"]) if "body" in facts else None
             else:
                 schema = facts.get(part, {}).get("schema") if part != "events" else facts.get("response", {}).get("events")
             with self._lock:
@@ -165,6 +167,17 @@ class Schemas:
             for key in ("anyOf", "oneOf", "allOf"):
                 pending.extend(node.get(key) or [])
         return found
+
+    def field_type_problems(self, entity: Entity, body: Any) -> list[Problem]:
+        """422 ``detail`` items for top-level fields of a JSON body whose JSON type is wrong, and
+        nothing else: what even an unvalidated request must pass before a handler stores it."""
+        validator = self.validator(entity, "field types")
+        return validator.problems(body, ["body"]) if validator is not None and isinstance(body, dict) else []
+
+    def _field_types(self, schema: Any) -> dict[str, Any] | None:
+        types = {name: sorted(kinds | ({"integer"} if "number" in kinds else set()))
+                 for name, value in self._properties(schema).items() if (kinds := self.kinds(value))}
+        return {"type": "object", "properties": {name: {"type": kind} for name, kind in types.items()}} if types else None
 
     def body_problems(self, entity: Entity, request: Request) -> list[Problem]:
         """422 ``detail`` items for the request body (JSON or multipart form)."""

@@ -102,10 +102,13 @@ def test_multipart_bodies_are_validated(app: SandboxApp) -> None:
     assert upload(app, "/v1/files", {"purpose": "batch", "expiry": "24"}).status == 200
 
 
-def test_validation_off_lets_the_handlers_decide() -> None:
+def test_validation_off_lets_the_handlers_decide_but_never_stores_a_wrong_type() -> None:
     app = SandboxApp(validate=False)
-    assert call(app, "POST", "/v1/chat/completions", {**CHAT, "temperature": "hot"}).status == 200
-    assert call(SandboxApp(), "POST", "/v1/chat/completions", {**CHAT, "temperature": "hot"}).status == 422
+    assert call(app, "POST", "/v1/chat/completions", {**CHAT, "temperature": 3, "max_tokens": -5}).status == 200
+    assert call(SandboxApp(), "POST", "/v1/chat/completions", {**CHAT, "max_tokens": -5}).status == 422
+    problems = detail(call(app, "POST", "/v1/agents", {"model": "m", "name": [None, None]}))
+    assert problems == [{"loc": ["body", "name"], "msg": "[None, None] is not of type 'string'", "type": "type"}]
+    assert call(app, "GET", "/v1/agents", query="search=a").json() == []
 
 
 # -- relaxations: each one named, explained, and shown to hold ---------------------------------
