@@ -13,7 +13,7 @@ import yaml
 from alumio_mistral.config import load_project
 from alumio_mistral.engine import ClientPool
 from alumio_mistral.outgoing import SENT_NAMESPACE, Outgoing
-from alumio_mistral.tasks import LeaseHeldError, SqliteTaskStore, TaskStoreError
+from alumio_mistral.tasks import SqliteTaskStore, TaskStoreError
 from alumio_mistral.tasks.migrations import SCHEMA_VERSION
 
 
@@ -50,18 +50,6 @@ def _project(tmp_path: Path, publisher: dict, lease: float = 30) -> object:
     return load_project(tmp_path, environ={})
 
 
-def test_a_claim_lapses_unless_renewed_by_its_worker(store, clock) -> None:
-    ids = [store.add_tasks("in", {"n": n}, ["out"], str(n))[0] for n in range(3)]
-    store.claim("out", 3, "w1", lease_seconds=10)
-    clock.now += 8
-    assert store.renew(ids[:2], "w1", lease_seconds=10) == ids[:2]
-    assert store.renew(ids, "someone-else", lease_seconds=10) == []  # only the holder renews
-    clock.now += 5  # 13 s after the claim, 5 s after the renewal
-    assert [task.id for task in store.stale("out")] == [ids[2]]
-    assert [task.id for task in store.leased("out")] == ids[:2]
-    assert store.get(ids[0]).lease_until == clock.now - 5 + 10
-
-
 def test_a_task_claimed_under_another_host_name_is_recovered_once_its_lease_lapses(tmp_path, store, clock) -> None:
     """The old identity said "another machine: never steal", so a restarted container's tasks
     stayed processing forever; the host name is now only a label."""
@@ -73,25 +61,6 @@ def test_a_task_claimed_under_another_host_name_is_recovered_once_its_lease_laps
     clock.now += 31
     stats = worker.publish(store)
     assert (stats.resumed, stats.processed) == (1, 1) and store.get(task_id).status == "processed"
-
-
-def test_requeue_never_touches_a_live_lease(store, clock) -> None:
-    [task_id] = store.add_tasks("in", {}, ["out"], None)
-    store.claim("out", 1, "w", lease_seconds=10)
-    with pytest.raises(LeaseHeldError, match=f"task {task_id} is being worked on"):
-        store.requeue(None, ["processing"])
-    assert store.get(task_id).status == "processing"
-    clock.now += 11
-    assert store.requeue(None, ["processing"]) == 1 and store.get(task_id).status == "new"
-
-
-def test_release_gives_back_an_unsent_claim_without_counting_the_attempt(store) -> None:
-    [task_id] = store.add_tasks("in", {}, ["out"], None)
-    store.claim("out", 1, "w")
-    assert store.release([task_id], "other") == 0
-    assert store.release([task_id], "w") == 1
-    task = store.get(task_id)
-    assert (task.status, task.attempts, task.claimed_by, task.lease_until) == ("new", 0, None, None)
 
 
 def test_the_heartbeat_keeps_a_slow_task_leased_while_it_is_sent(tmp_path) -> None:

@@ -1,0 +1,455 @@
+"""The PostgreSQL task store: many workers on many machines sharing one database.
+
+Same interface and meaning as the SQLite store, with the database server deciding what a
+file lock decides there:
+- a claim picks rows with ``SELECT ... FOR UPDATE SKIP LOCKED``: workers claiming at once take
+  disjoint batches and never wait on each other;
+- leases are measured by the server's clock (``clock_timestamp()``), so machines whose clocks
+  disagree still agree on when a lease lapses (tests inject a clock instead);
+- de-dup is decided inside the insert (``INSERT ... ON CONFLICT`` on the mark): two machines
+  reading the same entity at once make one task for it;
+- JSON is stored as ``jsonb``; timestamps as ``timestamptz``.
+Each method runs in one transaction on a connection of a ``psycopg_pool`` pool shared by the
+threads of the process. The schema is made by :mod:`~alumio_mistral.tasks.migrations` at open,
+under an advisory lock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Iterator, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from alumio_mistral.secrets import register_secret
+from alumio_mistral.tasks.migrations import migrate
+from alumio_mistral.tasks.postgres_schedules import NOW_SQL, PostgresScheduleLog
+from alumio_mistral.tasks.store import (
+    DEFAULT_LEASE_SECONDS,
+    FINAL_STATUSES,
+    RESOLVABLE_STATUSES,
+    STATUSES,
+    Dedup,
+    LeaseHeldError,
+    NewEntity,
+    Task,
+    TaskOutcome,
+    TaskStoreError,
+)
+
+#: URL schemes that name a PostgreSQL store (``store: {url: ...}``)
+URL_SCHEMES = ("postgresql", "postgres")
+
+_COLUMNS = (
+    "id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at,"
+    " last_error, result, claimed_by, lease_until, resolution"
+)
+_TASK_COLUMNS = ", ".join(f"tasks.{name.strip()}" for name in _COLUMNS.split(","))
+
+#: a ``processing`` row whose lease has lapsed (a missing lease counts as lapsed)
+_LAPSED = f"status = 'processing' AND (lease_until IS NULL OR lease_until <= {NOW_SQL})"
+
+_SET_VALUE = (
+    "INSERT INTO storage (namespace, key, value, updated_at) VALUES (%s, %s, %s, now())"
+    " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+#: write a de-dup mark unless the stored one says "seen" (see :meth:`Dedup.seen`: a JSON null
+#: counts as no mark); a row comes back only when the entity is admitted
+_ADMIT = {
+    "new": _SET_VALUE + " WHERE storage.value = 'null'::jsonb RETURNING 1",
+    "changed": _SET_VALUE + " WHERE storage.value = 'null'::jsonb OR storage.value <> excluded.value RETURNING 1",
+}
+_INSERT_TASKS = (
+    "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
+    " SELECT %(incoming)s, v.outgoing, v.entity, v.identity, 'new', 0, now(), now()"
+    " FROM unnest(%(outgoings)s::text[], %(entities)s::jsonb[], %(identities)s::text[])"
+    " WITH ORDINALITY AS v(outgoing, entity, identity, n) ORDER BY v.n RETURNING id"
+)
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value, dumps=_dump)
+
+
+def _moment(value: datetime) -> str:
+    """The text form the SQLite store keeps, so that both stores show tasks alike."""
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _task(row: Sequence[Any]) -> Task:
+    (task_id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at,
+     last_error, result, claimed_by, lease_until, resolution) = row
+    return Task(id=task_id, incoming=incoming, outgoing=outgoing, entity=entity, identity=identity,
+                status=status, attempts=attempts, created_at=_moment(created_at),
+                updated_at=_moment(updated_at), last_error=last_error, result=result,
+                claimed_by=claimed_by, lease_until=lease_until, resolution=resolution)
+
+
+def _check_statuses(statuses: Iterable[str], allowed: tuple[str, ...] = STATUSES) -> list[str]:
+    chosen = list(statuses)
+    unknown = [s for s in chosen if s not in allowed]
+    if unknown:
+        raise TaskStoreError(f"unknown task status {unknown[0]!r} (one of: {', '.join(allowed)})")
+    return chosen
+
+
+def _queue(outgoing: str | None) -> str:
+    """The rows of one outgoing's queue (``None``: the tasks of no outgoing), index-friendly."""
+    return "outgoing IS NULL" if outgoing is None else "outgoing = %(outgoing)s"
+
+
+def redact_url(url: str) -> str:
+    """``url`` as it may be shown: the password (if any) masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def is_postgres_url(text: str) -> bool:
+    return urlsplit(str(text)).scheme in URL_SCHEMES
+
+
+class PostgresTaskStore(PostgresScheduleLog):
+    """Tasks, storages and the schedule log in one PostgreSQL database (or one schema of it)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        clock: Callable[[], float] | None = None,
+        max_connections: int = 16,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        """``url``: a ``postgresql://`` URL (a password missing from it comes from ``PGPASSWORD``
+        or ``.pgpass``, as libpq does); ``schema``: a schema of its own (made when missing)
+        instead of the user's default; ``clock``: epoch seconds for leases (tests), else the
+        server's time."""
+        if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
+            raise TaskStoreError(f"{schema!r}: a store schema is lower-case letters, digits and _")
+        register_secret(urlsplit(url).password)
+        self.url = url
+        self.schema = schema
+        self._where = redact_url(url) + (f" (schema {schema})" if schema else "")
+        self._clock = clock
+        options = {"options": f"-c search_path={schema}"} if schema else {}
+        self._connect_args = {"connect_timeout": max(1, round(connect_timeout)), **options}
+        self._migrate()
+        self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, kwargs=self._connect_args,
+                                    open=False, name="alumio-tasks", timeout=max(connect_timeout, 30.0))
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except PoolTimeout as error:
+            raise TaskStoreError(f"{self._where}: cannot open connections to the task database") from error
+
+    def __repr__(self) -> str:
+        return f"PostgresTaskStore({self._where!r})"
+
+    def __enter__(self) -> PostgresTaskStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _now(self) -> float | None:
+        return None if self._clock is None else self._clock()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """psycopg's errors as the store's, naming the database (never its password)."""
+        try:
+            yield
+        except psycopg.errors.UntranslatableCharacter as error:
+            raise TaskStoreError(f"{self._where}: PostgreSQL cannot store the character U+0000"
+                                 f" in JSON text: {error.diag.message_primary}") from error
+        except (psycopg.Error, PoolTimeout) as error:
+            raise TaskStoreError(f"{self._where}: {str(error).strip()}") from error
+        except UnicodeError as error:  # a lone surrogate: no UTF-8 form
+            raise TaskStoreError(f"{self._where}: PostgreSQL cannot store this text: {error}") from error
+
+    @contextmanager
+    def _write(self) -> Iterator[psycopg.Cursor[Any]]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        with self._errors(), self._pool.connection() as connection, connection.transaction():
+            with connection.cursor() as cursor:
+                yield cursor
+
+    def _read(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with self._write() as cursor:
+            return cursor.execute(query, params).fetchall()
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema, one process at a time (an advisory lock per schema)."""
+        with self._errors(), psycopg.connect(self.url, **self._connect_args) as connection:
+            with connection.transaction():
+                connection.execute(  # taken before the schema is made: CREATE SCHEMA races too
+                    "SELECT pg_advisory_xact_lock(hashtextextended('alumio-mistral schema '"
+                    " || COALESCE(%s, current_schema()), 0))", (self.schema,),
+                )
+                if self.schema:
+                    connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+                migrate("postgres", self._where, connection.execute)
+
+    # -- tasks -------------------------------------------------------------------------
+
+    def add_tasks(
+        self,
+        incoming: str,
+        entity: Any,
+        outgoings: Iterable[str | None],
+        identity: str | None,
+        dedup: Dedup | None = None,
+    ) -> list[int]:
+        targets = list(outgoings) or [None]
+        with self._write() as cursor:
+            if not self._admit(cursor, [dedup])[0]:
+                return []
+            return self._insert(cursor, incoming, [(entity, identity)], targets)
+
+    def add_many(
+        self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None]
+    ) -> list[int]:
+        targets = list(outgoings) or [None]
+        with self._write() as cursor:
+            admitted = self._admit(cursor, [new.dedup for new in entities])
+            self._insert(cursor, incoming, [(new.entity, new.identity)
+                                            for new, take in zip(entities, admitted) if take], targets)
+        return [len(targets) if take else 0 for take in admitted]
+
+    @staticmethod
+    def _admit(cursor: psycopg.Cursor[Any], marks: Sequence[Dedup | None]) -> list[bool]:
+        """Which entities de-dup lets in, in order, writing the mark of each one admitted.
+
+        One conditional upsert per mark, in order and in the caller's transaction: the row lock
+        it takes makes a concurrent writer of the same key wait for this transaction and then
+        see its mark, and a later entity of the batch sees the mark of an earlier one.
+        """
+        admitted = [True] * len(marks)
+        asked = [(n, dedup) for n, dedup in enumerate(marks) if dedup is not None]
+        for n, dedup in asked:
+            row = cursor.execute(_ADMIT[dedup.policy],
+                                 (dedup.namespace, dedup.key, Jsonb(dedup.value, dumps=_dump))).fetchone()
+            admitted[n] = row is not None
+        return admitted
+
+    @staticmethod
+    def _insert(cursor: psycopg.Cursor[Any], incoming: str, entities: list[tuple[Any, str | None]],
+                targets: list[str | None]) -> list[int]:
+        """One statement for every (entity, outgoing) pair; ids in that order."""
+        if not entities:
+            return []
+        rows = [(outgoing, entity, identity) for entity, identity in entities for outgoing in targets]
+        texts = [_dump(entity) for entity, _ in entities]  # each entity serialised once
+        inserted = cursor.execute(_INSERT_TASKS, {
+            "incoming": incoming,
+            "outgoings": [outgoing for outgoing, _, _ in rows],
+            "entities": [texts[n // len(targets)] for n in range(len(rows))],
+            "identities": [identity for _, _, identity in rows],
+        }).fetchall()
+        return sorted(row[0] for row in inserted)
+
+    def claim(
+        self,
+        outgoing: str | None,
+        limit: int,
+        worker: str,
+        ids: Iterable[int] | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[Task]:
+        params: dict[str, Any] = {"outgoing": outgoing, "limit": int(limit), "worker": worker,
+                                  "lease": float(lease_seconds), "now": self._now()}
+        only = ""
+        if ids is not None:
+            params["ids"] = [int(i) for i in ids]
+            if not params["ids"]:
+                return []
+            only = " AND id = ANY(%(ids)s)"
+        rows = self._read(
+            f"WITH picked AS (SELECT id FROM tasks WHERE {_queue(outgoing)} AND status = 'new'{only}"
+            " ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+            " UPDATE tasks SET status = 'processing', attempts = tasks.attempts + 1, claimed_by = %(worker)s,"
+            f" lease_until = {NOW_SQL} + %(lease)s, updated_at = now() FROM picked WHERE tasks.id = picked.id"
+            f" RETURNING {_TASK_COLUMNS}",
+            params,
+        )
+        return sorted((_task(row) for row in rows), key=lambda task: task.id)
+
+    def finish(
+        self, task_id: int, status: str, result: Any = None, error: dict[str, Any] | None = None
+    ) -> None:
+        self.finish_many([TaskOutcome(task_id, status, result, error)])
+
+    def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
+        if not outcomes:
+            return
+        _check_statuses({outcome.status for outcome in outcomes}, FINAL_STATUSES)
+        with self._write() as cursor:
+            done = {row[0] for row in cursor.execute(
+                "UPDATE tasks SET status = v.status, result = v.result, last_error = v.last_error,"
+                " claimed_by = NULL, lease_until = NULL, updated_at = now()"
+                " FROM unnest(%s::bigint[], %s::text[], %s::jsonb[], %s::jsonb[]) AS v(id, status, result, last_error)"
+                " WHERE tasks.id = v.id RETURNING tasks.id",
+                ([o.task_id for o in outcomes], [o.status for o in outcomes],
+                 [_json(o.result) for o in outcomes], [_json(o.error) for o in outcomes]),
+            )}
+            unknown = [o.task_id for o in outcomes if o.task_id not in done]
+            if unknown:
+                raise TaskStoreError(f"{self._where}: no task with id {unknown[0]}")  # rolls the batch back
+
+    def release(self, ids: Iterable[int], worker: str) -> int:
+        chosen = [int(i) for i in ids]
+        if not chosen:
+            return 0
+        with self._write() as cursor:
+            return cursor.execute(
+                "UPDATE tasks SET status = 'new', attempts = GREATEST(attempts - 1, 0), claimed_by = NULL,"
+                " lease_until = NULL, updated_at = now() WHERE id = ANY(%s) AND status = 'processing'"
+                " AND claimed_by = %s",
+                (chosen, worker),
+            ).rowcount
+
+    def renew(self, ids: Iterable[int], worker: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> list[int]:
+        chosen = [int(i) for i in ids]
+        if not chosen:
+            return []
+        rows = self._read(
+            f"UPDATE tasks SET lease_until = {NOW_SQL} + %(lease)s WHERE id = ANY(%(ids)s)"
+            " AND status = 'processing' AND claimed_by = %(worker)s RETURNING id",
+            {"now": self._now(), "lease": float(lease_seconds), "ids": chosen, "worker": worker},
+        )
+        return sorted(row[0] for row in rows)
+
+    def stale(self, outgoing: str | None) -> list[Task]:
+        rows = self._read(f"SELECT {_COLUMNS} FROM tasks WHERE {_queue(outgoing)} AND {_LAPSED} ORDER BY id",
+                          {"outgoing": outgoing, "now": self._now()})
+        return [_task(row) for row in rows]
+
+    def leased(self, outgoing: str | None) -> list[Task]:
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM tasks WHERE {_queue(outgoing)} AND status = 'processing'"
+            f" AND lease_until > {NOW_SQL} ORDER BY id",
+            {"outgoing": outgoing, "now": self._now()},
+        )
+        return [_task(row) for row in rows]
+
+    def requeue(self, ids: Iterable[int] | None, statuses: Iterable[str] | None = None) -> int:
+        where, params = [], {"now": self._now()}
+        if ids is not None:
+            params["ids"] = [int(i) for i in ids]
+            if not params["ids"]:
+                return 0
+            where.append("id = ANY(%(ids)s)")
+        if statuses is not None:
+            params["statuses"] = _check_statuses(statuses)
+            where.append("status = ANY(%(statuses)s)")
+        if not where:
+            raise TaskStoreError("requeue needs task ids or statuses (refusing to requeue everything)")
+        chosen_rows = " AND ".join(where)
+        with self._write() as cursor:  # the rows locked, then the lease check and the move
+            rows = cursor.execute(
+                f"SELECT id, status = 'processing' AND lease_until > {NOW_SQL} FROM tasks WHERE {chosen_rows}"
+                " ORDER BY id FOR UPDATE", params,
+            ).fetchall()
+            held = [task_id for task_id, live in rows if live]
+            if held:
+                raise LeaseHeldError(
+                    f"{self._where}: task {', '.join(map(str, held))} is being worked on (processing under"
+                    " a live lease); it is left alone until the lease lapses"
+                )
+            return cursor.execute(
+                "UPDATE tasks SET status = 'new', claimed_by = NULL, lease_until = NULL, updated_at = now()"
+                " WHERE id = ANY(%s)", ([task_id for task_id, _ in rows],),
+            ).rowcount
+
+    def resolve(self, task_id: int, status: str, resolution: dict[str, Any], result: Any = None) -> Task:
+        _check_statuses([status], ("processed", "failed", "review"))
+        with self._write() as cursor:
+            row = cursor.execute("SELECT status FROM tasks WHERE id = %s FOR UPDATE", (task_id,)).fetchone()
+            if row is None:
+                raise TaskStoreError(f"{self._where}: no task with id {task_id}")
+            if row[0] not in (RESOLVABLE_STATUSES if status != "review" else ("review",)):
+                raise TaskStoreError(
+                    f"{self._where}: task {task_id} is {row[0]}; only {' or '.join(RESOLVABLE_STATUSES)}"
+                    " tasks are resolved by hand"
+                )
+            updated = cursor.execute(
+                "UPDATE tasks SET status = %s, result = COALESCE(%s::jsonb, result), resolution = %s, updated_at = now()"
+                f" WHERE id = %s RETURNING {_COLUMNS}",
+                (status, _json(result), _json({**resolution, "from": row[0]}), task_id),
+            ).fetchone()
+        return _task(updated)
+
+    def get(self, task_or_namespace: int | str, key: str | None = None) -> Any:
+        if key is not None:
+            rows = self._read("SELECT value FROM storage WHERE namespace = %s AND key = %s",
+                              (str(task_or_namespace), key))
+            return rows[0][0] if rows else None
+        rows = self._read(f"SELECT {_COLUMNS} FROM tasks WHERE id = %s", (int(task_or_namespace),))
+        return _task(rows[0]) if rows else None
+
+    def list(
+        self,
+        status: str | None = None,
+        incoming: str | None = None,
+        outgoing: str | None = None,
+        limit: int | None = None,
+    ) -> list[Task]:
+        where, params = [], []
+        for column, value in (("status", status), ("incoming", incoming), ("outgoing", outgoing)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if status is not None:
+            _check_statuses([status])
+        query = f"SELECT {_COLUMNS} FROM tasks" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(int(limit))
+        return [_task(row) for row in self._read(query, params)]
+
+    def counts(self) -> dict[str, int]:
+        found = dict(self._read("SELECT status, COUNT(*) FROM tasks GROUP BY status"))
+        return {status: int(found.get(status, 0)) for status in STATUSES}
+
+    # -- storages ----------------------------------------------------------------------
+
+    def set(self, namespace: str, key: str, value: Any) -> None:
+        with self._write() as cursor:
+            cursor.execute(_SET_VALUE, (namespace, key, Jsonb(value, dumps=_dump)))
+
+    def delete(self, namespace: str, key: str) -> bool:
+        with self._write() as cursor:
+            return bool(cursor.execute("DELETE FROM storage WHERE namespace = %s AND key = %s",
+                                       (namespace, key)).rowcount)
+
+    def items(self, namespace: str) -> Iterator[tuple[str, Any]]:
+        rows = self._read("SELECT key, value FROM storage WHERE namespace = %s ORDER BY key", (namespace,))
+        yield from ((key, value) for key, value in rows)
+
+    def namespaces(self) -> dict[str, int]:
+        rows = self._read("SELECT namespace, COUNT(*) FROM storage GROUP BY namespace ORDER BY namespace")
+        return {name: int(count) for name, count in rows}
+
+    def clear(self, namespace: str) -> int:
+        with self._write() as cursor:
+            return cursor.execute("DELETE FROM storage WHERE namespace = %s", (namespace,)).rowcount

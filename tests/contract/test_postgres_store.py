@@ -1,0 +1,52 @@
+"""What only the PostgreSQL store has to say: its URL and password, text it cannot hold, versions."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from alumio_mistral.secrets import redact
+from alumio_mistral.tasks import Dedup, TaskStoreError
+from alumio_mistral.tasks.migrations import SCHEMA_VERSION
+from alumio_mistral.tasks.postgres import PostgresTaskStore, redact_url
+
+
+def test_the_url_is_shown_without_its_password() -> None:
+    assert redact_url("postgresql://app:s3cret-pw@db.example:5432/tasks") == "postgresql://app:***@db.example:5432/tasks"
+    assert redact_url("postgresql://app@db/tasks") == "postgresql://app@db/tasks"
+
+
+def test_an_unreachable_server_is_a_store_error_that_never_shows_the_password(postgres_server: str) -> None:
+    parts = urlsplit(postgres_server)
+    url = f"postgresql://app:never-shown-pw@127.0.0.1:{parts.port}/no_such_database"
+    with pytest.raises(TaskStoreError) as caught:
+        PostgresTaskStore(url, connect_timeout=2)
+    assert "never-shown-pw" not in str(caught.value) and "no_such_database" in str(caught.value)
+    assert redact(f"connecting with {url}") == f"connecting with {url.replace('never-shown-pw', '***')}"
+
+
+def test_text_postgresql_cannot_hold_is_a_clear_error_and_writes_nothing(postgres_url: str) -> None:
+    with PostgresTaskStore(postgres_url, schema="nul_text") as store:
+        with pytest.raises(TaskStoreError, match="cannot store"):
+            store.add_tasks("in", {"name": "a\u0000b"}, ["out"], "1", Dedup("new", "dedup:in", "1", "h"))
+        with pytest.raises(TaskStoreError, match="cannot contain NUL"):
+            store.add_tasks("in", {}, ["out"], "a\u0000b")
+        with pytest.raises(TaskStoreError, match="cannot store this text"):
+            store.add_tasks("in", {"lone": "\ud800"}, ["out"], "2")
+        assert store.counts()["new"] == 0 and store.get("dedup:in", "1") is None
+
+
+def test_the_schema_is_made_by_the_migrations_and_a_newer_one_is_refused(postgres_url: str) -> None:
+    PostgresTaskStore(postgres_url, schema="versions").close()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        assert admin.execute("SELECT version FROM versions.schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        admin.execute("UPDATE versions.schema_version SET version = 99")
+    with pytest.raises(TaskStoreError, match="schema version 99 is newer"):
+        PostgresTaskStore(postgres_url, schema="versions")
+
+
+def test_a_schema_name_is_checked(postgres_url: str) -> None:
+    with pytest.raises(TaskStoreError, match="lower-case letters"):
+        PostgresTaskStore(postgres_url, schema="x; DROP TABLE tasks")

@@ -1,0 +1,433 @@
+"""The TaskStore contract: every test runs against SQLite and against PostgreSQL (see conftest).
+
+Tasks and their leases, de-dup inside the insert, batches, storages and the schedule log:
+what the engine, the CLI and ``serve`` may rely on whichever store a project uses.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from store_backings import Backing, Clock
+
+from alumio_mistral.schedule import Schedule
+from alumio_mistral.scheduler import Job, Scheduler
+from alumio_mistral.tasks import (
+    Dedup,
+    LeaseHeldError,
+    NewEntity,
+    TaskOutcome,
+    TaskStore,
+    TaskStoreError,
+    worker_id,
+)
+
+UTC = timezone.utc
+TICK = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+def new(key: str, value: str = "h", policy: str = "new") -> NewEntity:
+    return NewEntity({"id": key, "v": value}, key, Dedup(policy, "dedup:in", key, value))
+
+
+# -- tasks ---------------------------------------------------------------------------------
+
+
+def test_add_tasks_one_per_outgoing_and_json_safe(store: TaskStore) -> None:
+    ids = store.add_tasks("models", {"id": "m1", "n": [1, 2]}, ["file", "api"], "m1")
+    assert len(ids) == 2
+    tasks = [store.get(i) for i in ids]
+    assert [t.outgoing for t in tasks] == ["file", "api"]
+    assert all(t.status == "new" and t.attempts == 0 and t.entity == {"id": "m1", "n": [1, 2]} for t in tasks)
+    json.dumps(tasks[0].to_dict())  # JSON-safe
+    assert tasks[0].to_dict()["identity"] == "m1"
+    assert datetime.fromisoformat(tasks[0].created_at).tzinfo is not None
+
+
+def test_no_route_stores_one_task_without_outgoing(store: TaskStore) -> None:
+    [task_id] = store.add_tasks("files", {"id": 1}, [], "1")
+    assert store.get(task_id).outgoing is None
+    assert [task.id for task in store.claim(None, 5, "w")] == [task_id]
+    assert store.get(999) is None
+
+
+def test_claim_finish_requeue_cycle(store: TaskStore) -> None:
+    for n in range(5):
+        store.add_tasks("in", {"id": n}, ["out"], str(n))
+    store.add_tasks("in", {"id": 99}, ["other"], "99")
+    claimed = store.claim("out", 3, "w1")
+    assert [t.entity["id"] for t in claimed] == [0, 1, 2]
+    assert all(t.status == "processing" and t.attempts == 1 and t.claimed_by == "w1" for t in claimed)
+    assert [t.entity["id"] for t in store.claim("out", 10, "w2")] == [3, 4]
+    assert store.claim("out", 10, "w3") == []
+    store.finish(claimed[0].id, "processed", result={"ok": True})
+    store.finish(claimed[1].id, "failed", error={"type": "ApiError", "status": 500})
+    done = store.get(claimed[1].id)
+    assert done.last_error == {"type": "ApiError", "status": 500} and done.claimed_by is None
+    assert store.get(claimed[0].id).result == {"ok": True}
+    assert store.counts() == {
+        "new": 1, "processing": 3, "processed": 1, "failed": 1, "skipped": 0, "review": 0,
+    }
+    assert store.requeue(None, ["failed"]) == 1
+    assert store.get(claimed[1].id).status == "new"
+    assert store.requeue([claimed[0].id]) == 1
+    assert store.requeue([]) == 0
+    with pytest.raises(TaskStoreError):
+        store.requeue(None)
+
+
+def test_finish_checks_status_and_id(store: TaskStore) -> None:
+    [task_id] = store.add_tasks("in", {}, [None], None)
+    with pytest.raises(TaskStoreError, match="unknown task status 'done'"):
+        store.finish(task_id, "done")
+    with pytest.raises(TaskStoreError, match="no task with id 42"):
+        store.finish(42, "processed")
+
+
+def test_list_filters(store: TaskStore) -> None:
+    store.add_tasks("a", {"id": 1}, ["x"], "1")
+    store.add_tasks("b", {"id": 2}, ["y"], "2")
+    store.add_tasks("b", {"id": 3}, ["x"], "3")
+    assert [t.identity for t in store.list(incoming="b")] == ["2", "3"]
+    assert [t.identity for t in store.list(outgoing="x", limit=1)] == ["1"]
+    assert store.list(status="failed") == []
+
+
+def test_claim_by_ids_takes_only_those_tasks(store: TaskStore) -> None:
+    ids = [store.add_tasks("in", {"id": n}, ["out"], str(n))[0] for n in range(4)]
+    assert [task.id for task in store.claim("out", 10, "w", ids=[ids[1], ids[3]])] == [ids[1], ids[3]]
+    assert store.claim("out", 10, "w", ids=[]) == []
+    assert [task.status for task in store.list()] == ["new", "processing", "new", "processing"]
+
+
+def test_threads_claim_each_task_once(store: TaskStore) -> None:
+    for n in range(200):
+        store.add_tasks("in", {"id": n}, ["out"], str(n))
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def worker(name: str) -> None:
+        while batch := store.claim("out", 7, name):
+            for task in batch:
+                store.finish(task.id, "processed")
+            with lock:
+                claimed.extend(task.id for task in batch)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 200
+    assert store.counts()["processed"] == 200
+
+
+def test_resolve_settles_review_and_failed_tasks_only(store: TaskStore) -> None:
+    ids = [store.add_tasks("in", {"id": n}, ["out"], str(n))[0] for n in range(3)]
+    store.claim("out", 3, "w")
+    store.finish(ids[0], "review", result={"sent": True})
+    store.finish(ids[1], "failed", error={"type": "E"})
+    task = store.resolve(ids[0], "processed", {"note": "checked", "by": "me", "at": "t"})
+    assert (task.status, task.result, task.resolution) == (
+        "processed", {"sent": True}, {"note": "checked", "by": "me", "at": "t", "from": "review"})
+    assert store.resolve(ids[1], "failed", {"note": "n"}, result={"found": None}).result == {"found": None}
+    with pytest.raises(TaskStoreError, match=f"task {ids[2]} is processing"):
+        store.resolve(ids[2], "processed", {})
+    with pytest.raises(TaskStoreError, match="no task with id 999"):
+        store.resolve(999, "processed", {})
+
+
+# -- leases --------------------------------------------------------------------------------
+
+
+def test_stale_finds_tasks_whose_lease_lapsed(store: TaskStore, clock: Clock) -> None:
+    store.add_tasks("in", {"id": 1}, ["out"], "1")
+    store.add_tasks("in", {"id": 2}, ["out"], "2")
+    store.claim("out", 1, worker_id("t"), lease_seconds=30)
+    store.claim("out", 1, "gone-host:1:dead", lease_seconds=10)
+    clock.now += 20
+    assert [t.identity for t in store.stale("out")] == ["2"]
+    assert [t.identity for t in store.leased("out")] == ["1"]
+
+
+def test_a_claim_lapses_unless_renewed_by_its_worker(store: TaskStore, clock: Clock) -> None:
+    ids = [store.add_tasks("in", {"n": n}, ["out"], str(n))[0] for n in range(3)]
+    store.claim("out", 3, "w1", lease_seconds=10)
+    clock.now += 8
+    assert store.renew(ids[:2], "w1", lease_seconds=10) == ids[:2]
+    assert store.renew(ids, "someone-else", lease_seconds=10) == []  # only the holder renews
+    clock.now += 5  # 13 s after the claim, 5 s after the renewal
+    assert [task.id for task in store.stale("out")] == [ids[2]]
+    assert [task.id for task in store.leased("out")] == ids[:2]
+    assert store.get(ids[0]).lease_until == clock.now - 5 + 10
+
+
+def test_requeue_never_touches_a_live_lease(store: TaskStore, clock: Clock) -> None:
+    [task_id] = store.add_tasks("in", {}, ["out"], None)
+    store.claim("out", 1, "w", lease_seconds=10)
+    with pytest.raises(LeaseHeldError, match=f"task {task_id} is being worked on"):
+        store.requeue(None, ["processing"])
+    assert store.get(task_id).status == "processing"
+    clock.now += 11
+    assert store.requeue(None, ["processing"]) == 1 and store.get(task_id).status == "new"
+
+
+def test_release_gives_back_an_unsent_claim_without_counting_the_attempt(store: TaskStore) -> None:
+    [task_id] = store.add_tasks("in", {}, ["out"], None)
+    store.claim("out", 1, "w")
+    assert store.release([task_id], "other") == 0
+    assert store.release([task_id], "w") == 1
+    task = store.get(task_id)
+    assert (task.status, task.attempts, task.claimed_by, task.lease_until) == ("new", 0, None, None)
+
+
+def test_real_time_leases_lapse(backing: Backing) -> None:
+    """Without an injected clock, leases run on real time (PostgreSQL: the server's)."""
+    with backing.open() as store:
+        [task_id] = store.add_tasks("in", {}, ["out"], None)
+        [task] = store.claim("out", 1, "w", lease_seconds=0.2)
+        assert store.leased("out") == [task] and store.stale("out") == []
+        threading.Event().wait(0.3)
+        assert [t.id for t in store.stale("out")] == [task_id]
+
+
+# -- de-dup --------------------------------------------------------------------------------
+
+
+def test_dedup_mark_written_with_the_tasks(store: TaskStore) -> None:
+    store.add_tasks("files", {"id": 1}, [None], "1", Dedup("new", "dedup:files", "1", "hash"))
+    assert store.get("dedup:files", "1") == "hash"
+
+
+def test_failed_insert_rolls_back_the_mark(store: TaskStore) -> None:
+    with pytest.raises(TypeError):
+        store.add_tasks("files", {"bad": object()}, [None], "1", Dedup("new", "dedup:files", "1", "hash"))
+    assert store.get("dedup:files", "1") is None
+    assert store.counts()["new"] == 0
+
+
+def test_dedup_is_decided_inside_the_write(store: TaskStore) -> None:
+    def add(policy: str, value: str) -> list[int]:
+        return store.add_tasks("in", {"v": value}, ["out"], "k", Dedup(policy, "dedup:in", "k", value))
+
+    assert len(add("changed", "h1")) == 1
+    assert add("changed", "h1") == [] and add("new", "h2") == []
+    assert len(add("changed", "h2")) == 1
+    assert store.get("dedup:in", "k") == "h2" and store.counts()["new"] == 2
+    with pytest.raises(TaskStoreError, match="unknown de-dup policy 'always'"):
+        Dedup("always", "dedup:in", "k", "h")
+
+
+def test_a_null_mark_counts_as_none(store: TaskStore) -> None:
+    store.set("dedup:in", "k", None)
+    assert len(store.add_tasks("in", {}, ["out"], "k", Dedup("new", "dedup:in", "k", {"a": [1]}))) == 1
+    assert store.add_tasks("in", {}, ["out"], "k", Dedup("changed", "dedup:in", "k", {"a": [1]})) == []
+
+
+def test_two_stores_racing_on_the_same_entities_create_one_task_each(backing: Backing) -> None:
+    start = threading.Barrier(2, timeout=10)
+
+    def run() -> None:
+        with backing.open() as mine:
+            start.wait()
+            for n in range(150):
+                mine.add_tasks("in", {"id": n}, ["out"], str(n), Dedup("new", "dedup:in", str(n), "h"))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with backing.open() as store:
+        assert sorted(int(task.identity) for task in store.list()) == list(range(150))
+
+
+# -- batches -------------------------------------------------------------------------------
+
+
+def test_a_batch_gets_one_task_per_entity_and_outgoing(store: TaskStore) -> None:
+    created = store.add_many("in", [NewEntity({"id": n}, str(n)) for n in range(3)], ["a", "b"])
+    assert created == [2, 2, 2]
+    tasks = store.list()
+    assert [(t.entity["id"], t.outgoing) for t in tasks] == [(0, "a"), (0, "b"), (1, "a"), (1, "b"), (2, "a"), (2, "b")]
+    assert {t.status for t in tasks} == {"new"} and tasks[0].identity == "0"
+
+
+def test_a_batch_without_routes_stores_tasks_without_outgoing(store: TaskStore) -> None:
+    assert store.add_many("in", [NewEntity({"id": 1}, "1")], []) == [1]
+    assert store.list()[0].outgoing is None
+    assert store.add_many("in", [], ["out"]) == []
+
+
+def test_dedup_in_a_batch_means_what_adding_one_at_a_time_means(backing: Backing, store: TaskStore) -> None:
+    store.add_tasks("in", {"id": "old"}, ["out"], "old", Dedup("new", "dedup:in", "old", "h"))
+    batch = [new("old"), new("k1"), new("k1"), new("k2", "v1", "changed"), new("k2", "v1", "changed"),
+             new("k2", "v2", "changed")]
+    assert store.add_many("in", batch, ["out"]) == [0, 1, 0, 1, 0, 1]
+    assert store.get("dedup:in", "k2") == "v2" and store.get("dedup:in", "k1") == "h"
+    with backing.fresh().open() as single:
+        single.add_tasks("in", {"id": "old"}, ["out"], "old", Dedup("new", "dedup:in", "old", "h"))
+        one_by_one = [len(single.add_tasks("in", e.entity, ["out"], e.identity, e.dedup)) for e in batch]
+    assert one_by_one == [0, 1, 0, 1, 0, 1]
+
+
+def test_a_batch_that_fails_writes_nothing(store: TaskStore) -> None:
+    batch = [new("k1"), NewEntity({"bad": object()}, "k2", Dedup("new", "dedup:in", "k2", "h"))]
+    with pytest.raises(TypeError):
+        store.add_many("in", batch, ["out"])
+    assert store.get("dedup:in", "k1") is None and store.counts()["new"] == 0
+
+
+def _add_pages(backing: Backing, start: threading.Barrier | None = None) -> None:
+    with backing.open() as mine:
+        if start is not None:
+            start.wait()
+        for page in range(0, 600, 50):
+            mine.add_many("in", [new(str(n)) for n in range(page, page + 50)], ["out"])
+
+
+def test_two_processes_adding_the_same_pages_create_one_task_each(backing: Backing) -> None:
+    backing.open().close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_add_pages, args=(backing,)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    with backing.open() as store:
+        assert sorted(int(task.identity) for task in store.list()) == list(range(600))
+
+
+def test_two_threads_adding_the_same_pages_create_one_task_each(backing: Backing) -> None:
+    start = threading.Barrier(2, timeout=10)
+    threads = [threading.Thread(target=_add_pages, args=(backing, start)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with backing.open() as store:
+        assert sorted(int(task.identity) for task in store.list()) == list(range(600))
+
+
+def test_finish_many_records_every_outcome_at_once(store: TaskStore) -> None:
+    store.add_many("in", [NewEntity({"id": n}, str(n)) for n in range(3)], ["out"])
+    claimed = store.claim("out", 3, worker_id())
+    store.finish_many([TaskOutcome(claimed[0].id, "processed", result={"ok": 1}),
+                       TaskOutcome(claimed[1].id, "failed", error={"type": "E", "message": "m"}),
+                       TaskOutcome(claimed[2].id, "skipped")])
+    assert [(t.status, t.result, t.last_error, t.claimed_by) for t in store.list()] == [
+        ("processed", {"ok": 1}, None, None), ("failed", None, {"type": "E", "message": "m"}, None),
+        ("skipped", None, None, None)]
+    store.finish_many([])
+
+
+def test_finish_many_with_an_unknown_task_records_none(store: TaskStore) -> None:
+    store.add_many("in", [NewEntity({"id": 1}, "1")], ["out"])
+    [task] = store.claim("out", 1, worker_id())
+    with pytest.raises(TaskStoreError, match="no task with id 999"):
+        store.finish_many([TaskOutcome(task.id, "processed"), TaskOutcome(999, "processed")])
+    assert store.get(task.id).status == "processing"
+    with pytest.raises(TaskStoreError, match="unknown task status 'new'"):
+        store.finish_many([TaskOutcome(task.id, "new")])
+
+
+# -- storages ------------------------------------------------------------------------------
+
+
+def test_storages(store: TaskStore) -> None:
+    store.set("lookup", "b", [1, "two"])
+    store.set("lookup", "a", {"x": 1})
+    store.set("lookup", "a", {"x": 2})
+    store.set("lookup", "B", 1.5)
+    store.set("other", "k", None)
+    assert store.get("lookup", "a") == {"x": 2}
+    assert list(store.items("lookup")) == [("B", 1.5), ("a", {"x": 2}), ("b", [1, "two"])]  # code point order
+    assert store.namespaces() == {"lookup": 3, "other": 1}
+    assert store.delete("lookup", "a") is True
+    assert store.delete("lookup", "a") is False
+    assert store.clear("lookup") == 2
+    assert store.namespaces() == {"other": 1}
+
+
+# -- opening -------------------------------------------------------------------------------
+
+
+def test_stores_opening_a_new_database_at_once_all_open_it(backing: Backing) -> None:
+    errors: list[str] = []
+
+    def open_store(where: Backing, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            where.open().close()
+        except TaskStoreError as error:  # SQLite: "database is locked" from the switch to WAL
+            errors.append(str(error))
+
+    for _ in range(20):
+        start, fresh = threading.Barrier(3, timeout=10), backing.fresh()
+        threads = [threading.Thread(target=open_store, args=(fresh, start)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+
+
+# -- the schedule log ----------------------------------------------------------------------
+
+
+def test_a_tick_is_claimed_once_across_stores_on_one_database(backing: Backing) -> None:
+    with backing.open() as first, backing.open() as second:
+        assert first.claim_tick("poll", TICK, "host-a", 60)
+        assert not second.claim_tick("poll", TICK, "host-b", 60)
+        assert second.last_tick("poll") == TICK
+        assert second.last_tick("other") is None
+
+
+def test_a_running_job_holds_its_later_ticks_until_it_finishes_or_its_lease_lapses(store, clock) -> None:
+    assert store.claim_tick("drain", TICK, "host-a", 60)
+    later = TICK + timedelta(minutes=1)
+    assert not store.claim_tick("drain", later, "host-b", 60)
+    clock.now += 30
+    store.renew_tick("drain", TICK, "host-a", 60)
+    clock.now += 45  # past the first lease, within the renewed one
+    assert not store.claim_tick("drain", later, "host-b", 60)
+    clock.now += 60  # host-a died: nobody renews
+    assert store.claim_tick("drain", later, "host-b", 60)
+
+
+def test_finished_runs_are_recorded_newest_first(store: TaskStore) -> None:
+    store.claim_tick("poll", TICK, "me", 60)
+    store.finish_tick("poll", TICK, "me", True, {"read": 3, "at": TICK}, None)
+    later = TICK + timedelta(minutes=1)
+    store.claim_tick("poll", later, "me", 60)
+    store.finish_tick("poll", later, "me", False, None, "RuntimeError: boom")
+    runs = store.schedule_runs("poll")
+    assert [(run.tick, run.ok, run.summary, run.error) for run in runs] == [
+        (later, False, None, "RuntimeError: boom"), (TICK, True, {"read": 3, "at": str(TICK)}, None)]
+    assert all(run.duration is not None and run.duration >= 0 for run in runs)
+    assert [run.job for run in store.schedule_runs()] == ["poll", "poll"]
+
+
+def test_two_schedulers_on_one_store_never_double_run(backing: Backing) -> None:
+    ran: list[str] = []
+    clock = [TICK + timedelta(seconds=5)]
+    stores = [backing.open(), backing.open()]
+    schedulers = [
+        Scheduler([Job("poll", Schedule(every=60.0), lambda host=host: ran.append(host))], store, host,
+                  now=lambda: clock[0])
+        for host, store in zip(("host-a", "host-b"), stores)
+    ]
+    for _ in range(5):
+        for scheduler in schedulers:
+            scheduler.run_once()
+        clock[0] += timedelta(minutes=1)
+    assert len(ran) == 5
+    assert [run.tick for run in reversed(stores[0].schedule_runs("poll"))] == [
+        TICK + timedelta(minutes=n) for n in range(5)]
+    for store in stores:
+        store.close()
