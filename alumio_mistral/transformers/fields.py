@@ -167,6 +167,11 @@ class Rename(Transformer):
     def _rename_object(self, node: Any) -> Any:
         if type(node) is not dict:
             raise StepFailure(f"expects an object, got {type_name(node)}", self.path.text)
+        if not self.rules:  # a table alone: one comprehension, unless two keys meet (said below)
+            keys = self.keys
+            renamed_at_once = {keys.get(key, key): value for key, value in node.items()}
+            if len(renamed_at_once) == len(node):
+                return renamed_at_once
         renamed: dict[str, Any] = {}
         for key, value in node.items():
             name = self.rename(key)

@@ -41,16 +41,20 @@ def clone(value: Any) -> Any:
     """Deep-copy JSON-like data (faster than copy.deepcopy, which tracks cycles we never have)."""
     kind = type(value)
     if kind is dict:
-        return {key: clone(item) for key, item in value.items()}
+        # scalars are taken as they are without a call: most of an entity is scalars
+        return {key: clone(item) if type(item) in _CONTAINERS else item for key, item in value.items()}
     if kind is list:
-        return [clone(item) for item in value]
+        return [clone(item) if type(item) in _CONTAINERS else item for item in value]
     return value
+
+
+_CONTAINERS = (dict, list)
 
 
 class Pattern:
     """A compiled path: ``get`` one value, ``find`` all, ``set``, ``delete`` and ``update`` in place."""
 
-    __slots__ = ("text", "segments", "expr")
+    __slots__ = ("text", "segments", "expr", "key")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -61,6 +65,9 @@ class Pattern:
         if _PLAIN.match(text):
             body = text.lstrip("$@").lstrip(".")
             self.segments = tuple(int(index) if index else key for index, key in _PART.findall(body))
+            if len(self.segments) == 1 and type(self.segments[0]) is str:
+                self.key = self.segments[0]
+                self.__class__ = KeyPattern  # the usual case, served without walking segments
         else:
             try:
                 self.expr = jsonpath_parse(text)
@@ -177,6 +184,32 @@ class Pattern:
         return doc
 
 
+class KeyPattern(Pattern):
+    """A path of one key (``subject``, ``$.id``): the same answers as :class:`Pattern`, without
+    the walk over segments, in the one or two dictionary operations they come down to."""
+
+    __slots__ = ()
+
+    def get(self, doc: Any, default: Any = MISSING) -> Any:
+        return doc.get(self.key, default) if type(doc) is dict else default
+
+    def set(self, doc: Any, value: Any) -> Any:
+        if type(doc) is not dict:
+            return super().set(doc, value)  # the error that names the path
+        doc[self.key] = value
+        return doc
+
+    def delete(self, doc: Any) -> Any:
+        if type(doc) is dict:
+            doc.pop(self.key, None)
+        return doc
+
+    def update(self, doc: Any, change: Callable[[Any], Any]) -> Any:
+        if type(doc) is dict and self.key in doc:
+            doc[self.key] = change(doc[self.key])
+        return doc
+
+
 def _parts(node: Any) -> Iterator[Any]:
     """``node`` and every jsonpath node below it."""
     yield node
@@ -288,14 +321,16 @@ def _placeholder(path: str, default: str | None) -> Evaluator:
             value = pattern.get(entity)
             if value is MISSING:
                 raise StepFailure(f"placeholder &{{{path}}}: path {path!r} is missing", path)
-            return clone(value)
+            return clone(value) if type(value) in _CONTAINERS else value
 
     else:
         fallback = _default(default)
 
         def read(entity: Any) -> Any:
             value = pattern.get(entity)
-            return fallback if value is MISSING else clone(value)
+            if value is MISSING:
+                return fallback
+            return clone(value) if type(value) in _CONTAINERS else value
 
     return read
 

@@ -61,6 +61,8 @@ class Pipeline:
             (step.mode, {"one": step.apply, "many": step.apply_many, "all": step.apply_all}[step.mode])
             for step in steps
         ]
+        #: the same with each step's place, for the loop that runs every entity
+        self._numbered_plan = [(index, mode, function) for index, (mode, function) in enumerate(self._plan)]
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, {len(self.steps)} steps)"
@@ -83,7 +85,7 @@ class Pipeline:
         """
         index = 0
         try:
-            for index, (mode, function) in enumerate(self._plan):
+            for index, mode, function in self._numbered_plan:
                 if mode == "one":
                     entity = function(entity)
                     continue

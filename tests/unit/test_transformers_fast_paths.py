@@ -1,0 +1,57 @@
+"""The fast paths of patterns and steps answer exactly what the general ones do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from alumio_mistral.transformers import compile_pipeline
+from alumio_mistral.transformers.errors import StepFailure, TransformError
+from alumio_mistral.transformers.patterns import KeyPattern, Pattern, clone, compile_pattern
+
+DOCUMENTS: list[Any] = [{"a": 1}, {"a": None}, {"b": 2}, {}, [1, 2], "text", None, {"a": {"deep": [1]}}]
+
+
+def general(text: str) -> Pattern:
+    """The same path without its fast class: the reference answers."""
+    pattern = compile_pattern(text)
+    reference = object.__new__(Pattern)
+    reference.text, reference.segments, reference.expr = pattern.text, pattern.segments, pattern.expr
+    return reference
+
+
+@pytest.mark.parametrize("text", ["a", "$.a", "@.a"])
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_a_one_key_pattern_answers_like_the_general_walk(text: str, document: Any) -> None:
+    fast, slow = compile_pattern(text), general(text)
+    assert isinstance(fast, KeyPattern) and type(slow) is Pattern
+    assert fast.get(document, "default") == slow.get(document, "default")
+    assert fast.find(document) == slow.find(document)
+    assert fast.delete(clone(document)) == slow.delete(clone(document))
+    assert fast.update(clone(document), repr) == slow.update(clone(document), repr)
+    if isinstance(document, dict):
+        assert fast.set(clone(document), 5) == slow.set(clone(document), 5)
+    else:
+        with pytest.raises(StepFailure) as fast_error:
+            fast.set(clone(document), 5)
+        with pytest.raises(StepFailure) as slow_error:
+            slow.set(clone(document), 5)
+        assert str(fast_error.value) == str(slow_error.value)
+
+
+def test_longer_paths_and_indexes_keep_the_general_walk() -> None:
+    assert type(compile_pattern("a.b")) is Pattern and type(compile_pattern("[0]")) is Pattern
+
+
+def test_clone_copies_containers_and_keeps_scalars() -> None:
+    original = {"a": [1, {"b": "x"}], "c": 2.5, "d": None}
+    copied = clone(original)
+    assert copied == original and copied["a"] is not original["a"] and copied["a"][1] is not original["a"][1]
+
+
+def test_renaming_two_keys_to_one_name_is_still_an_error() -> None:
+    pipeline = compile_pipeline([{"type": "rename", "keys": {"a": "b"}}])
+    assert pipeline.run({"a": 1, "c": 2}) == [{"b": 1, "c": 2}]
+    with pytest.raises(TransformError, match="two keys would both be named 'b'"):
+        pipeline.run({"a": 1, "b": 2})
