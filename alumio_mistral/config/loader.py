@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from marshmallow import ValidationError
 
@@ -35,6 +36,7 @@ from alumio_mistral.config.schemas import ProjectSchema
 from alumio_mistral.config.source import Source, read_source, resolve_project_file
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.http.prototypes import SANDBOX, ClientConfig
+from alumio_mistral.secrets import register_secret
 
 #: where tasks and storages live when the project does not say
 DEFAULT_STORE = Path(".alumio") / "tasks.db"
@@ -138,11 +140,21 @@ def _build(file: Path, valid: Mapping[str, Any], clients: dict[str, ClientConfig
         outgoing={name: OutgoingConfig(name=name, **values) for name, values in valid["outgoing"].items()},
         routes=[Route(**values) for values in valid["routes"]],
         transformers=dict(valid["transformers"]),
-        store=StoreConfig(_store_path(root, store["path"] if store else None, sandbox=bool(sandbox)),
-                          **({"lease_seconds": store["lease"]} if store else {})),
+        store=_store(root, store or {}, sandbox=bool(sandbox)),
         description=valid["description"],
         catalog=catalog,
     )
+
+
+def _store(root: Path, written: Mapping[str, Any], *, sandbox: bool) -> StoreConfig:
+    """Where the tasks live; a project on the sandbox keeps them apart (a folder, or a schema)."""
+    url, schema = written.get("url"), written.get("schema")
+    if url:
+        register_secret(urlsplit(url).password)
+        if sandbox:
+            schema = f"{schema}_sandbox" if schema else "alumio_sandbox"
+    return StoreConfig(_store_path(root, written.get("path"), sandbox=sandbox),
+                       **({"lease_seconds": written["lease"]} if "lease" in written else {}), url=url, schema=schema)
 
 
 def _store_path(root: Path, written: str | None, *, sandbox: bool) -> Path:

@@ -59,10 +59,15 @@ class Route:
 
 @dataclass
 class StoreConfig:
-    """Where tasks and storages live (SQLite file), and how long a claim on a task lasts."""
+    """Where tasks and storages live (an SQLite file, or a PostgreSQL database when ``url`` is
+    set), and how long a claim on a task lasts."""
 
     path: Path
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    #: ``postgresql://...``; its password is registered as a secret at load, and kept out of reprs
+    url: str | None = field(default=None, repr=False)
+    #: the PostgreSQL schema of the project's own (``None``: the user's default)
+    schema: str | None = None
 
 
 @dataclass

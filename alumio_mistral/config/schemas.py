@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from marshmallow import ValidationError, fields, pre_load, validates_schema
-from marshmallow.validate import Length, OneOf
+from marshmallow.validate import Length, OneOf, Regexp
 
 from alumio_mistral.schema import NamedMapping, StrictSchema, TypedNested, bounded_float, bounded_int
 from alumio_mistral.http.prototypes import (
@@ -22,6 +22,7 @@ from alumio_mistral.http.prototypes import (
     credential_problem,
 )
 from alumio_mistral.tasks.store import DEFAULT_LEASE_SECONDS, LEASE_BOUNDS
+from alumio_mistral.tasks.urls import is_postgres_url
 
 DEDUP_POLICIES = ("always", "new", "changed")
 FAILURE_POLICIES = ("retry", "fail")
@@ -280,10 +281,28 @@ class RouteSchema(DescribedSchema):
         return data
 
 
+def _store_url(value: str) -> None:
+    if not is_postgres_url(value):
+        raise ValidationError("expected a postgresql:// URL, e.g. postgresql://user@host/database")
+
+
 class StoreSchema(StrictSchema):
+    #: an SQLite file (default .alumio/tasks.db)
     path = fields.String(load_default=None, validate=Length(min=1))
+    #: a PostgreSQL database that workers on many machines share (the password from ${VAR}, PG*
+    #: variables or .pgpass); ``schema``: a schema of that database of this project's own
+    url = fields.String(load_default=None, validate=_store_url)
+    schema = fields.String(load_default=None, validate=Regexp(
+        r"[a-z_][a-z0-9_]{0,54}\Z", error="expected lower-case letters, digits and _ (at most 55)"))
     #: seconds a claimed task stays leased without renewal (a crashed worker's tasks resume after it)
     lease = bounded_float(*LEASE_BOUNDS, load_default=DEFAULT_LEASE_SECONDS)
+
+    @validates_schema
+    def _one_place(self, data: Mapping[str, Any], **_: Any) -> None:
+        if data.get("url") and data.get("path"):
+            raise ValidationError("a store is a path (SQLite) or a url (PostgreSQL), not both", "url")
+        if data.get("schema") and not data.get("url"):
+            raise ValidationError("schema is a PostgreSQL setting: give url too", "schema")
 
 
 class ProjectSchema(StrictSchema):

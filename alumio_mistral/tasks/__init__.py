@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from alumio_mistral.tasks.sqlite import SqliteTaskStore
@@ -20,6 +21,7 @@ from alumio_mistral.tasks.store import (
     TaskStoreError,
     worker_id,
 )
+from alumio_mistral.tasks.urls import is_postgres_url, redact_url
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -35,11 +37,28 @@ __all__ = [
     "TaskOutcome",
     "TaskStore",
     "TaskStoreError",
+    "open_location",
     "open_store",
     "worker_id",
 ]
 
 
 def open_store(project: Any) -> TaskStore:
-    """The store configured for ``project`` (SQLite at ``project.store.path``)."""
+    """The store configured for ``project``: PostgreSQL when ``store.url`` is set, else SQLite at
+    ``store.path``."""
+    if project.store.url:
+        return open_location(project.store.url, schema=project.store.schema)
     return SqliteTaskStore(project.store.path)
+
+
+def open_location(where: str | Path, schema: str | None = None) -> TaskStore:
+    """A store by where it lives: a ``postgresql://`` URL, or an SQLite file path."""
+    if not is_postgres_url(str(where)):
+        return SqliteTaskStore(where)
+    try:
+        from alumio_mistral.tasks.postgres import PostgresTaskStore
+    except ImportError as error:
+        raise TaskStoreError(
+            f"{redact_url(str(where))}: a PostgreSQL store needs its driver: pip install 'alumio-mistral[postgres]'"
+        ) from error
+    return PostgresTaskStore(str(where), schema=schema)

@@ -17,11 +17,12 @@ under an advisory lock.
 from __future__ import annotations
 
 import json
+import os
 import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -43,9 +44,7 @@ from alumio_mistral.tasks.store import (
     TaskOutcome,
     TaskStoreError,
 )
-
-#: URL schemes that name a PostgreSQL store (``store: {url: ...}``)
-URL_SCHEMES = ("postgresql", "postgres")
+from alumio_mistral.tasks.urls import redact_url
 
 _COLUMNS = (
     "id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at,"
@@ -111,19 +110,6 @@ def _queue(outgoing: str | None) -> str:
     return "outgoing IS NULL" if outgoing is None else "outgoing = %(outgoing)s"
 
 
-def redact_url(url: str) -> str:
-    """``url`` as it may be shown: the password (if any) masked."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-
-
-def is_postgres_url(text: str) -> bool:
-    return urlsplit(str(text)).scheme in URL_SCHEMES
-
-
 class PostgresTaskStore(PostgresScheduleLog):
     """Tasks, storages and the schedule log in one PostgreSQL database (or one schema of it)."""
 
@@ -143,6 +129,7 @@ class PostgresTaskStore(PostgresScheduleLog):
         if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
             raise TaskStoreError(f"{schema!r}: a store schema is lower-case letters, digits and _")
         register_secret(urlsplit(url).password)
+        register_secret(os.environ.get("PGPASSWORD"))
         self.url = url
         self.schema = schema
         self._where = redact_url(url) + (f" (schema {schema})" if schema else "")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 from alumio_mistral.secrets import redact
-from alumio_mistral.tasks import Dedup, TaskStoreError
+from alumio_mistral.tasks import Dedup, TaskStoreError, open_store
 from alumio_mistral.tasks.migrations import SCHEMA_VERSION
-from alumio_mistral.tasks.postgres import PostgresTaskStore, redact_url
+from alumio_mistral.tasks.postgres import PostgresTaskStore
+from alumio_mistral.tasks.urls import redact_url
 
 
 def test_the_url_is_shown_without_its_password() -> None:
@@ -50,3 +52,9 @@ def test_the_schema_is_made_by_the_migrations_and_a_newer_one_is_refused(postgre
 def test_a_schema_name_is_checked(postgres_url: str) -> None:
     with pytest.raises(TaskStoreError, match="lower-case letters"):
         PostgresTaskStore(postgres_url, schema="x; DROP TABLE tasks")
+
+
+def test_open_store_picks_postgresql_for_a_project_with_a_url(postgres_url: str) -> None:
+    project = SimpleNamespace(store=SimpleNamespace(url=postgres_url, schema="picked", path=None))
+    with open_store(project) as store:
+        assert isinstance(store, PostgresTaskStore) and store.schema == "picked"
