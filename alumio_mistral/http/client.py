@@ -42,8 +42,10 @@ USER_AGENT = f"alumio-mistral/{__version__}"
 #: methods that change nothing when repeated: retried like reads outside the catalog
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SANDBOX_KEY = "sandbox-key"
-#: connections kept per host; above the engine's usual worker count so none are dropped
-POOL_SIZE = 16
+#: connections kept per host: the highest outgoing ``concurrency`` (MAX_CONCURRENCY in the
+#: config), so no worker's connection is discarded and reopened ("pool is full"); a pool opens
+#: connections only as they are needed
+POOL_SIZE = 64
 
 #: a scalar, a list (sent as repeated keys) or, for a JSON-style param, any JSON value
 QueryValue = Any
@@ -251,6 +253,7 @@ class Client:
             backoff_factor=config.backoff_factor,
             backoff_max=config.backoff_max,
             max_retry_wait=config.max_retry_wait,
+            before_retry=None if self._limiter is None else self._limiter.acquire,
         )
         started = time.monotonic()
         try:

@@ -1,7 +1,12 @@
-"""A small thread-safe token bucket: at most N requests per second from one client.
+"""A smooth, thread-safe rate limit: at most N requests per second from one client, never a burst.
 
 The outgoing engine shares one client per name across worker threads, so the limit must
-hold across threads; a lock around a monotonic-clock bucket is all it takes.
+hold across threads. Each request is given its own moment to leave, ``1/rate`` after the one
+before (a virtual schedule, also called GCRA): in any window of ``T`` seconds at most
+``rate * T + 1`` requests go out, whatever the number of threads. A bucket that first hands
+out ``rate`` tokens at once lets twice the limit through in the first second, which a server
+counting per second answers with 429s. Retries of one request take their own moment too (see
+:class:`~alumio_mistral.http.retry.CappedRetry`): each is a request the server counts.
 """
 
 from __future__ import annotations
@@ -11,26 +16,28 @@ import time
 
 
 class TokenBucket:
-    """Hands out ``rate`` tokens per second, with bursts of at most ``burst`` tokens."""
+    """Hands out one moment every ``1/rate`` seconds to whoever asks next."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(self, rate: float) -> None:
         if rate <= 0:
             raise ValueError(f"rate_limit must be positive, got {rate}")
         self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, rate)
-        self._tokens = self.capacity
-        self._updated = time.monotonic()
+        self._interval = 1.0 / rate
+        #: the earliest moment the next request may leave
+        self._next = time.monotonic()
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Take one token, sleeping until one is free; returns the seconds waited."""
+        """Wait for this caller's moment; returns the seconds waited.
+
+        Moments are handed out under the lock and waited for outside it, so callers queue in
+        order and a waiting thread never holds up the others' bookkeeping.
+        """
         with self._lock:
             now = time.monotonic()
-            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-            self._updated = now
-            self._tokens -= 1
-            # a negative balance is a debt: this caller waits it off, later callers queue behind
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+            moment = max(now, self._next)
+            self._next = moment + self._interval
+        wait = moment - now
         if wait > 0:
             time.sleep(wait)
         return wait

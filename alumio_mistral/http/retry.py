@@ -16,7 +16,7 @@ import contextvars
 import logging
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
@@ -45,6 +45,10 @@ class CappedRetry(Retry):
 
     ``RETRY_AFTER_STATUS_CODES`` drops 413: a ``Retry-After`` on any status other than 429/503
     must not turn a refused upload into a retried one.
+
+    ``before_retry`` runs after the wait, right before urllib3 sends again: the client's rate
+    limiter takes a moment there, since a retry is one more request the server counts (retries
+    of 429s that skipped the limiter collided again and again).
     """
 
     RETRY_AFTER_STATUS_CODES = UNPROCESSED_STATUSES
@@ -54,16 +58,19 @@ class CappedRetry(Retry):
         *args: Any,
         max_wait: float | None = None,
         started: float | None = None,
+        before_retry: Callable[[], Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.max_wait = max_wait
+        self.before_retry = before_retry
         #: when the first attempt began: the cap counts attempts and waits alike
         self.started = time.monotonic() if started is None else started
 
     def new(self, **kw: Any) -> CappedRetry:
         kw.setdefault("max_wait", self.max_wait)
         kw.setdefault("started", self.started)
+        kw.setdefault("before_retry", self.before_retry)
         return super().new(**kw)
 
     def increment(  # type: ignore[override]
@@ -87,6 +94,8 @@ class CappedRetry(Retry):
         if wait > 0:
             log.debug("retrying %s %s in %.2f s", method, url, wait)
             time.sleep(wait)
+        if self.before_retry is not None:
+            self.before_retry()
         return following
 
     def wait_before_next(self, response: BaseHTTPResponse | None) -> float:
@@ -114,6 +123,7 @@ def retry_policy(
     backoff_factor: float,
     backoff_max: float,
     max_retry_wait: float | None,
+    before_retry: Callable[[], Any] | None = None,
 ) -> CappedRetry:
     """A fresh policy for one request (fresh, so the total-time clock starts now).
 
@@ -136,6 +146,7 @@ def retry_policy(
         respect_retry_after_header=True,
         raise_on_status=False,
         max_wait=max_retry_wait,
+        before_retry=before_retry,
     )
 
 
