@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "incoming": "alumio_mistral.cli.incoming:incoming",
     "tasks": "alumio_mistral.cli.tasks:tasks",
     "storage": "alumio_mistral.cli.storage:storage",
+    "store": "alumio_mistral.cli.store:store",
     "run": "alumio_mistral.cli.run:run",
     "transform": "alumio_mistral.cli.transform:transform",
     "sandbox": "alumio_mistral.cli.sandbox:sandbox",

@@ -88,6 +88,13 @@ def _moment(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _timestamp(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise TaskStoreError(f"{text!r} is not an ISO date and time (a task's created_at or updated_at)") from None
+
+
 def _task(row: Sequence[Any]) -> Task:
     (task_id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at,
      last_error, result, claimed_by, lease_until, resolution) = row
@@ -195,7 +202,8 @@ class PostgresTaskStore(PostgresScheduleLog):
                 )
                 if self.schema:
                     connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-                migrate("postgres", self._where, connection.execute)
+                #: the schema version the database had when opened (0: new), for ``store migrate``
+                self.migrated_from = migrate("postgres", self._where, connection.execute)
 
     # -- tasks -------------------------------------------------------------------------
 
@@ -400,11 +408,13 @@ class PostgresTaskStore(PostgresScheduleLog):
         incoming: str | None = None,
         outgoing: str | None = None,
         limit: int | None = None,
+        after: int | None = None,
     ) -> list[Task]:
         where, params = [], []
-        for column, value in (("status", status), ("incoming", incoming), ("outgoing", outgoing)):
+        for condition, value in (("status = %s", status), ("incoming = %s", incoming),
+                                 ("outgoing = %s", outgoing), ("id > %s", after)):
             if value is not None:
-                where.append(f"{column} = %s")
+                where.append(condition)
                 params.append(value)
         if status is not None:
             _check_statuses([status])
@@ -413,6 +423,19 @@ class PostgresTaskStore(PostgresScheduleLog):
             query += " LIMIT %s"
             params.append(int(limit))
         return [_task(row) for row in self._read(query, params)]
+
+    def import_tasks(self, tasks: Sequence[Task]) -> None:
+        if not tasks:
+            return
+        with self._write() as cursor:
+            cursor.executemany(
+                f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})",
+                [(t.id, t.incoming, t.outgoing, Jsonb(t.entity, dumps=_dump), t.identity, t.status, t.attempts,
+                  _timestamp(t.created_at), _timestamp(t.updated_at), _json(t.last_error), _json(t.result),
+                  t.claimed_by, t.lease_until, _json(t.resolution)) for t in tasks],
+            )
+            # the next task made here must not reuse an imported id
+            cursor.execute("SELECT setval(pg_get_serial_sequence('tasks', 'id'), (SELECT MAX(id) FROM tasks))")
 
     def counts(self) -> dict[str, int]:
         found = dict(self._read("SELECT status, COUNT(*) FROM tasks GROUP BY status"))

@@ -39,13 +39,6 @@ _COLUMNS = (
     "last_error, result, claimed_by, lease_until, resolution"
 )
 
-#: what turns a database of one schema version into the next; old ``processing`` rows get no
-#: lease, which reads as lapsed: the host+pid claims of version 1 cannot be checked any more
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: ("ALTER TABLE tasks ADD COLUMN lease_until REAL", "ALTER TABLE tasks ADD COLUMN resolution TEXT"),
-    2: (),  # version 3 adds the schedule_runs table, which the schema creates where it is missing
-}
-
 #: a ``processing`` row whose lease has lapsed (a missing lease counts as lapsed)
 _LAPSED = "status = 'processing' AND (lease_until IS NULL OR lease_until <= ?)"
 
@@ -72,6 +65,10 @@ def _now() -> str:
 
 def _load(text: str | None) -> Any:
     return None if text is None else loads(text)
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else _dump(value)
 
 
 def _task(row: sqlite3.Row) -> Task:
@@ -196,7 +193,8 @@ class SqliteTaskStore(SqliteScheduleLog):
         """Bring the database to the current schema (see :mod:`~alumio_mistral.tasks.migrations`);
         ``BEGIN IMMEDIATE`` keeps two processes opening a new file from both running the steps."""
         with self._write() as db:
-            migrate("sqlite", str(self.path), db.execute)
+            #: the schema version the file had when opened (0: new), for ``store migrate``
+            self.migrated_from = migrate("sqlite", str(self.path), db.execute)
 
     def close(self) -> None:
         with self._lock:
@@ -426,8 +424,12 @@ class SqliteTaskStore(SqliteScheduleLog):
         incoming: str | None = None,
         outgoing: str | None = None,
         limit: int | None = None,
+        after: int | None = None,
     ) -> list[Task]:
         where, args = [], []
+        if after is not None:
+            where.append("id > ?")
+            args.append(int(after))
         if status is not None:
             _check_statuses([status])
             where.append("status = ?")
@@ -446,6 +448,15 @@ class SqliteTaskStore(SqliteScheduleLog):
             sql += " LIMIT ?"
             args.append(int(limit))
         return [_task(row) for row in self._db().execute(sql, args)]
+
+    def import_tasks(self, tasks: Sequence[Task]) -> None:
+        with self._write() as db:
+            db.executemany(
+                f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                [(t.id, t.incoming, t.outgoing, _dump(t.entity), t.identity, t.status, t.attempts, t.created_at,
+                  t.updated_at, _json_or_null(t.last_error), _json_or_null(t.result), t.claimed_by, t.lease_until,
+                  _json_or_null(t.resolution)) for t in tasks],
+            )
 
     def counts(self) -> dict[str, int]:
         found = dict(self._db().execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())

@@ -206,8 +206,12 @@ class TaskStore(Protocol):
         incoming: str | None = None,
         outgoing: str | None = None,
         limit: int | None = None,
+        after: int | None = None,
     ) -> list[Task]:
-        """Tasks in id order, filtered."""
+        """Tasks in id order, filtered; ``after``: only ids above it (to read page by page)."""
+
+    def import_tasks(self, tasks: Sequence[Task]) -> None:
+        """Write tasks exactly as given, ids and all, in one transaction (``store copy``)."""
 
     def counts(self) -> dict[str, int]:
         """Number of tasks per status (every status present, zero included)."""
