@@ -43,6 +43,7 @@ from alumio_mistral.tasks.store import (
     Task,
     TaskOutcome,
     TaskStoreError,
+    check_statuses,
 )
 from alumio_mistral.tasks.urls import redact_url
 
@@ -102,14 +103,6 @@ def _task(row: Sequence[Any]) -> Task:
                 status=status, attempts=attempts, created_at=_moment(created_at),
                 updated_at=_moment(updated_at), last_error=last_error, result=result,
                 claimed_by=claimed_by, lease_until=lease_until, resolution=resolution)
-
-
-def _check_statuses(statuses: Iterable[str], allowed: tuple[str, ...] = STATUSES) -> list[str]:
-    chosen = list(statuses)
-    unknown = [s for s in chosen if s not in allowed]
-    if unknown:
-        raise TaskStoreError(f"unknown task status {unknown[0]!r} (one of: {', '.join(allowed)})")
-    return chosen
 
 
 def _queue(outgoing: str | None) -> str:
@@ -297,7 +290,7 @@ class PostgresTaskStore(PostgresScheduleLog):
     def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
         if not outcomes:
             return
-        _check_statuses({outcome.status for outcome in outcomes}, FINAL_STATUSES)
+        check_statuses({outcome.status for outcome in outcomes}, FINAL_STATUSES)
         with self._write() as cursor:
             done = {row[0] for row in cursor.execute(
                 "UPDATE tasks SET status = v.status, result = v.result, last_error = v.last_error,"
@@ -355,7 +348,7 @@ class PostgresTaskStore(PostgresScheduleLog):
                 return 0
             where.append("id = ANY(%(ids)s)")
         if statuses is not None:
-            params["statuses"] = _check_statuses(statuses)
+            params["statuses"] = check_statuses(statuses)
             where.append("status = ANY(%(statuses)s)")
         if not where:
             raise TaskStoreError("requeue needs task ids or statuses (refusing to requeue everything)")
@@ -377,7 +370,7 @@ class PostgresTaskStore(PostgresScheduleLog):
             ).rowcount
 
     def resolve(self, task_id: int, status: str, resolution: dict[str, Any], result: Any = None) -> Task:
-        _check_statuses([status], ("processed", "failed", "review"))
+        check_statuses([status], ("processed", "failed", "review"))
         with self._write() as cursor:
             row = cursor.execute("SELECT status FROM tasks WHERE id = %s FOR UPDATE", (task_id,)).fetchone()
             if row is None:
@@ -417,7 +410,7 @@ class PostgresTaskStore(PostgresScheduleLog):
                 where.append(condition)
                 params.append(value)
         if status is not None:
-            _check_statuses([status])
+            check_statuses([status])
         query = f"SELECT {_COLUMNS} FROM tasks" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
         if limit is not None:
             query += " LIMIT %s"

@@ -32,6 +32,7 @@ from alumio_mistral.tasks.store import (
     Task,
     TaskOutcome,
     TaskStoreError,
+    check_statuses,
 )
 
 _COLUMNS = (
@@ -88,14 +89,6 @@ def _task(row: sqlite3.Row) -> Task:
         lease_until=row["lease_until"],
         resolution=_load(row["resolution"]),
     )
-
-
-def _check_statuses(statuses: Iterable[str], allowed: tuple[str, ...] = STATUSES) -> list[str]:
-    chosen = list(statuses)
-    unknown = [s for s in chosen if s not in allowed]
-    if unknown:
-        raise TaskStoreError(f"unknown task status {unknown[0]!r} (one of: {', '.join(allowed)})")
-    return chosen
 
 
 class SqliteTaskStore(SqliteScheduleLog):
@@ -308,7 +301,7 @@ class SqliteTaskStore(SqliteScheduleLog):
     def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
         if not outcomes:
             return
-        _check_statuses({outcome.status for outcome in outcomes}, FINAL_STATUSES)
+        check_statuses({outcome.status for outcome in outcomes}, FINAL_STATUSES)
         now = _now()
         rows = [(outcome.status, None if outcome.result is None else _dump(outcome.result),
                  None if outcome.error is None else _dump(outcome.error), now, outcome.task_id)
@@ -368,7 +361,7 @@ class SqliteTaskStore(SqliteScheduleLog):
             where.append(_ID_AMONG)
             args.append(_dump(chosen))
         if statuses is not None:
-            chosen_statuses = _check_statuses(statuses)
+            chosen_statuses = check_statuses(statuses)
             where.append(f"status IN ({', '.join('?' * len(chosen_statuses))})")
             args.extend(chosen_statuses)
         if not where:
@@ -391,7 +384,7 @@ class SqliteTaskStore(SqliteScheduleLog):
             ).rowcount
 
     def resolve(self, task_id: int, status: str, resolution: dict[str, Any], result: Any = None) -> Task:
-        _check_statuses([status], ("processed", "failed", "review"))
+        check_statuses([status], ("processed", "failed", "review"))
         with self._write() as db:
             row = db.execute("SELECT status, result FROM tasks WHERE id = ?", (task_id,)).fetchone()
             if row is None:
@@ -431,7 +424,7 @@ class SqliteTaskStore(SqliteScheduleLog):
             where.append("id > ?")
             args.append(int(after))
         if status is not None:
-            _check_statuses([status])
+            check_statuses([status])
             where.append("status = ?")
             args.append(status)
         if incoming is not None:

@@ -107,6 +107,15 @@ class Task:
         return asdict(self)
 
 
+def check_statuses(statuses: Iterable[str], allowed: tuple[str, ...] = STATUSES) -> list[str]:
+    """``statuses`` as a list, or :class:`TaskStoreError` naming the first one not ``allowed``."""
+    chosen = list(statuses)
+    unknown = [s for s in chosen if s not in allowed]
+    if unknown:
+        raise TaskStoreError(f"unknown task status {unknown[0]!r} (one of: {', '.join(allowed)})")
+    return chosen
+
+
 def worker_id(name: str = "") -> str:
     """A worker label for task records: who claimed a task, for people reading ``tasks show``.
 
