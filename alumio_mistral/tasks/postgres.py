@@ -21,6 +21,7 @@ import os
 import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ from alumio_mistral.tasks.store import (
     NewEntity,
     Task,
     TaskOutcome,
+    TaskStore,
     TaskStoreError,
     check_statuses,
 )
@@ -456,3 +458,12 @@ class PostgresTaskStore(PostgresScheduleLog):
     def clear(self, namespace: str) -> int:
         with self._write() as cursor:
             return cursor.execute("DELETE FROM storage WHERE namespace = %s", (namespace,)).rowcount
+
+    def snapshot(self, folder: Path) -> TaskStore:
+        """A private SQLite copy in ``folder``, for a dry run that must change nothing here."""
+        from alumio_mistral.tasks.copy import copy_store
+        from alumio_mistral.tasks.sqlite import SqliteTaskStore
+
+        copy = SqliteTaskStore(Path(folder) / "tasks.db")
+        copy_store(self, copy)
+        return copy

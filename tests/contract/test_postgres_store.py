@@ -58,3 +58,13 @@ def test_open_store_picks_postgresql_for_a_project_with_a_url(postgres_url: str)
     project = SimpleNamespace(store=SimpleNamespace(url=postgres_url, schema="picked", path=None))
     with open_store(project) as store:
         assert isinstance(store, PostgresTaskStore) and store.schema == "picked"
+
+
+def test_a_snapshot_for_a_dry_run_is_a_private_sqlite_copy(postgres_url: str, tmp_path) -> None:
+    with PostgresTaskStore(postgres_url, schema="snapshots") as store:
+        store.add_tasks("in", {"id": 1}, ["out"], "1", Dedup("new", "dedup:in", "1", "h"))
+        with store.snapshot(tmp_path) as copy:
+            assert [t.to_dict() for t in copy.list()] == [t.to_dict() for t in store.list()]
+            copy.claim("out", 1, "dry-run")
+            assert copy.get("dedup:in", "1") == "h"
+        assert store.list()[0].status == "new"
