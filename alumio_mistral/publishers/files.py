@@ -1,10 +1,20 @@
 """Publish to local files: JSON Lines and CSV appended, a JSON array rewritten.
 
-Each task's output is atomic: a JSONL or CSV record is one ``write`` on a file opened for
-appending, flushed and fsynced under a lock (a thread lock for our workers, ``flock`` for
-other processes), so a crash never leaves half a line. A JSON array cannot be appended to, so
-it is re-read and written whole to a temporary file that replaces the old one, under a lock
-file beside it. NaN and Infinity are refused: no output holds JSON a reader would reject.
+Each task's output is atomic: a JSONL or CSV record is one ``write`` on a file held open for
+appending, under a lock (a thread lock for our workers, ``flock`` for other processes), so a
+crash never leaves half a line and two runs appending at once never mix their lines. Once
+``write`` returns the record is in the operating system's hands: a killed process loses
+nothing it wrote. What ``fsync`` adds is surviving the machine itself going down, and it is
+the slow part (milliseconds), so ``durability`` chooses when it runs:
+
+* ``batch`` (the default): every ``batch_size`` records, at every :meth:`flush` and at
+  :meth:`close`. The publish loop finishes the tasks of a batch only after flushing it, so a
+  crash repeats at most the records of one batch, never loses one.
+* ``task``: after every record, as a file target did before batches (one fsync per task).
+
+A JSON array cannot be appended to, so it is re-read and written whole to a temporary file
+that replaces the old one, under a lock file beside it, and fsynced every time. NaN and
+Infinity are refused: no output holds JSON a reader would reject.
 """
 
 from __future__ import annotations
@@ -15,9 +25,10 @@ import json
 import os
 import tempfile
 import threading
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from alumio_mistral.publishers.request import PlannedCall, PublishError, RenderedRequest
 
@@ -53,21 +64,75 @@ def _file_lock(path: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _append(path: Path, render: Any) -> None:
-    """Append ``render(is_empty)`` bytes in one write; ``is_empty`` lets CSV add its header."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
+#: how a file target makes its records last (see the module docstring)
+DURABILITIES = ("batch", "task")
+#: records between two fsyncs of a ``batch`` target
+DEFAULT_BATCH_SIZE = 1000
+
+
+class _Appender:
+    """One file held open for appending: one ``write`` per record, ``fsync`` when asked to."""
+
+    def __init__(self, path: Path, durability: str, batch_size: int) -> None:
+        if durability not in DURABILITIES:
+            raise PublishError(f"{path}: unknown durability {durability!r} (one of: {', '.join(DURABILITIES)})")
+        self.path = path
+        self.sync_every = 1 if durability == "task" else max(1, batch_size)
+        self._fd: int | None = None
+        #: closes the file when the publisher is dropped unclosed (the file is synced by then or
+        #: was never asked to be: nothing is lost that a crash at that moment would not lose)
+        self._release: weakref.finalize | None = None
+        #: records written since the last fsync
+        self._unsynced = 0
+
+    def append(self, render: Callable[[bool], bytes]) -> None:
+        """Append ``render(is_empty)`` bytes in one write; ``is_empty`` lets CSV add its header."""
+        with _locked(self.path):
+            fd = self._open()
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-            data: bytes = render(os.fstat(fd).st_size == 0)
-            written = os.write(fd, data)
+            try:
+                data = render(os.fstat(fd).st_size == 0)
+                written = os.write(fd, data)
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
             if written != len(data):  # a full disk: say so rather than leave a torn record
-                raise PublishError(f"{path}: wrote {written} of {len(data)} bytes")
+                raise PublishError(f"{self.path}: wrote {written} of {len(data)} bytes")
+            self._unsynced += 1
+            if self._unsynced >= self.sync_every:
+                self._sync(fd)
+
+    def flush(self) -> None:
+        """Make every record written so far survive a crash of the machine."""
+        with _locked(self.path):
+            if self._fd is not None and self._unsynced:
+                self._sync(self._fd)
+
+    def close(self) -> None:
+        with _locked(self.path):
+            if self._fd is not None:
+                try:
+                    if self._unsynced:
+                        self._sync(self._fd)
+                finally:
+                    assert self._release is not None
+                    self._release()  # os.close, once
+                    self._fd = self._release = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._release = weakref.finalize(self, os.close, self._fd)
+        return self._fd
+
+    def _sync(self, fd: int) -> None:
+        try:
             os.fsync(fd)
-        finally:
-            os.close(fd)
+        except OSError as error:
+            raise PublishError(f"{self.path}: records were written but could not be synced: {error}") from error
+        self._unsynced = 0
 
 
 def to_json(entity: Any, where: str = "output", indent: int | None = None) -> str:
@@ -92,22 +157,43 @@ class _FilePublisher:
     def plan(self, entity: Any) -> PlannedCall:
         return PlannedCall(f"WRITE {self.kind}", str(self.path), RenderedRequest(json=entity))
 
+    def flush(self) -> None:
+        """Make what was published so far last (see ``durability``); nothing to do here."""
 
-class JsonlPublisher(_FilePublisher):
+    def close(self) -> None:
+        """Flush, and let go of the file."""
+
+
+class _AppendingPublisher(_FilePublisher):
+    """A file target that appends one record per entity, synced as ``durability`` says."""
+
+    def __init__(self, path: Path, durability: str = "batch", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__(path)
+        self._file = _Appender(path, durability, batch_size)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class JsonlPublisher(_AppendingPublisher):
     kind = "jsonl"
 
     def publish(self, entity: Any) -> None:
         line = (to_json(entity, str(self.path)) + "\n").encode("utf-8")
-        _append(self.path, lambda _empty: line)
+        self._file.append(lambda _empty: line)
 
 
-class CsvPublisher(_FilePublisher):
+class CsvPublisher(_AppendingPublisher):
     """One row per entity; ``fields`` fixes the columns (default: the first entity's keys)."""
 
     kind = "csv"
 
-    def __init__(self, path: Path, fields: list[str] | None = None, delimiter: str = ",") -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, fields: list[str] | None = None, delimiter: str = ",",
+                 durability: str = "batch", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__(path, durability, batch_size)
         self._fields = fields
         self._delimiter = delimiter
 
@@ -125,7 +211,7 @@ class CsvPublisher(_FilePublisher):
             writer.writerow(cells)
             return buffer.getvalue().encode("utf-8")
 
-        _append(self.path, render)
+        self._file.append(render)
 
 
 def _cell(value: Any, where: str) -> str:
