@@ -14,6 +14,7 @@ operators on values of different kinds (a string against a number) are simply fa
 
 from __future__ import annotations
 
+import operator as _operator
 from typing import Any, Callable
 
 from alumio_mistral.transformers.patterns import MISSING, PatternError, compile_pattern, compile_value
@@ -43,12 +44,12 @@ class ConditionError(ValueError):
         self.path = path
 
 
-def _number(value: Any) -> bool:
-    return type(value) in (int, float)
+_NUMBERS = (int, float)
 
 
 def _comparable(left: Any, right: Any) -> bool:
-    return (_number(left) and _number(right)) or (type(left) is str and type(right) is str)
+    """Two numbers (booleans are not) or two texts: what an order comparison accepts."""
+    return (type(left) in _NUMBERS and type(right) in _NUMBERS) or (type(left) is str and type(right) is str)
 
 
 def is_empty(value: Any) -> bool:
@@ -82,12 +83,7 @@ def _compare(operator: str, operand: Any, path: str) -> Callable[[Any, Any], boo
     if operator == "not_equals":
         return lambda value, expected: not _equal(value, expected)
     if operator in ("gt", "gte", "lt", "lte"):
-        order = {
-            "gt": lambda left, right: left > right,
-            "gte": lambda left, right: left >= right,
-            "lt": lambda left, right: left < right,
-            "lte": lambda left, right: left <= right,
-        }[operator]
+        order = {"gt": _operator.gt, "gte": _operator.ge, "lt": _operator.lt, "lte": _operator.le}[operator]
         return lambda value, expected: _comparable(value, expected) and order(value, expected)
     if operator == "in":
         if not isinstance(operand, list):
@@ -159,6 +155,8 @@ def compile_condition(spec: Any, path: str = "") -> Condition:
     operator = operators[0]
     operand = spec[operator]
     compare = _compare(operator, operand, at(operator))
+    if operand is None or isinstance(operand, (bool, int, float)) or (isinstance(operand, str) and "&{" not in operand):
+        return lambda doc: compare(pattern.get(doc), operand)  # a constant: nothing to fill in per entity
     try:
         expected = compile_value(operand)
     except PatternError as error:

@@ -41,8 +41,13 @@ def clone(value: Any) -> Any:
     """Deep-copy JSON-like data (faster than copy.deepcopy, which tracks cycles we never have)."""
     kind = type(value)
     if kind is dict:
-        # scalars are taken as they are without a call: most of an entity is scalars
-        return {key: clone(item) if type(item) in _CONTAINERS else item for key, item in value.items()}
+        # copied whole in C, then only the containers in it copied again: most values are scalars
+        # (assigning to a key that exists does not disturb the iteration)
+        copied = value.copy()
+        for key, item in copied.items():
+            if type(item) in _CONTAINERS:
+                copied[key] = clone(item)
+        return copied
     if kind is list:
         return [clone(item) if type(item) in _CONTAINERS else item for item in value]
     return value
@@ -68,6 +73,8 @@ class Pattern:
             if len(self.segments) == 1 and type(self.segments[0]) is str:
                 self.key = self.segments[0]
                 self.__class__ = KeyPattern  # the usual case, served without walking segments
+            elif self.segments and all(type(segment) is str for segment in self.segments):
+                self.__class__ = KeysPattern
         else:
             try:
                 self.expr = jsonpath_parse(text)
@@ -210,6 +217,32 @@ class KeyPattern(Pattern):
         return doc
 
 
+class KeysPattern(Pattern):
+    """A path of several keys (``customer.email``): reading walks objects only."""
+
+    __slots__ = ()
+
+    def get(self, doc: Any, default: Any = MISSING) -> Any:
+        for key in self.segments:  # type: ignore[union-attr]
+            if type(doc) is not dict:
+                return default
+            doc = doc.get(key, MISSING)
+            if doc is MISSING:
+                return default
+        return doc
+
+    def delete(self, doc: Any) -> Any:
+        *path, last = self.segments  # type: ignore[misc]
+        parent = doc
+        for key in path:
+            if type(parent) is not dict:
+                return doc
+            parent = parent.get(key, MISSING)
+        if type(parent) is dict:
+            parent.pop(last, None)
+        return doc
+
+
 def _parts(node: Any) -> Iterator[Any]:
     """``node`` and every jsonpath node below it."""
     yield node
@@ -346,13 +379,11 @@ def compile_template(text: str) -> Evaluator | None:
     literals = parts[0::3]
     fillers = [_placeholder(path, default) for path, default in zip(parts[1::3], parts[2::3])]
 
+    layout = "{}".join(literal.replace("{", "{{").replace("}", "}}") for literal in literals)
+
     def render(entity: Any) -> str:
-        text = [literals[0]]
-        for filler, literal in zip(fillers, literals[1:]):
-            value = filler(entity)
-            text.append(value if type(value) is str else to_text(value))
-            text.append(literal)
-        return "".join(text)
+        return layout.format(*[value if type(value := filler(entity)) is str else to_text(value)
+                               for filler in fillers])
 
     return render
 

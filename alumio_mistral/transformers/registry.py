@@ -106,7 +106,7 @@ class StepsField(fields.Field):
 
 def read(pattern: Pattern, entity: Any) -> Any:
     """A plain path's value (or MISSING); a jsonpath's list of matches (possibly empty)."""
-    return pattern.get(entity) if pattern.is_single else pattern.find(entity)
+    return pattern.get(entity) if pattern.segments is not None else pattern.find(entity)
 
 
 class StepParams(StrictSchema):

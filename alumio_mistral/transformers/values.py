@@ -56,8 +56,12 @@ class MapValue(Transformer):
     def lookup(self, value: Any) -> Any:
         key = _lookup_key(value)
         if key is not None and key in self.table:
-            return clone(self.table[key])
-        return clone(self.default) if self.has_default else value
+            found = self.table[key]
+        elif self.has_default:
+            found = self.default
+        else:
+            return value
+        return clone(found) if type(found) in (dict, list) else found
 
     def apply(self, entity: Any) -> Any:
         if self.to is None:

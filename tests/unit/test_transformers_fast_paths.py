@@ -8,9 +8,10 @@ import pytest
 
 from alumio_mistral.transformers import compile_pipeline
 from alumio_mistral.transformers.errors import StepFailure, TransformError
-from alumio_mistral.transformers.patterns import KeyPattern, Pattern, clone, compile_pattern
+from alumio_mistral.transformers.patterns import KeyPattern, KeysPattern, Pattern, clone, compile_pattern
 
-DOCUMENTS: list[Any] = [{"a": 1}, {"a": None}, {"b": 2}, {}, [1, 2], "text", None, {"a": {"deep": [1]}}]
+DOCUMENTS: list[Any] = [{"a": 1}, {"a": None}, {"b": 2}, {}, [1, 2], "text", None, {"a": {"b": [1]}},
+                        {"a": {"b": {"c": 3}}}, {"a": [{"b": 1}]}, {"a": {"b": None}}]
 
 
 def general(text: str) -> Pattern:
@@ -21,27 +22,29 @@ def general(text: str) -> Pattern:
     return reference
 
 
-@pytest.mark.parametrize("text", ["a", "$.a", "@.a"])
+@pytest.mark.parametrize(("text", "fast_class"), [("a", KeyPattern), ("$.a", KeyPattern), ("@.a", KeyPattern),
+                                                  ("a.b", KeysPattern), ("$.a.b.c", KeysPattern)])
 @pytest.mark.parametrize("document", DOCUMENTS)
-def test_a_one_key_pattern_answers_like_the_general_walk(text: str, document: Any) -> None:
+def test_a_path_of_keys_answers_like_the_general_walk(text: str, fast_class: type, document: Any) -> None:
     fast, slow = compile_pattern(text), general(text)
-    assert isinstance(fast, KeyPattern) and type(slow) is Pattern
+    assert type(fast) is fast_class and type(slow) is Pattern
     assert fast.get(document, "default") == slow.get(document, "default")
     assert fast.find(document) == slow.find(document)
     assert fast.delete(clone(document)) == slow.delete(clone(document))
     assert fast.update(clone(document), repr) == slow.update(clone(document), repr)
-    if isinstance(document, dict):
-        assert fast.set(clone(document), 5) == slow.set(clone(document), 5)
-    else:
+    try:
+        expected: Any = slow.set(clone(document), 5)
+    except StepFailure as error:
         with pytest.raises(StepFailure) as fast_error:
             fast.set(clone(document), 5)
-        with pytest.raises(StepFailure) as slow_error:
-            slow.set(clone(document), 5)
-        assert str(fast_error.value) == str(slow_error.value)
+        assert str(fast_error.value) == str(error)
+    else:
+        assert fast.set(clone(document), 5) == expected
 
 
-def test_longer_paths_and_indexes_keep_the_general_walk() -> None:
-    assert type(compile_pattern("a.b")) is Pattern and type(compile_pattern("[0]")) is Pattern
+def test_paths_with_indexes_keep_the_general_walk() -> None:
+    assert type(compile_pattern("a[0]")) is Pattern and type(compile_pattern("[0].a")) is Pattern
+    assert type(compile_pattern("$")) is Pattern
 
 
 def test_clone_copies_containers_and_keeps_scalars() -> None:
@@ -55,3 +58,9 @@ def test_renaming_two_keys_to_one_name_is_still_an_error() -> None:
     assert pipeline.run({"a": 1, "c": 2}) == [{"b": 1, "c": 2}]
     with pytest.raises(TransformError, match="two keys would both be named 'b'"):
         pipeline.run({"a": 1, "b": 2})
+
+
+def test_a_template_keeps_literal_braces_and_writes_values_as_json() -> None:
+    pipeline = compile_pipeline([{"type": "template", "to": "t", "template": "{x} &{a}/&{b}/&{c}/&{d|none} {}"}])
+    assert pipeline.run({"a": "é", "b": 2.5, "c": [1, {"k": None}]}) == [
+        {"a": "é", "b": 2.5, "c": [1, {"k": None}], "t": '{x} é/2.5/[1, {"k": null}]/none {}'}]
