@@ -85,10 +85,52 @@ def _problem(value: Any, depth: int) -> tuple[str, list[Any]] | None:
     return None
 
 
+_INFINITIES = (math.inf, -math.inf)
+_search_surrogate = _SURROGATE.search
+
+
+def _fine(value: Any, depth: int) -> bool:
+    """No problem anywhere under ``value``: the check every entity passes, kept to one look per
+    value (ASCII text cannot hold a surrogate, and is checked in C); :func:`_problem` then says
+    what and where for the rare entity that fails it."""
+    kind = type(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            return False
+        for key, item in value.items():
+            if type(key) is str and not key.isascii() and _search_surrogate(key):
+                return False
+            if not _fine_item(item, depth):
+                return False
+        return True
+    if kind is list:
+        if depth >= MAX_DEPTH:
+            return False
+        for item in value:
+            if not _fine_item(item, depth):
+                return False
+        return True
+    return _fine_item(value, depth - 1)
+
+
+def _fine_item(item: Any, depth: int) -> bool:
+    """``_fine`` for a member of a container at ``depth``, without a call for scalars."""
+    kind = type(item)
+    if kind is str:
+        return item.isascii() or not _search_surrogate(item)
+    if kind is float:
+        return item == item and item not in _INFINITIES
+    if kind is dict or kind is list:
+        return _fine(item, depth + 1)
+    return True
+
+
 def entity_problem(entity: Any) -> str | None:
     """Why ``entity`` cannot become a task, or ``None``: objects and lists nested deeper than
     :data:`MAX_DEPTH`, text that is not valid Unicode (it could never be stored or sent), or a
     NaN or infinite number (no JSON output could hold it). Names the path to the problem."""
+    if _fine(entity, 0):
+        return None
     found = _problem(entity, 0)
     if found is None:
         return None
