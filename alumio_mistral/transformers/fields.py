@@ -65,6 +65,7 @@ class Copy(Transformer):
         self.required = params["required"]
 
     def take(self, entity: Any) -> Any:
+        """The value to copy or move (``MISSING``: nothing to do); raises when it is required."""
         value = read(self.source, entity)
         if value is MISSING:
             if self.has_default:
@@ -85,12 +86,25 @@ class Move(Copy):
     type_name = "move"
     example = {"type": "move", "from": "body", "to": "text"}
 
+    def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
+        super().__init__(params, compiler, where)
+        if self.source.segments is not None:
+            self.apply = self._plain_move  # type: ignore[method-assign]
+
     def apply(self, entity: Any) -> Any:
         value = self.take(entity)
         if value is MISSING:
             return entity
         entity = self.source.delete(entity)
         return self.to.set(entity, value)
+
+    def _plain_move(self, entity: Any) -> Any:
+        """``apply`` for a plain source path, its value read at once; a missing one goes the
+        general way (to its default, or to the error of a required path)."""
+        value = self.source.get(entity)
+        if value is MISSING:
+            return Move.apply(self, entity)
+        return self.to.set(self.source.delete(entity), value)
 
 
 class _OneOrMany(StepParams):
@@ -156,6 +170,8 @@ class Rename(Transformer):
         self.path: Pattern = params["path"]
         self.keys: dict[str, str] = params["keys"]
         self.rules = [rule["substitute"] for rule in params["regex"]]
+        if self.path.is_root:  # the entity itself: no path to walk
+            self.apply = self._rename_object  # type: ignore[method-assign]
 
     def rename(self, key: str) -> str:
         if key in self.keys:
@@ -165,11 +181,11 @@ class Rename(Transformer):
         return key
 
     def _rename_object(self, node: Any) -> Any:
+        """``node`` with its keys renamed (the whole step when ``path`` is ``$``)."""
         if type(node) is not dict:
             raise StepFailure(f"expects an object, got {type_name(node)}", self.path.text)
-        if not self.rules:  # a table alone: one comprehension, unless two keys meet (said below)
-            keys = self.keys
-            renamed_at_once = {keys.get(key, key): value for key, value in node.items()}
+        if not self.rules:  # a table alone: renamed in C (keys.get(key, key)), unless two keys meet
+            renamed_at_once = dict(zip(map(self.keys.get, node, node), node.values()))
             if len(renamed_at_once) == len(node):
                 return renamed_at_once
         renamed: dict[str, Any] = {}

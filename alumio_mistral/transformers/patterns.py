@@ -10,6 +10,7 @@ regular expression of a project does (see :mod:`alumio_mistral.transformers.rege
 from __future__ import annotations
 
 import json
+import operator
 import re
 from functools import lru_cache
 from typing import Any, Callable, Iterator
@@ -348,10 +349,11 @@ def to_text(value: Any) -> str:
 
 def _placeholder(path: str, default: str | None) -> Evaluator:
     pattern = compile_pattern(path.strip() or "@")
+    get = pattern.get
     if default is None:
 
         def read(entity: Any) -> Any:
-            value = pattern.get(entity)
+            value = get(entity)
             if value is MISSING:
                 raise StepFailure(f"placeholder &{{{path}}}: path {path!r} is missing", path)
             return clone(value) if type(value) in _CONTAINERS else value
@@ -360,7 +362,7 @@ def _placeholder(path: str, default: str | None) -> Evaluator:
         fallback = _default(default)
 
         def read(entity: Any) -> Any:
-            value = pattern.get(entity)
+            value = get(entity)
             if value is MISSING:
                 return fallback
             return clone(value) if type(value) in _CONTAINERS else value
@@ -385,7 +387,22 @@ def compile_template(text: str) -> Evaluator | None:
         return layout.format(*[value if type(value := filler(entity)) is str else to_text(value)
                                for filler in fillers])
 
-    return render
+    keys = [compile_pattern(path.strip() or "@") for path in parts[1::3]]
+    if any(default is not None for default in parts[2::3]) or not all(type(key) is KeyPattern for key in keys):
+        return render
+    # every placeholder a required key: all read at once in C; anything else (a missing key, an
+    # entity that is not an object) goes the general way, to its error
+    read_all = operator.itemgetter(*(key.key for key in keys))
+    single = len(keys) == 1
+
+    def render_keys(entity: Any) -> str:
+        try:
+            found = read_all(entity)
+        except (KeyError, TypeError):
+            return render(entity)
+        return layout.format(*map(to_text, (found,) if single else found))
+
+    return render_keys
 
 
 def compile_value(value: Any) -> Evaluator:

@@ -209,4 +209,5 @@ class Template(Transformer):
         self.render = params["template"]
 
     def apply(self, entity: Any) -> Any:
-        return self.to.set(entity, to_text(self.render(entity)))
+        text = self.render(entity)
+        return self.to.set(entity, text if type(text) is str else to_text(text))

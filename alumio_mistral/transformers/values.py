@@ -54,7 +54,7 @@ class MapValue(Transformer):
         self.default = params.get("default")
 
     def lookup(self, value: Any) -> Any:
-        key = _lookup_key(value)
+        key = value if type(value) is str else _lookup_key(value)
         if key is not None and key in self.table:
             found = self.table[key]
         elif self.has_default:

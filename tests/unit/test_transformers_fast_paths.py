@@ -64,3 +64,21 @@ def test_a_template_keeps_literal_braces_and_writes_values_as_json() -> None:
     pipeline = compile_pipeline([{"type": "template", "to": "t", "template": "{x} &{a}/&{b}/&{c}/&{d|none} {}"}])
     assert pipeline.run({"a": "é", "b": 2.5, "c": [1, {"k": None}]}) == [
         {"a": "é", "b": 2.5, "c": [1, {"k": None}], "t": '{x} é/2.5/[1, {"k": null}]/none {}'}]
+
+
+def test_a_template_of_keys_fails_like_the_general_one() -> None:
+    pipeline = compile_pipeline([{"type": "template", "to": "t", "template": "&{a}-&{b}"}])
+    assert pipeline.run({"a": None, "b": {"x": 1}}) == [{"a": None, "b": {"x": 1}, "t": '-{"x": 1}'}]
+    with pytest.raises(TransformError, match="placeholder &\\{b\\}: path 'b' is missing"):
+        pipeline.run({"a": 1})
+    with pytest.raises(TransformError, match="placeholder &\\{a\\}: path 'a' is missing"):
+        pipeline.run([1, 2])
+
+
+def test_a_move_with_a_default_or_a_missing_source_goes_the_general_way() -> None:
+    moved = compile_pipeline([{"type": "move", "from": "a.b", "to": "c", "default": 0}])
+    assert moved.run({"a": {"b": 1}}) == [{"a": {}, "c": 1}]
+    assert moved.run({"a": {}}) == [{"a": {}, "c": 0}]
+    with pytest.raises(TransformError, match="path 'x' is missing"):
+        compile_pipeline([{"type": "move", "from": "x", "to": "y"}]).run({})
+    assert compile_pipeline([{"type": "move", "from": "x", "to": "y", "required": False}]).run({}) == [{}]
