@@ -79,8 +79,7 @@ class _Appender:
         self.path = path
         self.sync_every = 1 if durability == "task" else max(1, batch_size)
         self._fd: int | None = None
-        #: closes the file when the publisher is dropped unclosed (the file is synced by then or
-        #: was never asked to be: nothing is lost that a crash at that moment would not lose)
+        #: syncs and closes the file when the publisher is dropped (or the process exits) unclosed
         self._release: weakref.finalize | None = None
         #: records written since the last fsync
         self._unsynced = 0
@@ -117,14 +116,15 @@ class _Appender:
                         self._sync(self._fd)
                 finally:
                     assert self._release is not None
-                    self._release()  # os.close, once
+                    self._release.detach()  # synced here, with errors said: just close
+                    os.close(self._fd)
                     self._fd = self._release = None
 
     def _open(self) -> int:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            self._release = weakref.finalize(self, os.close, self._fd)
+            self._release = weakref.finalize(self, _sync_and_close, self._fd)
         return self._fd
 
     def _sync(self, fd: int) -> None:
@@ -133,6 +133,16 @@ class _Appender:
         except OSError as error:
             raise PublishError(f"{self.path}: records were written but could not be synced: {error}") from error
         self._unsynced = 0
+
+
+def _sync_and_close(fd: int) -> None:
+    """The last word on a file nobody closed: sync what is written (best effort), then close."""
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def to_json(entity: Any, where: str = "output", indent: int | None = None) -> str:

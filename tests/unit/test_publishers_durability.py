@@ -68,3 +68,12 @@ def test_a_dropped_target_closes_its_file(tmp_path: Path) -> None:
 def test_an_unknown_durability_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PublishError, match="unknown durability 'always' \\(one of: batch, task\\)"):
         JsonlPublisher(tmp_path / "out.jsonl", durability="always")
+
+
+def test_a_dropped_target_syncs_what_it_wrote(tmp_path: Path, syncs: list[int]) -> None:
+    target = JsonlPublisher(tmp_path / "out.jsonl")
+    target.publish({"n": 1})
+    assert syncs == []
+    del target
+    gc.collect()
+    assert len(syncs) == 1
