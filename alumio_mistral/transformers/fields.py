@@ -184,8 +184,9 @@ class Rename(Transformer):
         """``node`` with its keys renamed (the whole step when ``path`` is ``$``)."""
         if type(node) is not dict:
             raise StepFailure(f"expects an object, got {type_name(node)}", self.path.text)
-        if not self.rules:  # a table alone: renamed in C (keys.get(key, key)), unless two keys meet
-            renamed_at_once = dict(zip(map(self.keys.get, node, node), node.values()))
+        if not self.rules:  # a table alone: one comprehension, unless two keys meet (said below)
+            keys = self.keys
+            renamed_at_once = {keys.get(key, key): value for key, value in node.items()}
             if len(renamed_at_once) == len(node):
                 return renamed_at_once
         renamed: dict[str, Any] = {}

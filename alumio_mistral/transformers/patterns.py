@@ -347,6 +347,10 @@ def to_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+#: types whose ``%s`` text is the text :func:`to_text` gives them (``bool`` and ``None`` are not)
+_AS_TEXT = frozenset({str, int, float})
+
+
 def _placeholder(path: str, default: str | None) -> Evaluator:
     pattern = compile_pattern(path.strip() or "@")
     get = pattern.get
@@ -381,10 +385,10 @@ def compile_template(text: str) -> Evaluator | None:
     literals = parts[0::3]
     fillers = [_placeholder(path, default) for path, default in zip(parts[1::3], parts[2::3])]
 
-    layout = "{}".join(literal.replace("{", "{{").replace("}", "}}") for literal in literals)
+    layout = "%s".join(literal.replace("%", "%%") for literal in literals)
 
     def render(entity: Any) -> str:
-        return layout.format(*[value if type(value := filler(entity)) is str else to_text(value)
+        return layout % tuple([value if type(value := filler(entity)) is str else to_text(value)
                                for filler in fillers])
 
     keys = [compile_pattern(path.strip() or "@") for path in parts[1::3]]
@@ -400,7 +404,9 @@ def compile_template(text: str) -> Evaluator | None:
             found = read_all(entity)
         except (KeyError, TypeError):
             return render(entity)
-        return layout.format(*map(to_text, (found,) if single else found))
+        if single:
+            found = (found,)
+        return layout % (found if _AS_TEXT.issuperset(map(type, found)) else tuple(map(to_text, found)))
 
     return render_keys
 

@@ -82,3 +82,9 @@ def test_a_move_with_a_default_or_a_missing_source_goes_the_general_way() -> Non
     with pytest.raises(TransformError, match="path 'x' is missing"):
         compile_pipeline([{"type": "move", "from": "x", "to": "y"}]).run({})
     assert compile_pipeline([{"type": "move", "from": "x", "to": "y", "required": False}]).run({}) == [{}]
+
+
+def test_a_template_of_keys_writes_each_value_as_json_text() -> None:
+    pipeline = compile_pipeline([{"type": "template", "to": "t", "template": "100% &{a} &{b} &{c} &{d} &{e}"}])
+    entity = {"a": True, "b": None, "c": 1.5, "d": 7, "e": "x"}
+    assert pipeline.run(entity)[0]["t"] == "100% true  1.5 7 x"
