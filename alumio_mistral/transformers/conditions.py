@@ -45,6 +45,7 @@ class ConditionError(ValueError):
 
 
 _NUMBERS = (int, float)
+_ORDERS = {"gt": _operator.gt, "gte": _operator.ge, "lt": _operator.lt, "lte": _operator.le}
 
 
 def _comparable(left: Any, right: Any) -> bool:
@@ -83,7 +84,7 @@ def _compare(operator: str, operand: Any, path: str) -> Callable[[Any, Any], boo
     if operator == "not_equals":
         return lambda value, expected: not _equal(value, expected)
     if operator in ("gt", "gte", "lt", "lte"):
-        order = {"gt": _operator.gt, "gte": _operator.ge, "lt": _operator.lt, "lte": _operator.le}[operator]
+        order = _ORDERS[operator]
         return lambda value, expected: _comparable(value, expected) and order(value, expected)
     if operator == "in":
         if not isinstance(operand, list):
@@ -111,6 +112,25 @@ def _compare(operator: str, operand: Any, path: str) -> Callable[[Any, Any], boo
         kinds = TYPES[operand]
         return lambda value, _expected: type(value) in kinds
     raise AssertionError(operator)
+
+
+def _against_constant(operator: str, operand: Any, get: Callable[[Any], Any]) -> Condition | None:
+    """The usual comparisons with a constant (``{path: amount, gt: 100}``) as one expression:
+    what :func:`_equal` and :func:`_comparable` decide, with the operand's type known now."""
+    if type(operand) is bool or operand is None:
+        return None
+    if operator in ("equals", "not_equals"):
+        # a boolean value is never equal to a constant that is not one; MISSING equals nothing
+        if operator == "equals":
+            return lambda doc: type(value := get(doc)) is not bool and value is not MISSING and value == operand
+        return lambda doc: not (type(value := get(doc)) is not bool and value is not MISSING and value == operand)
+    if operator in _ORDERS:
+        order = _ORDERS[operator]
+        kinds = _NUMBERS if type(operand) in _NUMBERS else (str,) if type(operand) is str else None
+        if kinds is None:
+            return None
+        return lambda doc: type(value := get(doc)) in kinds and order(value, operand)
+    return None
 
 
 def compile_condition(spec: Any, path: str = "") -> Condition:
@@ -156,7 +176,7 @@ def compile_condition(spec: Any, path: str = "") -> Condition:
     operand = spec[operator]
     compare = _compare(operator, operand, at(operator))
     if operand is None or isinstance(operand, (bool, int, float)) or (isinstance(operand, str) and "&{" not in operand):
-        return lambda doc: compare(pattern.get(doc), operand)  # a constant: nothing to fill in per entity
+        return _against_constant(operator, operand, pattern.get) or (lambda doc: compare(pattern.get(doc), operand))
     try:
         expected = compile_value(operand)
     except PatternError as error:

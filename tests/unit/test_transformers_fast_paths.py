@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alumio_mistral.transformers import compile_pipeline
+from alumio_mistral.transformers.conditions import _compare, compile_condition
 from alumio_mistral.transformers.errors import StepFailure, TransformError
-from alumio_mistral.transformers.patterns import KeyPattern, KeysPattern, Pattern, clone, compile_pattern
+from alumio_mistral.transformers.patterns import MISSING, KeyPattern, KeysPattern, Pattern, clone, compile_pattern
 
 DOCUMENTS: list[Any] = [{"a": 1}, {"a": None}, {"b": 2}, {}, [1, 2], "text", None, {"a": {"b": [1]}},
                         {"a": {"b": {"c": 3}}}, {"a": [{"b": 1}]}, {"a": {"b": None}}]
@@ -88,3 +91,16 @@ def test_a_template_of_keys_writes_each_value_as_json_text() -> None:
     pipeline = compile_pipeline([{"type": "template", "to": "t", "template": "100% &{a} &{b} &{c} &{d} &{e}"}])
     entity = {"a": True, "b": None, "c": 1.5, "d": 7, "e": "x"}
     assert pipeline.run(entity)[0]["t"] == "100% true  1.5 7 x"
+
+
+CONSTANTS = st.one_of(st.integers(-3, 3), st.floats(allow_nan=True), st.sampled_from(["", "a", "b", "1"]))
+VALUES = st.one_of(CONSTANTS, st.booleans(), st.none(), st.just([1]), st.just({"a": 1}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["equals", "not_equals", "gt", "gte", "lt", "lte"]), CONSTANTS,
+       st.one_of(VALUES, st.just(MISSING)))
+def test_a_comparison_with_a_constant_decides_like_the_general_one(operator: str, operand: Any, value: Any) -> None:
+    condition = compile_condition({"path": "v", operator: operand})
+    document = {} if value is MISSING else {"v": value}
+    assert condition(document) == _compare(operator, operand, operator)(value, operand)
