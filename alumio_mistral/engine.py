@@ -1,9 +1,10 @@
 """Run a project: every incoming, then every pending task through the outgoings its routes name.
 
-The only place that wires the parts together. Each step (:func:`run`, :func:`publish`) is
-callable on its own, so a scheduler or ``tasks retry`` can drive one step at a time.
+Each step (:func:`run`, :func:`publish`) works on a :class:`~alumio_mistral.runtime.Runtime`
+(the parts a process keeps) and is callable on its own, so a scheduler or ``tasks retry`` can
+drive one step at a time; :func:`run` also takes a loaded project and opens a runtime for it.
 
-``dry_run`` works on a throw-away view: the task store is copied to a temporary file, local
+``dry_run`` works on a throw-away view: the task store is copied to a temporary folder, local
 sources (files, stdin) and Mistral sources whose operation is a GET are read into that copy, and
 the request each pending task would cause is planned, not sent. A GET changes nothing on the
 server, so a dry run can show which entities a run would act on (the models a cleanup would
@@ -13,22 +14,20 @@ to the real store and nothing that creates, changes or deletes goes on the wire.
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alumio_mistral.catalog import Catalog
 from alumio_mistral.errors import AlumioError
-from alumio_mistral.http import Client
-from alumio_mistral.incoming import chosen_incomings, routed_outgoings, run_incoming
-from alumio_mistral.outgoing import Outgoing, OutgoingStats, error_record
+from alumio_mistral.incoming import chosen_incomings, routed_outgoings
+from alumio_mistral.outgoing import OutgoingStats, error_record
+from alumio_mistral.runtime import Runtime
 from alumio_mistral.secrets import redact_value
 from alumio_mistral.subscribers import build_subscriber
-from alumio_mistral.tasks import SqliteTaskStore, TaskStore, open_store
+from alumio_mistral.tasks import snapshot_store
 
 
 @dataclass
@@ -81,30 +80,6 @@ class RunStats:
         return asdict(self)
 
 
-class ClientPool(Mapping[str, Client]):
-    """The project's clients, each built on first use and shared by every worker thread."""
-
-    def __init__(self, project: Any, catalog: Catalog | None = None) -> None:
-        self._configs: Mapping[str, Any] = project.clients
-        self._catalog = catalog or project.catalog
-        self._clients: dict[str, Client] = {}
-
-    def __getitem__(self, name: str) -> Client:
-        if name not in self._clients:
-            self._clients[name] = Client(self._configs[name], self._catalog)
-        return self._clients[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._configs)
-
-    def __len__(self) -> int:
-        return len(self._configs)
-
-    def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-
-
 def _names(value: str | Iterable[str] | None) -> list[str] | None:
     if value is None:
         return None
@@ -136,31 +111,32 @@ def _enabled_outgoings(project: Any) -> list[str]:
 
 
 def run(
-    project: Any,
+    target: Any,
     *,
     incoming: str | Iterable[str] | None = None,
     outgoing: str | Iterable[str] | None = None,
     dry_run: bool = False,
     progress: Any = None,
 ) -> RunStats:
-    """Run the incoming configurations, then publish the pending tasks.
+    """Run the incoming configurations, then publish the pending tasks, with a
+    :class:`~alumio_mistral.runtime.Runtime` or a loaded project (run in a runtime of its own).
 
     Disabled objects are skipped unless named: see :func:`~alumio_mistral.incoming.chosen_incomings`
     and :func:`~alumio_mistral.incoming.routed_outgoings`.
     """
+    if not isinstance(target, Runtime):
+        with Runtime(target) as runtime:
+            return run(runtime, incoming=incoming, outgoing=outgoing, dry_run=dry_run, progress=progress)
+    project = target.project
     incoming_names, outgoing_names = _names(incoming), _names(outgoing)
     check_known(project, "incoming", incoming_names)
     check_known(project, "outgoing", outgoing_names)
+    chosen_outgoings = _outgoings_for(project, incoming_names, outgoing_names)
     if dry_run:
-        return _dry_run(project, incoming_names, _outgoings_for(project, incoming_names, outgoing_names))
+        return _dry_run(target, incoming_names, chosen_outgoings)
     started = time.monotonic()
-    store = open_store(project)
-    try:
-        incoming_stats = run_incoming(project, store, names=incoming_names, progress=progress)
-        stats = publish(project, store, outgoing=_outgoings_for(project, incoming_names, outgoing_names),
-                        progress=progress)
-    finally:
-        store.close()
+    incoming_stats = target.read(incoming_names, progress=progress)
+    stats = publish(target, outgoing=chosen_outgoings, progress=progress)
     stats.read, stats.created = incoming_stats.read, incoming_stats.created
     stats.read_failed = incoming_stats.failed
     stats.failures[:0] = [{"incoming": f.incoming, "origin": f.origin, "message": f.message}
@@ -170,8 +146,7 @@ def run(
 
 
 def publish(
-    project: Any,
-    store: TaskStore,
+    runtime: Runtime,
     *,
     outgoing: str | Iterable[str] | None = None,
     task_ids: Iterable[int] | None = None,
@@ -184,6 +159,7 @@ def publish(
     ``tasks retry`` requeues tasks, then calls this with their ids.
     """
     started = time.monotonic()
+    project, store = runtime.project, runtime.store
     names = _names(outgoing)
     check_known(project, "outgoing", names)
     owned: dict[str | None, list[int]] | None = None
@@ -196,40 +172,34 @@ def publish(
     elif names is None:
         names = _enabled_outgoings(project)
     if dry_run:
-        return _plan(project, store, names, RunStats(), only=owned)
+        return _plan(runtime, names, RunStats(), only=owned)
     stats = RunStats()
-    clients = ClientPool(project)
-    try:
-        for name in names:
-            worker = Outgoing(project, project.outgoing[name], clients, store=store)
-            stats.absorb(name, worker.publish(store, on_finish=progress.add if progress is not None else None,
-                                              task_ids=None if owned is None else owned[name]))
-    finally:
-        clients.close()
+    for name in names:
+        worker = runtime.outgoing(name)
+        stats.absorb(name, worker.publish(store, on_finish=progress.add if progress is not None else None,
+                                          task_ids=None if owned is None else owned[name]))
     stats.duration = time.monotonic() - started
     return stats
 
 
-def _dry_run(project: Any, incoming: list[str] | None, outgoing: list[str]) -> RunStats:
+def _dry_run(runtime: Runtime, incoming: list[str] | None, outgoing: list[str]) -> RunStats:
     started = time.monotonic()
     stats = RunStats()
+    project = runtime.project
     chosen = [config.name for config in chosen_incomings(project, incoming)]
     readable = [name for name in chosen if _reads_only(project, project.incoming[name].subscriber)]
     for name in chosen:
         if name not in readable:
-            stats.planned.append({"incoming": name, **_first_read(project, project.incoming[name].subscriber)})
+            stats.planned.append({"incoming": name, **_first_read(runtime, project.incoming[name].subscriber)})
     with tempfile.TemporaryDirectory(prefix="alumio-dry-run-") as folder:
-        store = _throwaway_copy(project, Path(folder) / "tasks.db")
-        try:
+        with snapshot_store(project, Path(folder)) as copy, Runtime(project, store=copy) as throwaway:
             if readable:
-                incoming_stats = run_incoming(project, store, names=readable, dry_run=True)
+                incoming_stats = throwaway.read(readable, dry_run=True)
                 stats.read, stats.created = incoming_stats.read, incoming_stats.created
                 stats.read_failed = incoming_stats.failed
                 stats.failures.extend({"incoming": f.incoming, "origin": f.origin, "message": f.message}
                                       for f in incoming_stats.failures)
-            _plan(project, store, outgoing, stats)
-        finally:
-            store.close()
+            _plan(throwaway, outgoing, stats)
     stats.duration = time.monotonic() - started
     return stats
 
@@ -241,54 +211,32 @@ def _reads_only(project: Any, spec: Mapping[str, Any]) -> bool:
     return project.catalog.get(spec["entity"]).method == "GET"
 
 
-def _first_read(project: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
+def _first_read(runtime: Runtime, spec: Mapping[str, Any]) -> dict[str, Any]:
     """The first request a source read with another method than GET would make (its later pages
     depend on answers)."""
-    subscriber: Any = build_subscriber(dict(spec), project)
-    try:
-        url = subscriber.client.url_for(subscriber.entity, path_params=subscriber.path_params,
-                                        query=subscriber.query)
-    finally:
-        subscriber.client.close()
+    subscriber: Any = build_subscriber(dict(spec), runtime.project, runtime.clients)
+    url = subscriber.client.url_for(subscriber.entity, path_params=subscriber.path_params, query=subscriber.query)
     return redact_value({"method": subscriber.entity.method, "url": url, "body": subscriber.body,
                          "note": f"not read in a dry run: a {subscriber.entity.method} may change state"})
 
 
-def _throwaway_copy(project: Any, target: Path) -> SqliteTaskStore:
-    """A private copy of the project's store (or an empty one) that the dry run may change."""
-    source_path = Path(project.store.path)
-    if source_path.exists():
-        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
-        copy = sqlite3.connect(target)
-        try:
-            source.backup(copy)
-        finally:
-            source.close()
-            copy.close()
-    return SqliteTaskStore(target)
-
-
-def _plan(project: Any, store: TaskStore, names: list[str], stats: RunStats,
+def _plan(runtime: Runtime, names: list[str], stats: RunStats,
           only: Mapping[str | None, list[int]] | None = None) -> RunStats:
     """Plan the request of every ``new`` task of the named outgoings (of ``only``'s ids per
     outgoing when given), without sending."""
-    clients = ClientPool(project)
-    try:
-        for name in names:
-            worker = Outgoing(project, project.outgoing[name], clients, store=store, dry_run=True)
-            wanted = None if only is None else set(only[name])
-            for task in store.list(status="new", outgoing=name):
-                if wanted is not None and task.id not in wanted:
-                    continue
-                try:
-                    plans = worker.plan(task.entity)
-                except AlumioError as error:
-                    stats.failed += 1
-                    stats.failures.append({"outgoing": name, "task": task.id, **error_record(error)})
-                    continue
-                if not plans:
-                    stats.skipped += 1
-                stats.planned.extend({"outgoing": name, "task": task.id, **plan.describe()} for plan in plans)
-    finally:
-        clients.close()
+    for name in names:
+        worker = runtime.planner(name)
+        wanted = None if only is None else set(only[name])
+        for task in runtime.store.list(status="new", outgoing=name):
+            if wanted is not None and task.id not in wanted:
+                continue
+            try:
+                plans = worker.plan(task.entity)
+            except AlumioError as error:
+                stats.failed += 1
+                stats.failures.append({"outgoing": name, "task": task.id, **error_record(error)})
+                continue
+            if not plans:
+                stats.skipped += 1
+            stats.planned.extend({"outgoing": name, "task": task.id, **plan.describe()} for plan in plans)
     return stats

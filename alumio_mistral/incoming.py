@@ -22,9 +22,11 @@ from alumio_mistral.errors import AlumioError
 from alumio_mistral.subscribers import build_subscriber
 from alumio_mistral.subscribers.base import entity_problem
 from alumio_mistral.tasks.store import Dedup, TaskStore
+from alumio_mistral.transformers.context import TransformContext
+from alumio_mistral.transformers.library import Library
+from alumio_mistral.transformers.pipeline import compile_pipeline
 from alumio_mistral.transformers.patterns import MISSING, compile_pattern
 
-DEDUP_POLICIES = ("always", "new", "changed")
 #: failures kept for the report; beyond this they are only counted (memory stays flat)
 MAX_REPORTED_FAILURES = 1000
 
@@ -85,30 +87,21 @@ class _Incoming:
     """One incoming configuration, ready to turn records into tasks."""
 
     def __init__(
-        self, project: Any, store: TaskStore, config: Any, clients: Mapping[str, Any], dry_run: bool = False
+        self, project: Any, store: TaskStore, config: Any, clients: Mapping[str, Any], library: Library,
+        dry_run: bool = False,
     ) -> None:
-        if config.dedup not in DEDUP_POLICIES:
-            raise AlumioError(
-                f"incoming {config.name}: unknown dedup {config.dedup!r} (one of: {', '.join(DEDUP_POLICIES)})"
-            )
         self.config = config
         self.store = store
+        self.clients = clients
         self.namespace = f"dedup:{config.name}"
         self.outgoings = routed_outgoings(project, config.name)
-        self.pipeline = self._compile(project, store, clients, dry_run) if config.entity_transformers else None
-
-    def _compile(self, project: Any, store: TaskStore, clients: Mapping[str, Any], dry_run: bool) -> Any:
-        from alumio_mistral.transformers.context import TransformContext
-        from alumio_mistral.transformers.library import Library
-        from alumio_mistral.transformers.pipeline import compile_pipeline
-
-        return compile_pipeline(
-            self.config.entity_transformers,
+        self.pipeline = compile_pipeline(
+            config.entity_transformers,
             source=str(project.path),
-            where=f"incoming.{self.config.name}.entity_transformers",
-            library=Library.for_project(project.root, project.transformers, source=str(project.path)),
+            where=f"incoming.{config.name}.entity_transformers",
+            library=library,
             context=TransformContext(storages=store, clients=clients, dry_run=dry_run),
-        )
+        ) if config.entity_transformers else None
 
     def add(self, entity: Any) -> int:
         """Tasks for one (transformed) entity; 0 when de-dup skips it or every route is off."""
@@ -140,7 +133,8 @@ class _Incoming:
         source = spec.get("entity") or spec.get("path") or spec.get("type", "subscriber")
         read = 0
         try:
-            for record in build_subscriber(self.config.subscriber, project).records():
+            for record in build_subscriber(self.config.subscriber, project, self.clients,
+                                            where=f"incoming.{self.config.name}.subscriber").records():
                 read += 1
                 count("read")
                 problem = record.error if record.error is not None else entity_problem(record.entity)
@@ -199,9 +193,17 @@ def chosen_incomings(project: Any, names: list[str] | None = None) -> list[Any]:
 
 
 def run_incoming(
-    project: Any, store: TaskStore, names: list[str] | None = None, progress: Any = None, dry_run: bool = False
+    project: Any,
+    store: TaskStore,
+    names: list[str] | None = None,
+    *,
+    clients: Mapping[str, Any],
+    library: Library,
+    progress: Any = None,
+    dry_run: bool = False,
 ) -> IncomingStats:
-    """Run the named incoming configurations (see :func:`chosen_incomings` for which run unnamed).
+    """Run the named incoming configurations (see :func:`chosen_incomings` for which run unnamed)
+    with the process's shared ``clients`` (a :class:`~alumio_mistral.runtime.Runtime` passes its own).
 
     ``dry_run`` keeps transformer steps that would call a server (http-enrich) from sending.
 
@@ -211,14 +213,10 @@ def run_incoming(
     chosen = chosen_incomings(project, names)
     stats = IncomingStats()
     started = time.monotonic()
-    from alumio_mistral.engine import ClientPool  # the engine imports this module first
-
-    clients = ClientPool(project)
     try:
         # compile every pipeline first: a configuration error stops the run before any read
-        for ready in [_Incoming(project, store, config, clients, dry_run) for config in chosen]:
+        for ready in [_Incoming(project, store, config, clients, library, dry_run) for config in chosen]:
             ready.run(project, stats, progress)
     finally:
-        clients.close()
         stats.duration = time.monotonic() - started
     return stats

@@ -136,3 +136,25 @@ class TypedNested(fields.Field):
         except ValidationError as error:
             partial = error.valid_data if isinstance(error.valid_data, dict) else {}
             raise ValidationError(error.messages, valid_data={**partial, "type": kind}) from error
+
+
+#: largest page size and count a setting may ask for: past them a value is a mistake, not a choice
+MAX_PAGE_SIZE = 10_000
+MAX_COUNT = 1_000_000_000
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+
+
+class TypedSchema(StrictSchema):
+    """Settings of one kind of part (a subscriber, a publisher), chosen by their ``type``."""
+
+    type = fields.String(required=True)
+
+
+class HttpMethod(fields.String):
+    """An HTTP method, written in any case and kept upper-case."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        method = super()._deserialize(value, attr, data, **kwargs).upper()
+        if method not in HTTP_METHODS:
+            raise ValidationError(f"expected one of: {', '.join(HTTP_METHODS)}")
+        return method

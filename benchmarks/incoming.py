@@ -17,7 +17,7 @@ from pathlib import Path
 
 from alumio_mistral.config import load_project
 from alumio_mistral.http import Client, ClientConfig
-from alumio_mistral.incoming import run_incoming
+from alumio_mistral.runtime import Runtime
 from alumio_mistral.sandbox import Sandbox
 from alumio_mistral.tasks import SqliteTaskStore
 
@@ -33,7 +33,7 @@ def jsonl(folder: Path, entities: int, dedup: str) -> float:
     project = load_project(folder)
     with SqliteTaskStore(project.store.path) as store:
         started = time.perf_counter()
-        stats = run_incoming(project, store)
+        stats = Runtime(project, store=store).read()
         elapsed = time.perf_counter() - started
     assert stats.created == entities, stats
     return entities / elapsed
@@ -52,7 +52,7 @@ def paged(folder: Path, files: int, page_size: int) -> float:
         project = load_project(folder)
         with SqliteTaskStore(project.store.path) as store:
             started = time.perf_counter()
-            stats = run_incoming(project, store)
+            stats = Runtime(project, store=store).read()
             elapsed = time.perf_counter() - started
     assert stats.created == files, stats
     return files / elapsed

@@ -23,6 +23,7 @@ from alumio_mistral.config.clients import DEFAULT_CLIENT, client_config
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.http import ApiError, Client
 from alumio_mistral.http.prototypes import SANDBOX
+from alumio_mistral.runtime import resolved
 from alumio_mistral.http.bodies import decode_body, decoded_events, is_event_stream
 from alumio_mistral.secrets import redact_value
 
@@ -52,7 +53,7 @@ def call(entity: str, params: tuple[str, ...], data: str | None, client_name: st
     neither it talks to the embedded sandbox (and says so), with a base URI but no key it fails.
     """
     try:
-        client = _client(client_name, project)
+        client, sandbox = _client(client_name, project)
         with client:
             target = client.entity(entity)
             arguments = _sort_params(target, params)
@@ -63,7 +64,7 @@ def call(entity: str, params: tuple[str, ...], data: str | None, client_name: st
                 **_body_arguments(target, body),
                 stream=_wants_stream(target, body),
             )
-            _print_response(target, response, as_json, sandbox=client.config.base_uri == SANDBOX)
+            _print_response(target, response, as_json, sandbox=sandbox)
     except ApiError as error:
         if as_json:
             echo_json({"error": error.to_dict()})
@@ -73,7 +74,8 @@ def call(entity: str, params: tuple[str, ...], data: str | None, client_name: st
         fail(str(error))
 
 
-def _client(name: str, project: Path | None) -> Client:
+def _client(name: str, project: Path | None) -> tuple[Client, bool]:
+    """The client to call with, and whether it is the embedded sandbox (said loudly)."""
     if project is None:
         if name != "mistral":
             raise CallInputError(f"--client {name}: clients other than 'mistral' need --project")
@@ -88,8 +90,9 @@ def _client(name: str, project: Path | None) -> Client:
             )
         config = clients[name]
         catalog = loaded.catalog  # extended by the project's spec: file, as for run
-    announce_sandbox(config.base_uri == SANDBOX)
-    return Client(config, catalog)
+    sandbox = config.base_uri == SANDBOX
+    announce_sandbox(sandbox)
+    return Client(resolved(config), catalog), sandbox
 
 
 def _sort_params(entity: Entity, given: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -26,16 +26,12 @@ def run(project: str, names: tuple[str, ...], as_json: bool) -> None:
     entity (or a whole source) could not be read, after reading everything else.
     """
     from alumio_mistral.cli.project import load_for_sending, with_sandbox
-    from alumio_mistral.incoming import run_incoming
-    from alumio_mistral.tasks import open_store
+    from alumio_mistral.runtime import Runtime
 
     loaded = load_for_sending(project)
     progress = None if as_json else Progress("incoming")
-    store = run_or_fail(lambda: open_store(loaded))
-    try:
-        stats = run_or_fail(lambda: run_incoming(loaded, store, list(names) or None, progress=progress))
-    finally:
-        store.close()
+    with Runtime(loaded) as runtime:
+        stats = run_or_fail(lambda: runtime.read(list(names) or None, progress=progress))
     if as_json:
         echo_json(with_sandbox(stats.to_dict(), loaded))
     else:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from alumio_mistral.cli.output import Progress, echo_json, exit_after_publish, fail, run_or_fail
+from alumio_mistral.cli.output import Progress, echo_json, exit_after_publish, run_or_fail
 
 
 def summary_line(stats: Any) -> str:

@@ -106,6 +106,7 @@ def retry(project: str, task_ids: tuple[int, ...], status: str, force: bool, as_
     """
     from alumio_mistral import engine
     from alumio_mistral.cli.project import with_sandbox
+    from alumio_mistral.runtime import Runtime
 
     loaded, store = _open(project)
     with store:
@@ -123,7 +124,8 @@ def retry(project: str, task_ids: tuple[int, ...], status: str, force: bool, as_
         # when its unsafe request may have left), exactly as after a crash
         run_or_fail(lambda: store.requeue([task.id for task in chosen if task.status != "processing"]))
         progress = None if as_json else Progress("retry")
-        stats = run_or_fail(lambda: engine.publish(loaded, store, task_ids=ids, progress=progress))
+        with Runtime(loaded, store=store) as runtime:
+            stats = run_or_fail(lambda: engine.publish(runtime, task_ids=ids, progress=progress))
     if as_json:
         echo_json(with_sandbox(stats.to_dict(), loaded))
     else:
@@ -211,12 +213,12 @@ def reconcile(project: str, task_ids: tuple[int, ...], as_json: bool) -> None:
     Exits 3 when tasks are left in review.
     """
     from alumio_mistral import reconcile as lookups
-    from alumio_mistral.engine import ClientPool
     from alumio_mistral.http.errors import ApiError
+    from alumio_mistral.runtime import ClientPool
 
     loaded, store = _open(project)
     decisions: list[dict[str, Any]] = []
-    clients = ClientPool(loaded)
+    clients = ClientPool(loaded.clients, loaded.catalog)
     with store:
         chosen = [store.get(task_id) for task_id in task_ids] if task_ids else store.list(status="review")
         for task_id, task in zip(task_ids, chosen):

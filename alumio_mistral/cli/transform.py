@@ -50,11 +50,11 @@ def _library_and_context(project: str | None) -> tuple[Any, Any, Any]:
     if project is None:
         return Library.for_project(None), TransformContext(storages=MemoryStorages()), None
     from alumio_mistral.config import load_project
-    from alumio_mistral.engine import ClientPool
+    from alumio_mistral.runtime import ClientPool
 
     loaded = load_project(project)
     catalog = loaded.catalog
-    clients = ClientPool(loaded, catalog)
+    clients = ClientPool(loaded.clients, catalog)
     library = Library.for_project(loaded.root, loaded.transformers, source=str(loaded.path))
     return library, TransformContext(storages=MemoryStorages(), clients=clients, catalog=catalog), clients
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from alumio_mistral.http.client import SANDBOX_KEY
 from alumio_mistral.config.problems import Finding
 from alumio_mistral.errors import AlumioError
-from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, ClientConfig, ClientConfigError, key_from_environment
+from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, SANDBOX_KEY, ClientConfig, ClientConfigError, key_from_environment
 from alumio_mistral.secrets import register_secret
 
 DEFAULT_CLIENT = "mistral"

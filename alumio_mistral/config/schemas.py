@@ -21,20 +21,18 @@ from alumio_mistral.http.prototypes import (
     PROTOTYPES,
     credential_problem,
 )
-from alumio_mistral.tasks.store import DEFAULT_LEASE_SECONDS, LEASE_BOUNDS
+from alumio_mistral.publishers.kinds import PUBLISHERS
+from alumio_mistral.subscribers.kinds import SUBSCRIBERS
+from alumio_mistral.tasks.store import DEDUP_POLICIES, DEFAULT_LEASE_SECONDS, LEASE_BOUNDS
 from alumio_mistral.tasks.urls import is_postgres_url
 
-DEDUP_POLICIES = ("always", "new", "changed")
 FAILURE_POLICIES = ("retry", "fail")
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 #: upper bounds of the numeric settings: past them a value is a mistake (or an attack), not a choice
 MAX_TIMEOUT = 3600.0
 MAX_ATTEMPTS = 100
 MAX_CONCURRENCY = 64
 MAX_RATE_LIMIT = 10_000.0
-MAX_PAGE_SIZE = 10_000
-MAX_COUNT = 1_000_000_000
 
 
 def _base_uri(value: str) -> None:
@@ -64,16 +62,6 @@ def _definition(value: Any) -> None:
     """An inline transformer definition: a list of steps, or a mapping with ``steps``."""
     if not isinstance(value, (list, dict)):
         raise ValidationError("expected a list of steps, or a mapping with 'steps'")
-
-
-class _HttpMethod(fields.String):
-    """An HTTP method, written in any case and kept upper-case."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        method = super()._deserialize(value, attr, data, **kwargs).upper()
-        if method not in HTTP_METHODS:
-            raise ValidationError(f"expected one of: {', '.join(HTTP_METHODS)}")
-        return method
 
 
 class DescribedSchema(StrictSchema):
@@ -128,127 +116,13 @@ class ClientSchema(DescribedSchema):
             raise ValidationError(errors)
 
 
-class _TypedSchema(StrictSchema):
-    type = fields.String(required=True)
-
-
-class MistralSubscriberSchema(_TypedSchema):
-    client = fields.String(load_default="mistral")
-    entity = fields.String(required=True)
-    params = fields.Dict(keys=fields.String(), load_default=dict)
-    page_size = bounded_int(1, MAX_PAGE_SIZE)
-    max_pages = bounded_int(1, MAX_COUNT)
-    limit = bounded_int(1, MAX_COUNT)
-    pattern = fields.String()
-
-
-class _FileSchema(_TypedSchema):
-    path = fields.String(required=True, validate=Length(min=1))
-
-
-def _text_encoding(value: str) -> None:
-    try:
-        b"\n".decode(value, "ignore")  # LookupError: unknown, or not a text codec (base64)
-    except (LookupError, ValueError):  # ValueError: a NUL in the name
-        raise ValidationError(f"unknown text encoding {value!r} (e.g. utf-8, utf-8-sig, utf-16, latin-1)") from None
-
-
-class _FileSourceSchema(_FileSchema):
-    """A file subscriber: its bytes are decoded with ``encoding`` (default UTF-8)."""
-
-    encoding = fields.String(validate=_text_encoding)
-
-
-class JsonSubscriberSchema(_FileSourceSchema):
-    pattern = fields.String()
-
-
-class CsvSubscriberSchema(_FileSourceSchema):
-    delimiter = fields.String(load_default=",", validate=Length(equal=1))
-
-
-class StdinSubscriberSchema(_TypedSchema):
-    format = fields.String(load_default="jsonl", validate=OneOf(("jsonl", "json")))
-
-
-SUBSCRIBERS: dict[str, type[StrictSchema]] = {
-    "mistral": MistralSubscriberSchema,
-    "json": JsonSubscriberSchema,
-    "jsonl": _FileSourceSchema,
-    "csv": CsvSubscriberSchema,
-    "stdin": StdinSubscriberSchema,
-}
-
-
-class FilePartSchema(StrictSchema):
-    """One multipart file: from a local path, base64 content, or a pattern into the entity."""
-
-    path = fields.String()
-    content_base64 = fields.String()
-    pattern = fields.String()
-    filename = fields.String()
-
-    @validates_schema
-    def _one_source(self, data: Mapping[str, Any], **kwargs: Any) -> None:
-        given = [key for key in ("path", "content_base64", "pattern") if key in data]
-        if len(given) != 1:
-            raise ValidationError(f"give exactly one of path, content_base64, pattern (got {len(given)})")
-
-
-class _RequestSchema(_TypedSchema):
-    """What the mistral and http publishers share: a client, placeholders and a body pattern."""
-
-    client = fields.String(load_default="mistral")
-    method = _HttpMethod()
-    uri = fields.String()
-    path_params = fields.Dict(keys=fields.String())
-    query = fields.Dict(keys=fields.String())
-    body = fields.String()
-    stream = fields.Boolean()
-    safe_to_repeat = fields.Boolean()
-
-
-class MistralPublisherSchema(_RequestSchema):
-    entity = fields.String()
-    files = NamedMapping(fields.Nested(FilePartSchema))
-    #: folders (relative to the project) beyond the project folder that files may come from
-    allow_paths = fields.List(fields.String())
-
-    @validates_schema
-    def _entity_or_uri(self, data: Mapping[str, Any], **kwargs: Any) -> None:
-        if "entity" in data and ("method" in data or "uri" in data):
-            raise ValidationError("give an entity, or a method and a uri, not both")
-        if "entity" not in data and not ("method" in data and "uri" in data):
-            raise ValidationError({"entity": ["missing; give an entity, or a method and a uri"]})
-
-
-class HttpPublisherSchema(_RequestSchema):
-    method = _HttpMethod(load_default="POST")
-    uri = fields.String(required=True)
-
-
-class CsvPublisherSchema(_FileSchema):
-    columns = fields.List(fields.String(), data_key="fields", attribute="fields", validate=Length(min=1))
-    delimiter = fields.String(validate=Length(equal=1))
-
-
-PUBLISHERS: dict[str, type[StrictSchema]] = {
-    "mistral": MistralPublisherSchema,
-    "http": HttpPublisherSchema,
-    "jsonl": _FileSchema,
-    "json": _FileSchema,
-    "csv": CsvPublisherSchema,
-    "stdout": _TypedSchema,
-}
-
-
 def _mistral_if_entity(value: Mapping[str, Any]) -> str | None:
     """A subscriber or publisher that names an entity is a Mistral one unless it says otherwise."""
     return "mistral" if "entity" in value else None
 
 
 class IncomingSchema(DescribedSchema):
-    subscriber = TypedNested(SUBSCRIBERS, infer=_mistral_if_entity, required=True)
+    subscriber = TypedNested(SUBSCRIBERS.schemas, infer=_mistral_if_entity, required=True)
     entity_transformers = _pipeline()
     identity = fields.String(load_default="id", validate=Length(min=1))
     dedup = fields.String(load_default="always", validate=OneOf(DEDUP_POLICIES))
@@ -261,10 +135,10 @@ class FailureSchema(StrictSchema):
 
 
 class OutgoingSchema(DescribedSchema):
-    publisher = TypedNested(PUBLISHERS, infer=_mistral_if_entity, required=True)
+    publisher = TypedNested(PUBLISHERS.schemas, infer=_mistral_if_entity, required=True)
     entity_transformers = _pipeline()
     response_transformers = _pipeline()
-    then = TypedNested(PUBLISHERS, infer=_mistral_if_entity, load_default=None, allow_none=True)
+    then = TypedNested(PUBLISHERS.schemas, infer=_mistral_if_entity, load_default=None, allow_none=True)
     failure = fields.Nested(FailureSchema, load_default=lambda: FailureSchema().load({}))
     concurrency = bounded_int(1, MAX_CONCURRENCY, load_default=1)
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
-import os
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote, unquote, urlencode, urljoin
@@ -28,7 +26,7 @@ from alumio_mistral.http.auth import CredentialSession, auth_for
 from alumio_mistral.http.breaker import BreakerState, CircuitBreaker
 from alumio_mistral.http.bodies import read_content
 from alumio_mistral.http.errors import error_from_response, transport_error
-from alumio_mistral.http.prototypes import MISTRAL_BASE_URI, SANDBOX, ClientConfig, key_from_environment
+from alumio_mistral.http.prototypes import SANDBOX, ClientConfig, ClientConfigError
 from alumio_mistral.http.ratelimit import TokenBucket
 from alumio_mistral.http.retry import PolicyAdapter, retry_policy, using_policy
 from alumio_mistral.secrets import install_log_redaction, redact, register_secret
@@ -41,7 +39,6 @@ log = logging.getLogger("alumio_mistral.http")
 USER_AGENT = f"alumio-mistral/{__version__}"
 #: methods that change nothing when repeated: retried like reads outside the catalog
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-SANDBOX_KEY = "sandbox-key"
 #: connections kept per host: the highest outgoing ``concurrency`` (MAX_CONCURRENCY in the
 #: config), so no worker's connection is discarded and reopened ("pool is full"); a pool opens
 #: connections only as they are needed
@@ -67,8 +64,11 @@ class Client:
         for secret in config.secrets():
             register_secret(secret)
         install_log_redaction()
-        self._base_uri: str | None = None if config.base_uri == SANDBOX else config.base_uri
-        self._base_lock = threading.Lock()
+        if config.base_uri == SANDBOX:
+            raise ClientConfigError(
+                f"client {config.name!r}: base URI 'sandbox' must be resolved to the running sandbox's "
+                "address first (the runtime's client pool does it)"
+            )
         self._limiter = TokenBucket(config.rate_limit) if config.rate_limit else None
         self._breaker = CircuitBreaker(
             config.name, failures=config.breaker_failures, cool_down=config.breaker_cool_down
@@ -79,19 +79,6 @@ class Client:
         adapter = PolicyAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
-
-    @classmethod
-    def for_mistral(
-        cls, api_key: str | None = None, base_uri: str | None = None, catalog: Catalog | None = None
-    ) -> Client:
-        """A Mistral client from arguments or ``MISTRAL_API_KEY`` / ``MISTRAL_BASE_URI``.
-
-        With no key anywhere it talks to the embedded sandbox, so trying things out needs
-        neither an account nor the network.
-        """
-        key = api_key or key_from_environment(os.environ)
-        uri = base_uri or os.environ.get("MISTRAL_BASE_URI") or (MISTRAL_BASE_URI if key else SANDBOX)
-        return cls(ClientConfig(name="mistral", base_uri=uri, api_key=key or SANDBOX_KEY), catalog)
 
     # -- properties -------------------------------------------------------------------------
 
@@ -106,14 +93,7 @@ class Client:
 
     @property
     def base_uri(self) -> str:
-        """The base URI; for "sandbox" the embedded sandbox is started on first use."""
-        if self._base_uri is None:
-            with self._base_lock:
-                if self._base_uri is None:
-                    from alumio_mistral.sandbox import embedded_base_uri
-
-                    self._base_uri = embedded_base_uri()
-        return self._base_uri
+        return self.config.base_uri
 
     @property
     def catalog(self) -> Catalog:
@@ -124,8 +104,8 @@ class Client:
         return self._catalog
 
     def __repr__(self) -> str:
-        base = self._base_uri or self.config.base_uri
-        return f"Client(name={self.name!r}, prototype={self.config.prototype!r}, base_uri={redact(base)!r})"
+        return (f"Client(name={self.name!r}, prototype={self.config.prototype!r}, "
+                f"base_uri={redact(self.config.base_uri)!r})")
 
     # -- building requests -------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ ClientAuth = Literal["bearer", "header", "basic", "none"]
 MISTRAL_BASE_URI = "https://api.mistral.ai"
 #: the word that stands for "start the embedded sandbox and use its URI"
 SANDBOX = "sandbox"
+#: the key a sandbox client sends (the sandbox takes any key; this one reads plainly in logs)
+SANDBOX_KEY = "sandbox-key"
 PROTOTYPES = ("mistral", "generic")
 AUTH_KINDS = ("bearer", "header", "basic", "none")
 

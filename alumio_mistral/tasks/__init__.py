@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alumio_mistral.tasks.sqlite import SqliteTaskStore
+from alumio_mistral.tasks.sqlite import SqliteTaskStore, snapshot
 from alumio_mistral.tasks.store import (
     DEFAULT_LEASE_SECONDS,
     FINAL_STATUSES,
@@ -39,8 +39,19 @@ __all__ = [
     "TaskStoreError",
     "open_location",
     "open_store",
+    "snapshot_store",
     "worker_id",
 ]
+
+
+def snapshot_store(project: Any, folder: Path) -> TaskStore:
+    """A writable copy of ``project``'s store in ``folder`` (empty when it has none yet), for a
+    dry run. An SQLite store is read without being opened, created or migrated; a PostgreSQL
+    one is read through its own connection."""
+    if project.store.url:
+        with open_store(project) as store:
+            return store.snapshot(folder)
+    return snapshot(project.store.path, folder)
 
 
 def open_store(project: Any) -> TaskStore:

@@ -196,6 +196,10 @@ class SqliteTaskStore(SqliteScheduleLog):
             db.close()
         self._local = threading.local()
 
+    def snapshot(self, folder: Path) -> SqliteTaskStore:
+        """A private, writable copy in ``folder``, for a dry run that must change nothing here."""
+        return snapshot(self.path, folder)
+
     # -- tasks -------------------------------------------------------------------------
 
     def add_tasks(
@@ -490,3 +494,21 @@ class SqliteTaskStore(SqliteScheduleLog):
     def clear(self, namespace: str) -> int:
         with self._write() as db:
             return db.execute("DELETE FROM storage WHERE namespace = ?", (namespace,)).rowcount
+
+
+def snapshot(path: Path, folder: Path) -> SqliteTaskStore:
+    """A writable copy of the database at ``path`` in ``folder`` (an empty store when there is
+    none yet), read through a read-only connection with SQLite's online backup: consistent while
+    others write, and the original is neither created nor migrated."""
+    copy_path = Path(folder) / "tasks.db"
+    if Path(path).exists():
+        source = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        copy = sqlite3.connect(copy_path)
+        try:
+            source.backup(copy)
+        except sqlite3.DatabaseError as error:
+            raise TaskStoreError(f"{path}: cannot copy the task database: {error}") from error
+        finally:
+            source.close()
+            copy.close()
+    return SqliteTaskStore(copy_path)

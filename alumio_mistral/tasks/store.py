@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence, overload
 
 from alumio_mistral.errors import AlumioError
@@ -28,7 +29,9 @@ LEASE_BOUNDS: tuple[float, float] = (1.0, 3600.0)
 RESOLVABLE_STATUSES: tuple[str, ...] = ("review", "failed")
 
 #: de-dup policies a store decides: skip a key already marked / skip an unchanged value
-DEDUP_POLICIES: tuple[str, ...] = ("new", "changed")
+DEDUP_POLICIES: tuple[str, ...] = ("always", "new", "changed")
+#: the policies that leave a mark in a storage (``always`` makes a task every time and marks nothing)
+MARKING_POLICIES: tuple[str, ...] = ("new", "changed")
 
 
 class TaskStoreError(AlumioError):
@@ -54,8 +57,8 @@ class Dedup:
     value: Any
 
     def __post_init__(self) -> None:
-        if self.policy not in DEDUP_POLICIES:
-            raise TaskStoreError(f"unknown de-dup policy {self.policy!r} (one of: {', '.join(DEDUP_POLICIES)})")
+        if self.policy not in MARKING_POLICIES:
+            raise TaskStoreError(f"unknown de-dup policy {self.policy!r} (one of: {', '.join(MARKING_POLICIES)})")
 
     def seen(self, marked: Any) -> bool:
         """Does the stored mark (``None``: none) make this entity one to skip?"""
@@ -240,5 +243,13 @@ class TaskStore(Protocol):
     def clear(self, namespace: str) -> int:
         """Remove a whole namespace; returns how many keys went."""
 
+    def snapshot(self, folder: Path) -> TaskStore:
+        """A private, writable copy kept in ``folder``, for a dry run that must change nothing here."""
+
     def close(self) -> None:
         """Release connections (from every thread)."""
+
+    def __enter__(self) -> TaskStore: ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Close."""

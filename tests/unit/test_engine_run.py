@@ -10,6 +10,7 @@ import responses
 import yaml
 
 from alumio_mistral import engine
+from alumio_mistral.runtime import Runtime
 from alumio_mistral.config import load_project
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.tasks import SqliteTaskStore
@@ -81,7 +82,7 @@ def test_failures_make_the_run_not_ok_and_publish_by_task_ids_completes_them(tmp
     with SqliteTaskStore(project.store.path) as store:
         failed = [task.id for task in store.list(status="failed")]
         store.requeue(failed)
-        retried = engine.publish(project, store, task_ids=failed)
+        retried = engine.publish(Runtime(project, store=store), task_ids=failed)
     assert retried.processed == 4 and retried.ok
 
 
@@ -132,9 +133,9 @@ def test_publish_by_task_ids_leaves_other_pending_tasks_of_that_outgoing_alone(t
     project = _project(tmp_path)
     with SqliteTaskStore(project.store.path) as store:
         first, second = (store.add_tasks("tickets", {"id": n, "spam": False}, ["copy"], n)[0] for n in "ab")
-        planned = engine.publish(project, store, task_ids=[second], dry_run=True).planned
+        planned = engine.publish(Runtime(project, store=store), task_ids=[second], dry_run=True).planned
         assert [plan["task"] for plan in planned] == [second]
-        stats = engine.publish(project, store, task_ids=[second])
+        stats = engine.publish(Runtime(project, store=store), task_ids=[second])
         assert stats.processed == 1
         assert (store.get(first).status, store.get(second).status) == ("new", "processed")
     assert [json.loads(line)["id"] for line in (tmp_path / "out" / "copy.jsonl").read_text().splitlines()] == ["b"]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import time
-import types
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,7 +14,6 @@ from responses import matchers
 from alumio_mistral import __version__
 from alumio_mistral.catalog.entity import Entity, Param
 from alumio_mistral.http import Client, ClientConfig, ClientConfigError, ParameterError
-from alumio_mistral.http.prototypes import MISTRAL_BASE_URI
 from alumio_mistral.http.ratelimit import TokenBucket
 from test_http_retry import BASE, CHAT_COMPLETE, CHAT_URL, FILES_UPLOAD, FILES_URL, KEY, clock, make_client
 
@@ -160,39 +157,9 @@ def test_catalog_name_is_looked_up(monkeypatch: pytest.MonkeyPatch) -> None:
     assert client.call("files.upload", files={"file": ("x.txt", b"x")}).json() == {"id": "f"}
 
 
-@responses.activate
-def test_sandbox_base_uri_starts_the_embedded_sandbox_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[str] = []
-
-    def embedded_base_uri() -> str:
-        started.append("yes")
-        return "http://127.0.0.1:9"
-
-    fake = types.ModuleType("alumio_mistral.sandbox")
-    fake.embedded_base_uri = embedded_base_uri  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "alumio_mistral.sandbox", fake)
-    responses.get("http://127.0.0.1:9/v1/models", json={"data": []})
-    client = Client(ClientConfig(base_uri="sandbox", api_key="sandbox-key"))
-    assert started == []
-    client.request("GET", "/v1/models")
-    client.request("GET", "/v1/models")
-    assert started == ["yes"] and client.base_uri == "http://127.0.0.1:9"
-
-
-def test_for_mistral_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MISTRAL_API_KEY", KEY)
-    monkeypatch.delenv("MISTRAL_BASE_URI", raising=False)
-    client = Client.for_mistral()
-    assert client.base_uri == MISTRAL_BASE_URI and client.config.api_key == KEY
-    monkeypatch.setenv("MISTRAL_BASE_URI", "http://127.0.0.1:8000")
-    assert Client.for_mistral().base_uri == "http://127.0.0.1:8000"
-
-
-def test_for_mistral_without_a_key_uses_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
-    monkeypatch.delenv("MISTRAL_BASE_URI", raising=False)
-    config = Client.for_mistral().config
-    assert (config.base_uri, config.api_key) == ("sandbox", "sandbox-key")
+def test_the_transport_never_starts_a_sandbox_itself() -> None:
+    with pytest.raises(ClientConfigError, match="must be resolved"):
+        Client(ClientConfig(base_uri="sandbox", api_key="sandbox-key"))
 
 
 @pytest.mark.parametrize(

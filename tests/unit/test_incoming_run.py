@@ -11,7 +11,8 @@ import responses
 
 from alumio_mistral.config import load_project
 from alumio_mistral.errors import AlumioError
-from alumio_mistral.incoming import content_hash, run_incoming
+from alumio_mistral.incoming import content_hash
+from alumio_mistral.runtime import Runtime
 from alumio_mistral.tasks import SqliteTaskStore
 
 
@@ -26,7 +27,7 @@ def write_jsonl(path: Path, entities: list[object]) -> None:
 
 def run(loaded: object, names: list[str] | None = None):
     with SqliteTaskStore(loaded.store.path) as store:
-        stats = run_incoming(loaded, store, names)
+        stats = Runtime(loaded, store=store).read(names)
         return stats, [(task.identity, task.outgoing, task.entity) for task in store.list()]
 
 
@@ -196,11 +197,11 @@ def test_another_run_landing_between_check_and_insert_does_not_duplicate(tmp_pat
     class Late(SqliteTaskStore):
         def add_tasks(self, *args, **kwargs):
             with SqliteTaskStore(loaded.store.path) as other:
-                assert run_incoming(loaded, other).created == 1
+                assert Runtime(loaded, store=other).read().created == 1
             return super().add_tasks(*args, **kwargs)
 
     with Late(loaded.store.path) as store:
-        stats = run_incoming(loaded, store)
+        stats = Runtime(loaded, store=store).read()
         assert (stats.created, stats.skipped, len(store.list())) == (0, 1, 1)
 
 
@@ -214,7 +215,7 @@ def test_two_concurrent_runs_create_one_task_per_entity(tmp_path: Path, dedup: s
     def one_run() -> None:
         with SqliteTaskStore(loaded.store.path) as store:
             start.wait()
-            results.append(run_incoming(loaded, store))
+            results.append(Runtime(loaded, store=store).read())
 
     threads = [threading.Thread(target=one_run) for _ in range(2)]
     for thread in threads:

@@ -10,7 +10,7 @@ import responses
 import yaml
 
 from alumio_mistral.config import load_project
-from alumio_mistral.engine import ClientPool
+from alumio_mistral.runtime import ClientPool
 from alumio_mistral.outgoing import SENT_NAMESPACE, Outgoing
 from alumio_mistral.tasks import SqliteTaskStore
 
@@ -41,7 +41,7 @@ def store(tmp_path: Path):
 
 
 def _worker(project, store, sleeps: list[float] | None = None) -> Outgoing:
-    clients = ClientPool(project)
+    clients = ClientPool(project.clients, project.catalog)
     return Outgoing(project, project.outgoing["out"], clients, store=store,
                     sleep=(sleeps.append if sleeps is not None else lambda _s: None))
 

@@ -16,7 +16,7 @@ from alumio_mistral.publishers import PublishError, build_publisher
 
 @pytest.fixture
 def project(tmp_path: Path) -> SimpleNamespace:
-    return SimpleNamespace(root=tmp_path, path=tmp_path / "alumio.yaml", transformers={})
+    return SimpleNamespace(root=tmp_path, path=tmp_path / "alumio.yaml", transformers={}, catalog=None)
 
 
 def test_jsonl_lines_stay_whole_under_parallel_writers(project):

@@ -13,7 +13,7 @@ from alumio_mistral.publishers import PublishError, build_publisher
 
 
 def _project(root: Path) -> SimpleNamespace:
-    return SimpleNamespace(root=root, path=root / "alumio.yaml", transformers={})
+    return SimpleNamespace(root=root, path=root / "alumio.yaml", transformers={}, catalog=None)
 
 
 def _write_records(root: str, writer: int, count: int) -> None:

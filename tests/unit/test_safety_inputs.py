@@ -16,7 +16,7 @@ import pytest
 
 from alumio_mistral.config import load_project
 from alumio_mistral.config.problems import ConfigError
-from alumio_mistral.incoming import run_incoming
+from alumio_mistral.runtime import Runtime
 from alumio_mistral.subscribers import Stdin
 from alumio_mistral.subscribers.base import MAX_DEPTH, entity_problem
 from alumio_mistral.tasks import SqliteTaskStore
@@ -32,7 +32,7 @@ def run(tmp_path: Path, kind: str, data: bytes, options: str = "", steps: str = 
     )
     project = load_project(tmp_path)
     with SqliteTaskStore(project.store.path) as store:
-        stats = run_incoming(project, store)
+        stats = Runtime(project, store=store).read()
         return stats, [task.entity for task in store.list()]
 
 

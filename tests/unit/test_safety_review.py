@@ -13,7 +13,7 @@ import responses
 import yaml
 
 from alumio_mistral.config import load_project
-from alumio_mistral.engine import ClientPool
+from alumio_mistral.runtime import ClientPool
 from alumio_mistral.http.errors import BrokenResponseError, CircuitOpenError
 from alumio_mistral.outgoing import SENT_NAMESPACE, Outgoing
 from alumio_mistral.tasks import SqliteTaskStore
@@ -46,7 +46,7 @@ def store(tmp_path: Path):
 
 
 def _worker(project, store) -> Outgoing:
-    return Outgoing(project, project.outgoing["out"], ClientPool(project), store=store, sleep=lambda _s: None)
+    return Outgoing(project, project.outgoing["out"], ClientPool(project.clients, project.catalog), store=store, sleep=lambda _s: None)
 
 
 def _row(name: str = "a.txt") -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from alumio_mistral.catalog import Catalog
 from alumio_mistral.subscribers import CsvFile, JsonFile, JsonlFile, Stdin, SubscriberError, build_subscriber
 
 
@@ -92,12 +93,12 @@ def test_stdin_jsonl_and_json() -> None:
 def test_build_subscriber_resolves_paths_against_the_project(tmp_path: Path) -> None:
     class Project:
         root = tmp_path
-        clients: dict = {}
+        catalog = Catalog.default()
 
     (tmp_path / "t.csv").write_text("id\n1\n")
-    subscriber = build_subscriber({"type": "csv", "path": "t.csv", "delimiter": ","}, Project())
+    subscriber = build_subscriber({"type": "csv", "path": "t.csv", "delimiter": ","}, Project(), {})
     assert [r.entity for r in subscriber.records()] == [{"id": "1"}]
-    with pytest.raises(SubscriberError, match="unknown type 'xml'"):
-        build_subscriber({"type": "xml"}, Project())
+    with pytest.raises(SubscriberError, match="unknown subscriber type 'xml'"):
+        build_subscriber({"type": "xml"}, Project(), {})
     with pytest.raises(SubscriberError, match="unknown client 'other'"):
-        build_subscriber({"type": "mistral", "client": "other", "entity": "files.list"}, Project())
+        build_subscriber({"type": "mistral", "client": "other", "entity": "files.list"}, Project(), {})

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from alumio_mistral.config import load_project
-from alumio_mistral.engine import ClientPool
+from alumio_mistral.runtime import ClientPool
 from alumio_mistral.outgoing import SENT_NAMESPACE, Outgoing
 from alumio_mistral.tasks import SqliteTaskStore, TaskStoreError
 from alumio_mistral.tasks.migrations import SCHEMA_VERSION
@@ -56,7 +56,7 @@ def test_a_task_claimed_under_another_host_name_is_recovered_once_its_lease_laps
     project = _project(tmp_path, {"type": "jsonl", "path": "out.jsonl"})
     [task_id] = store.add_tasks("items", {"id": "a"}, ["out"], "a")
     store.claim("out", 1, "old-container-name:1:abcd1234:out", lease_seconds=30)
-    worker = Outgoing(project, project.outgoing["out"], ClientPool(project), store=store)
+    worker = Outgoing(project, project.outgoing["out"], ClientPool(project.clients, project.catalog), store=store)
     assert worker.publish(store).leased == 1 and store.get(task_id).status == "processing"
     clock.now += 31
     stats = worker.publish(store)
@@ -68,7 +68,7 @@ def test_the_heartbeat_keeps_a_slow_task_leased_while_it_is_sent(tmp_path) -> No
     project = _project(tmp_path, {"type": "jsonl", "path": "out.jsonl"}, lease=1)
     with SqliteTaskStore(tmp_path / "real-time.db") as store:
         [task_id] = store.add_tasks("items", {"id": "a"}, ["out"], "a")
-        worker = Outgoing(project, project.outgoing["out"], ClientPool(project), store=store)
+        worker = Outgoing(project, project.outgoing["out"], ClientPool(project.clients, project.catalog), store=store)
         seen: dict[str, object] = {}
         original = worker.publisher.publish
 
@@ -117,7 +117,7 @@ def test_a_lapsed_unsafe_task_whose_request_left_goes_to_review_with_what_to_loo
     look = {"operation": "files.upload", "client": "mistral", "filename": "a.txt", "bytes": 5}
     store.set(SENT_NAMESPACE, str(task_id), {"worker": "gone:1:1", "at": "t", "look": look})
     clock.now += 6
-    stats = Outgoing(project, project.outgoing["out"], ClientPool(project), store=store).recover(store)
+    stats = Outgoing(project, project.outgoing["out"], ClientPool(project.clients, project.catalog), store=store).recover(store)
     task = store.get(task_id)
     assert stats.review == 1 and task.status == "review"
     assert task.last_error["type"] == "InterruptedPublish" and task.last_error["look"] == look

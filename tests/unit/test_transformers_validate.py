@@ -72,5 +72,5 @@ def test_unknown_rule_keys_and_types_fail_at_load() -> None:
         compile_pipeline([{"type": "validate", "fields": {"a": {"type": "float", "size": 3}}}], source="p.yaml")
     text = str(caught.value)
     assert (
-        "p.yaml: [0].fields.a.value.type: Must be one of" in text and "[0].fields.a.value.size: Unknown field." in text
+        "p.yaml: [0].fields.a.value.type: Must be one of" in text and "[0].fields.a.value.size: unknown key; expected one of: allow_null" in text
     )

@@ -1,0 +1,87 @@
+"""The kinds of subscriber: each ``type``'s settings and how to build it.
+
+The project schema validates a subscriber with the schema registered for its ``type``; the
+runtime builds it with the registered factory. File paths are relative to the project folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from marshmallow import ValidationError, fields
+from marshmallow.validate import Length, OneOf
+
+from alumio_mistral.kinds import Registry, Wiring
+from alumio_mistral.schema import MAX_COUNT, MAX_PAGE_SIZE, TypedSchema, bounded_int
+from alumio_mistral.subscribers.base import Subscriber
+from alumio_mistral.subscribers.files import DEFAULT_ENCODING, CsvFile, JsonFile, JsonlFile, Stdin
+from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
+
+SUBSCRIBERS: Registry[Subscriber] = Registry("subscriber", SubscriberError)
+
+
+class MistralSubscriberSchema(TypedSchema):
+    client = fields.String(load_default="mistral")
+    entity = fields.String(required=True)
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    page_size = bounded_int(1, MAX_PAGE_SIZE)
+    max_pages = bounded_int(1, MAX_COUNT)
+    limit = bounded_int(1, MAX_COUNT)
+    pattern = fields.String()
+
+
+def _text_encoding(value: str) -> None:
+    try:
+        b"\n".decode(value, "ignore")  # LookupError: unknown, or not a text codec (base64)
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        raise ValidationError(f"unknown text encoding {value!r} (e.g. utf-8, utf-8-sig, utf-16, latin-1)") from None
+
+
+class FileSourceSchema(TypedSchema):
+    """A file subscriber: its bytes are decoded with ``encoding`` (default UTF-8)."""
+
+    path = fields.String(required=True, validate=Length(min=1))
+    encoding = fields.String(validate=_text_encoding)
+
+
+class JsonSubscriberSchema(FileSourceSchema):
+    pattern = fields.String()
+
+
+class CsvSubscriberSchema(FileSourceSchema):
+    delimiter = fields.String(load_default=",", validate=Length(equal=1))
+
+
+class StdinSubscriberSchema(TypedSchema):
+    format = fields.String(load_default="jsonl", validate=OneOf(("jsonl", "json")))
+
+
+def _mistral(spec: Mapping[str, Any], wiring: Wiring, where: str) -> MistralSubscriber:
+    client_name = spec.get("client", "mistral")
+    if client_name not in wiring.clients:
+        raise SubscriberError(
+            f"{where}.client: unknown client {client_name!r} (known: {', '.join(sorted(wiring.clients)) or 'none'})"
+        )
+    return MistralSubscriber(
+        wiring.clients[client_name],
+        wiring.catalog.get(spec["entity"]),
+        spec.get("params"),
+        page_size=spec.get("page_size"),
+        max_pages=spec.get("max_pages"),
+        limit=spec.get("limit"),
+        pattern=spec.get("pattern"),
+    )
+
+
+def _encoding(spec: Mapping[str, Any]) -> str:
+    return spec.get("encoding") or DEFAULT_ENCODING
+
+
+SUBSCRIBERS.register("mistral", MistralSubscriberSchema, _mistral)
+SUBSCRIBERS.register("json", JsonSubscriberSchema, lambda spec, wiring, where: JsonFile(
+    wiring.root / spec["path"], spec.get("pattern"), _encoding(spec)))
+SUBSCRIBERS.register("jsonl", FileSourceSchema, lambda spec, wiring, where: JsonlFile(
+    wiring.root / spec["path"], _encoding(spec)))
+SUBSCRIBERS.register("csv", CsvSubscriberSchema, lambda spec, wiring, where: CsvFile(
+    wiring.root / spec["path"], spec.get("delimiter") or ",", _encoding(spec)))
+SUBSCRIBERS.register("stdin", StdinSubscriberSchema, lambda spec, wiring, where: Stdin(spec.get("format", "jsonl")))
