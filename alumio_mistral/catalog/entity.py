@@ -29,7 +29,7 @@ class Param:
 
 @dataclass(frozen=True)
 class Pagination:
-    """How a list operation pages, chosen by data (see ``alumio_mistral.paginators``).
+    """How a list operation pages, chosen by data (see ``alumio_mistral.subscribers.paginators``).
 
     ``style`` is one of ``page_total``, ``page_array``, ``page_has_more``, ``page_next``,
     ``token``, ``offset``. The other fields name request params and response patterns

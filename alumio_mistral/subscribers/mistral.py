@@ -13,7 +13,7 @@ import json
 import zlib
 from typing import Any, Iterator, Mapping
 
-from alumio_mistral import paginators
+from alumio_mistral.subscribers import paginators
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.subscribers.base import Record, records_of

@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from alumio_mistral import paginators
+from alumio_mistral.subscribers import paginators
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.catalog.entity import Entity, Pagination, Param
 from alumio_mistral.http import Client, ClientConfig
-from alumio_mistral.paginators import PAGINATORS, PageLimitError, RepeatedPageError
+from alumio_mistral.subscribers.paginators import PAGINATORS, PageLimitError, RepeatedPageError
 from alumio_mistral.subscribers import MistralSubscriber
 
 BASE = "https://api.test"
