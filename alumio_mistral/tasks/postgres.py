@@ -436,6 +436,10 @@ class PostgresTaskStore(PostgresScheduleLog):
         found = dict(self._read("SELECT status, COUNT(*) FROM tasks GROUP BY status"))
         return {status: int(found.get(status, 0)) for status in STATUSES}
 
+    def counts_by_outgoing(self) -> dict[tuple[str | None, str], int]:
+        rows = self._read("SELECT outgoing, status, COUNT(*) FROM tasks GROUP BY outgoing, status")
+        return {(outgoing, status): int(count) for outgoing, status, count in rows}
+
     # -- storages ----------------------------------------------------------------------
 
     def set(self, namespace: str, key: str, value: Any) -> None:

@@ -459,6 +459,10 @@ class SqliteTaskStore(SqliteScheduleLog):
         found = dict(self._db().execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
         return {status: int(found.get(status, 0)) for status in STATUSES}
 
+    def counts_by_outgoing(self) -> dict[tuple[str | None, str], int]:
+        rows = self._db().execute("SELECT outgoing, status, COUNT(*) FROM tasks GROUP BY outgoing, status").fetchall()
+        return {(outgoing, status): int(count) for outgoing, status, count in rows}
+
     # -- storages ----------------------------------------------------------------------
 
     @staticmethod

@@ -228,6 +228,10 @@ class TaskStore(Protocol):
     def counts(self) -> dict[str, int]:
         """Number of tasks per status (every status present, zero included)."""
 
+    def counts_by_outgoing(self) -> dict[tuple[str | None, str], int]:
+        """Number of tasks per (outgoing, status) pair that has any (outgoing ``None``: tasks of
+        an incoming without routes); for ``status`` and ``/metrics``, one grouped query."""
+
     def set(self, namespace: str, key: str, value: Any) -> None:
         """Store a JSON value under ``namespace``/``key``."""
 

@@ -339,6 +339,17 @@ def test_finish_many_with_an_unknown_task_records_none(store: TaskStore) -> None
 # -- storages ------------------------------------------------------------------------------
 
 
+def test_counts_by_outgoing_group_every_task_once(store: TaskStore) -> None:
+    for n in range(3):
+        store.add_tasks("in", {"id": n}, ["a", "b"], str(n))
+    store.add_tasks("loose", {"id": 9}, [], "9")
+    [claimed] = store.claim("a", 1, "w")
+    store.finish(claimed.id, "processed")
+    counts = store.counts_by_outgoing()
+    assert counts == {("a", "new"): 2, ("a", "processed"): 1, ("b", "new"): 3, (None, "new"): 1}
+    assert sum(counts.values()) == sum(store.counts().values())
+
+
 def test_storages(store: TaskStore) -> None:
     store.set("lookup", "b", [1, "two"])
     store.set("lookup", "a", {"x": 1})
