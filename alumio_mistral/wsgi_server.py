@@ -51,6 +51,11 @@ class BackgroundServer:
         self._thread.start()
         return self
 
+    def wait(self) -> None:
+        """Block until the server stops (the CLI serves in the foreground this way)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and release the port; requests being answered get ``timeout`` seconds."""
         server, self._server = self._server, None

@@ -1,25 +1,18 @@
-"""Serving the sandbox: a waitress server on a loopback port, in a background thread.
-
-waitress is pure Python, multi-threaded and production-grade, so the sandbox needs no compiled
-dependency and the same server runs from the CLI, from tests and from an embedded client.
-"""
+"""Serving the sandbox on a loopback port from a background thread (see :mod:`alumio_mistral.wsgi_server`),
+from the CLI, from tests and for an embedded client alike."""
 
 from __future__ import annotations
 
 import atexit
 import threading
 from pathlib import Path
-from typing import Any
-
-from waitress.server import create_server
 
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.sandbox.app import SandboxApp
 from alumio_mistral.sandbox.clock import Clock
 from alumio_mistral.sandbox.faults import Faults
+from alumio_mistral.wsgi_server import THREADS, BackgroundServer
 
-#: worker threads: enough for a few concurrent clients, few enough for a 2-core machine
-THREADS = 8
 
 
 class Sandbox:
@@ -37,58 +30,36 @@ class Sandbox:
                  validate: bool = True) -> None:
         self.app = SandboxApp(seed=seed, faults=faults, spec_path=spec_path, catalog=catalog, clock=clock,
                               batch_step=batch_step, validate=validate)
-        self.host = host
-        self.port = port
-        self.threads = threads
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server = BackgroundServer(self.app, host=host, port=port, threads=threads, ident="mistral-sandbox")
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
 
     @property
     def base_uri(self) -> str:
-        if self._server is None:
+        if not self._server.running:
             raise RuntimeError("the sandbox is not running: use it as a context manager or call start()")
-        return f"http://{self.host}:{self.port}"
+        return self._server.base_uri
 
     def start(self) -> "Sandbox":
         """Bind the port and serve from a daemon thread (returns at once, ready for requests)."""
-        if self._server is not None:
-            return self
-        self._server = create_server(self.app, host=self.host, port=self.port, threads=self.threads,
-                                     ident="mistral-sandbox", clear_untrusted_proxy_headers=True,
-                                     channel_timeout=30, connection_limit=200)
-        self.port = int(self._server.effective_port)
-        self._thread = threading.Thread(target=self._server.run, name="mistral-sandbox", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        # waitress's loop runs while its socket map is not empty, and open keep-alive channels
-        # stay in it after server.close(). Empty the map from inside the loop thread (so the loop
-        # ends), let the workers finish, then close every socket once, from this thread only.
-        open_dispatchers: list[Any] = []
-
-        def empty_map() -> None:
-            open_dispatchers.extend(server._map.values())
-            server._map.clear()
-
-        server.trigger.pull_trigger(empty_map)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        server.task_dispatcher.shutdown(timeout=5)
-        for dispatcher in open_dispatchers:
-            dispatcher.close()
+        self._server.stop()
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the CLI)."""
         self.start()
-        assert self._thread is not None
         try:
-            while self._thread.is_alive():
-                self._thread.join(timeout=0.5)
+            self._server.wait()
         finally:
             self.stop()
 
@@ -106,7 +77,7 @@ class Sandbox:
         self.stop()
 
     def __repr__(self) -> str:
-        where = f"{self.host}:{self.port}" if self._server is not None else "stopped"
+        where = f"{self.host}:{self.port}" if self._server.running else "stopped"
         return f"Sandbox({where})"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 
 import pytest
 import requests
@@ -99,11 +100,13 @@ def test_libraries_and_documents(api: Api) -> None:
 
 
 def test_stopping_a_sandbox_frees_its_port_and_thread() -> None:
+    before = set(threading.enumerate())
     sandbox = Sandbox().start()
     port = sandbox.port
     requests.get(sandbox.base_uri + "/_sandbox/requests").raise_for_status()
+    serving = [thread for thread in set(threading.enumerate()) - before if thread.name == "mistral-sandbox"]
     sandbox.stop()
-    assert sandbox._thread is not None and not sandbox._thread.is_alive()
+    assert serving and not any(thread.is_alive() for thread in serving)
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
 
