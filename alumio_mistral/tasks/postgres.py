@@ -36,6 +36,7 @@ from alumio_mistral.tasks.postgres_schedules import NOW_SQL, PostgresScheduleLog
 from alumio_mistral.tasks.store import (
     DEFAULT_LEASE_SECONDS,
     FINAL_STATUSES,
+    PAGE_SIZE,
     RESOLVABLE_STATUSES,
     STATUSES,
     Dedup,
@@ -46,6 +47,7 @@ from alumio_mistral.tasks.store import (
     TaskStore,
     TaskStoreError,
     check_statuses,
+    like_pattern,
 )
 from alumio_mistral.tasks.urls import redact_url
 
@@ -439,6 +441,37 @@ class PostgresTaskStore(PostgresScheduleLog):
     def counts_by_outgoing(self) -> dict[tuple[str | None, str], int]:
         rows = self._read("SELECT outgoing, status, COUNT(*) FROM tasks GROUP BY outgoing, status")
         return {(outgoing, status): int(count) for outgoing, status, count in rows}
+
+    def page(
+        self,
+        status: str | None = None,
+        incoming: str | None = None,
+        outgoing: str | None = None,
+        text: str | None = None,
+        before: int | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> list[Task]:
+        where, params = [], []
+        for condition, value in (("status = %s", status), ("incoming = %s", incoming),
+                                 ("outgoing = %s", outgoing), ("id < %s", before)):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        if status is not None:
+            check_statuses([status])
+        if text:
+            where.append("(entity::text ILIKE %s OR identity ILIKE %s OR last_error::text ILIKE %s)")
+            params.extend([like_pattern(text)] * 3)
+        query = f"SELECT {_COLUMNS} FROM tasks" + (" WHERE " + " AND ".join(where) if where else "")
+        return [_task(row) for row in self._read(query + " ORDER BY id DESC LIMIT %s", [*params, int(limit)])]
+
+    def finished_per_hour(self, since: datetime) -> dict[tuple[str, str], int]:
+        rows = self._read(
+            "SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'), status, COUNT(*) FROM tasks"
+            " WHERE updated_at >= %s AND status IN ('processed', 'failed') GROUP BY 1, 2",
+            (since,),
+        )
+        return {(hour, status): int(count) for hour, status, count in rows}
 
     # -- storages ----------------------------------------------------------------------
 

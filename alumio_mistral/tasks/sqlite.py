@@ -24,6 +24,7 @@ from alumio_mistral.tasks.sqlite_schedules import SqliteScheduleLog
 from alumio_mistral.tasks.store import (
     DEFAULT_LEASE_SECONDS,
     FINAL_STATUSES,
+    PAGE_SIZE,
     RESOLVABLE_STATUSES,
     STATUSES,
     Dedup,
@@ -33,6 +34,7 @@ from alumio_mistral.tasks.store import (
     TaskOutcome,
     TaskStoreError,
     check_statuses,
+    like_pattern,
 )
 
 _COLUMNS = (
@@ -462,6 +464,39 @@ class SqliteTaskStore(SqliteScheduleLog):
     def counts_by_outgoing(self) -> dict[tuple[str | None, str], int]:
         rows = self._db().execute("SELECT outgoing, status, COUNT(*) FROM tasks GROUP BY outgoing, status").fetchall()
         return {(outgoing, status): int(count) for outgoing, status, count in rows}
+
+    def page(
+        self,
+        status: str | None = None,
+        incoming: str | None = None,
+        outgoing: str | None = None,
+        text: str | None = None,
+        before: int | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> list[Task]:
+        where, args = [], []
+        for condition, value in (("status = ?", status), ("incoming = ?", incoming),
+                                 ("outgoing = ?", outgoing), ("id < ?", before)):
+            if value is not None:
+                where.append(condition)
+                args.append(value)
+        if status is not None:
+            check_statuses([status])
+        if text:
+            where.append("(entity LIKE ? ESCAPE '\\' OR identity LIKE ? ESCAPE '\\'"
+                         " OR last_error LIKE ? ESCAPE '\\')")
+            args.extend([like_pattern(text)] * 3)
+        sql = f"SELECT {_COLUMNS} FROM tasks" + (" WHERE " + " AND ".join(where) if where else "")
+        return [_task(row) for row in self._db().execute(sql + " ORDER BY id DESC LIMIT ?", [*args, int(limit)])]
+
+    def finished_per_hour(self, since: datetime) -> dict[tuple[str, str], int]:
+        # ISO text sorts as time: the hour is its first 13 characters, the range an index range
+        rows = self._db().execute(
+            "SELECT substr(updated_at, 1, 13), status, COUNT(*) FROM tasks WHERE updated_at >= ?"
+            " AND status IN ('processed', 'failed') GROUP BY 1, 2",
+            (since.astimezone(timezone.utc).isoformat(timespec="milliseconds"),),
+        ).fetchall()
+        return {(hour, status): count for hour, status, count in rows}
 
     # -- storages ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence, overload
 
@@ -27,6 +28,8 @@ DEFAULT_LEASE_SECONDS = 60.0
 LEASE_BOUNDS: tuple[float, float] = (1.0, 3600.0)
 #: statuses a person may settle a checked task from (``tasks resolve``)
 RESOLVABLE_STATUSES: tuple[str, ...] = ("review", "failed")
+#: tasks per page of :meth:`TaskStore.page` unless asked otherwise (a screenful)
+PAGE_SIZE = 50
 
 #: de-dup policies a store decides: skip a key already marked / skip an unchanged value
 DEDUP_POLICIES: tuple[str, ...] = ("always", "new", "changed")
@@ -117,6 +120,12 @@ def check_statuses(statuses: Iterable[str], allowed: tuple[str, ...] = STATUSES)
     if unknown:
         raise TaskStoreError(f"unknown task status {unknown[0]!r} (one of: {', '.join(allowed)})")
     return chosen
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its ``%``, ``_`` and ``\\`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def worker_id(name: str = "") -> str:
@@ -231,6 +240,24 @@ class TaskStore(Protocol):
     def counts_by_outgoing(self) -> dict[tuple[str | None, str], int]:
         """Number of tasks per (outgoing, status) pair that has any (outgoing ``None``: tasks of
         an incoming without routes); for ``status`` and ``/metrics``, one grouped query."""
+
+    def page(
+        self,
+        status: str | None = None,
+        incoming: str | None = None,
+        outgoing: str | None = None,
+        text: str | None = None,
+        before: int | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> list[Task]:
+        """Up to ``limit`` tasks, newest first, with ids below ``before`` (the last id of the
+        page before: keyset paging, so page 1000 costs what page 1 does); ``text``: a
+        substring of the entity, identity or error. Reads the ``(status, id)`` and
+        ``(outgoing, status, id)`` indexes backwards and stops at ``limit`` rows."""
+
+    def finished_per_hour(self, since: datetime) -> dict[tuple[str, str], int]:
+        """Tasks that ended ``processed`` or ``failed`` since ``since``, per (UTC hour as
+        ``YYYY-MM-DDTHH``, status), by their last update (the dashboard's chart)."""
 
     def set(self, namespace: str, key: str, value: Any) -> None:
         """Store a JSON value under ``namespace``/``key``."""

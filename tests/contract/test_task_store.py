@@ -350,6 +350,40 @@ def test_counts_by_outgoing_group_every_task_once(store: TaskStore) -> None:
     assert sum(counts.values()) == sum(store.counts().values())
 
 
+def test_page_newest_first_by_keyset_with_filters(store: TaskStore) -> None:
+    for n in range(6):
+        store.add_tasks("in" if n % 2 else "other", {"id": n, "name": f"item_{n}%"}, ["a", "b"], str(n))
+    newest = store.page(limit=3)
+    assert [t.id for t in newest] == sorted((t.id for t in newest), reverse=True)
+    following = store.page(limit=100, before=newest[-1].id)
+    assert len(newest) + len(following) == 12 and max(t.id for t in following) < newest[-1].id
+    [claimed] = store.claim("a", 1, "w")
+    store.finish(claimed.id, "failed", error={"type": "ApiError", "message": "quota gone"})
+    assert [t.id for t in store.page(status="failed")] == [claimed.id]
+    assert [t.id for t in store.page(status="failed", outgoing="b")] == []
+    assert {t.incoming for t in store.page(incoming="in")} == {"in"}
+    assert {(t.outgoing, t.entity["id"]) for t in store.page(outgoing="b", incoming="in")} == {
+        ("b", 1), ("b", 3), ("b", 5)}
+    assert [t.entity["id"] for t in store.page(text="item_3")] == [3, 3]
+    assert store.page(text="tem_3%") != [] and store.page(text="item%3") == []  # % and _ are literal
+    assert [t.id for t in store.page(text="quota")] == [claimed.id]  # the error is searched too
+    with pytest.raises(TaskStoreError, match="unknown task status"):
+        store.page(status="lost")
+
+
+def test_finished_per_hour_counts_outcomes_by_hour(store: TaskStore) -> None:
+    for n in range(5):
+        store.add_tasks("in", {"id": n}, ["out"], str(n))
+    claimed = store.claim("out", 5, "w")
+    store.finish_many([TaskOutcome(t.id, "failed" if t.entity["id"] == 0 else "processed") for t in claimed[:4]])
+    hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+    since = datetime.now(UTC) - timedelta(hours=24)
+    counts = store.finished_per_hour(since)
+    assert counts.get((hour, "processed"), 0) + counts.get((hour, "failed"), 0) == 4  # an hour may turn between
+    assert sum(counts.values()) == 4 and sum(n for (_, s), n in counts.items() if s == "failed") == 1
+    assert store.finished_per_hour(datetime.now(UTC) + timedelta(hours=1)) == {}
+
+
 def test_storages(store: TaskStore) -> None:
     store.set("lookup", "b", [1, "two"])
     store.set("lookup", "a", {"x": 1})
