@@ -32,6 +32,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from alumio_mistral.secrets import register_secret
 from alumio_mistral.tasks.migrations import migrate
+from alumio_mistral.tasks.postgres_outbox import PostgresOutbox
 from alumio_mistral.tasks.postgres_schedules import NOW_SQL, PostgresScheduleLog
 from alumio_mistral.tasks.store import (
     DEFAULT_LEASE_SECONDS,
@@ -42,6 +43,7 @@ from alumio_mistral.tasks.store import (
     Dedup,
     LeaseHeldError,
     NewEntity,
+    OutboxEntry,
     Task,
     TaskOutcome,
     TaskStore,
@@ -114,8 +116,8 @@ def _queue(outgoing: str | None) -> str:
     return "outgoing IS NULL" if outgoing is None else "outgoing = %(outgoing)s"
 
 
-class PostgresTaskStore(PostgresScheduleLog):
-    """Tasks, storages and the schedule log in one PostgreSQL database (or one schema of it)."""
+class PostgresTaskStore(PostgresScheduleLog, PostgresOutbox):
+    """Tasks, storages, the outbox and the schedule log in one PostgreSQL database (or one schema of it)."""
 
     def __init__(
         self,
@@ -287,9 +289,14 @@ class PostgresTaskStore(PostgresScheduleLog):
         return sorted((_task(row) for row in rows), key=lambda task: task.id)
 
     def finish(
-        self, task_id: int, status: str, result: Any = None, error: dict[str, Any] | None = None
+        self,
+        task_id: int,
+        status: str,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
-        self.finish_many([TaskOutcome(task_id, status, result, error)])
+        self.finish_many([TaskOutcome(task_id, status, result, error, tuple(outbox))])
 
     def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
         if not outcomes:
@@ -307,6 +314,7 @@ class PostgresTaskStore(PostgresScheduleLog):
             unknown = [o.task_id for o in outcomes if o.task_id not in done]
             if unknown:
                 raise TaskStoreError(f"{self._where}: no task with id {unknown[0]}")  # rolls the batch back
+            self._queue_outbox(cursor, (entry for outcome in outcomes for entry in outcome.outbox))
 
     def release(self, ids: Iterable[int], worker: str) -> int:
         chosen = [int(i) for i in ids]

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from alumio_mistral.fastjson import dumps as _dump
 from alumio_mistral.fastjson import loads
 from alumio_mistral.tasks.migrations import migrate
+from alumio_mistral.tasks.sqlite_outbox import SqliteOutbox
 from alumio_mistral.tasks.sqlite_schedules import SqliteScheduleLog
 from alumio_mistral.tasks.store import (
     DEFAULT_LEASE_SECONDS,
@@ -30,6 +31,7 @@ from alumio_mistral.tasks.store import (
     Dedup,
     LeaseHeldError,
     NewEntity,
+    OutboxEntry,
     Task,
     TaskOutcome,
     TaskStoreError,
@@ -93,8 +95,8 @@ def _task(row: sqlite3.Row) -> Task:
     )
 
 
-class SqliteTaskStore(SqliteScheduleLog):
-    """Tasks, storages and the schedule log in one SQLite file (see the module docstring for why so)."""
+class SqliteTaskStore(SqliteScheduleLog, SqliteOutbox):
+    """Tasks, storages, the outbox and the schedule log in one SQLite file (see the module docstring for why so)."""
 
     def __init__(
         self, path: str | Path, busy_timeout_ms: int = 30_000, clock: Callable[[], float] = time.time
@@ -300,9 +302,14 @@ class SqliteTaskStore(SqliteScheduleLog):
         return sorted((_task(row) for row in rows), key=lambda task: task.id)
 
     def finish(
-        self, task_id: int, status: str, result: Any = None, error: dict[str, Any] | None = None
+        self,
+        task_id: int,
+        status: str,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
-        self.finish_many([TaskOutcome(task_id, status, result, error)])
+        self.finish_many([TaskOutcome(task_id, status, result, error, tuple(outbox))])
 
     def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
         if not outcomes:
@@ -318,6 +325,7 @@ class SqliteTaskStore(SqliteScheduleLog):
                     f"SELECT id FROM tasks WHERE {_ID_AMONG}", (_dump([row[-1] for row in rows]),))}
                 unknown = next(row[-1] for row in rows if row[-1] not in known)
                 raise TaskStoreError(f"{self.path}: no task with id {unknown}")  # rolls the batch back
+            self._queue_outbox(db, (entry for outcome in outcomes for entry in outcome.outbox))
 
     def release(self, ids: Iterable[int], worker: str) -> int:
         chosen = [int(i) for i in ids]

@@ -77,14 +77,70 @@ class NewEntity:
     dedup: Dedup | None = None
 
 
+#: a message for the outbox: (topic, JSON payload); written with the outcome of a task
+OutboxEntry = tuple[str, Any]
+
+#: the states of an outbox message, for :meth:`TaskStore.outbox_counts` and ``outbox_list``
+OUTBOX_STATES: tuple[str, ...] = ("pending", "delivered", "gave_up")
+
+
 @dataclass(frozen=True)
 class TaskOutcome:
-    """How one claimed task ended, for :meth:`TaskStore.finish_many`."""
+    """How one claimed task ended, for :meth:`TaskStore.finish_many`; ``outbox``: messages
+    written in the same transaction (an interaction log, a trigger), so a finished task never
+    lacks its message and a rolled-back one never has it."""
 
     task_id: int
     status: str
     result: Any = None
     error: dict[str, Any] | None = None
+    outbox: tuple[OutboxEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One message waiting for (or done with) delivery; times are epoch seconds."""
+
+    id: int
+    topic: str
+    payload: Any
+    created_at: float
+    attempts: int
+    next_attempt_at: float
+    delivered_at: float | None = None
+    last_error: str | None = None
+    #: delivery refused for good (a permanent 4xx): kept so that a person sees it
+    gave_up: bool = False
+    claimed_by: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def state(self) -> str:
+        """``pending``, ``delivered`` or ``gave_up``."""
+        return "delivered" if self.delivered_at is not None else "gave_up" if self.gave_up else "pending"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "state": self.state}
+
+
+#: the SQL condition of each outbox state, and the state of a row, in both dialects
+OUTBOX_STATE_SQL: dict[str, str] = {
+    "pending": "delivered_at IS NULL AND gave_up = FALSE",
+    "delivered": "delivered_at IS NOT NULL",
+    "gave_up": "gave_up = TRUE",
+}
+OUTBOX_COUNTS_SQL = (
+    "SELECT topic, CASE WHEN delivered_at IS NOT NULL THEN 'delivered' WHEN gave_up = TRUE THEN 'gave_up'"
+    " ELSE 'pending' END AS state, COUNT(*) FROM outbox GROUP BY topic, state"
+)
+
+
+def tally_outbox(rows: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    """(topic, state, count) rows as counts per topic, every state present."""
+    counts: dict[str, dict[str, int]] = {}
+    for topic, state, count in rows:
+        counts.setdefault(topic, dict.fromkeys(OUTBOX_STATES, 0))[state] = int(count)
+    return counts
 
 
 @dataclass(frozen=True)
@@ -183,13 +239,19 @@ class TaskStore(Protocol):
         task missing from the answer was finished, or taken over after its lease lapsed)."""
 
     def finish(
-        self, task_id: int, status: str, result: Any = None, error: dict[str, Any] | None = None
+        self,
+        task_id: int,
+        status: str,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        outbox: Sequence[OutboxEntry] = (),
     ) -> None:
-        """Record the outcome of a claimed task."""
+        """Record the outcome of a claimed task, and its ``outbox`` messages in the same transaction."""
 
     def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
         """Record the outcomes of several claimed tasks in ONE transaction (a publish batch made
-        durable together); an unknown task id raises and records none of them."""
+        durable together), with their outbox messages; an unknown task id raises and records
+        none of them."""
 
     def release(self, ids: Iterable[int], worker: str) -> int:
         """Give back claims ``worker`` holds on tasks it sent nothing for: they are ``new``
@@ -240,6 +302,41 @@ class TaskStore(Protocol):
     def counts_by_outgoing(self) -> dict[tuple[str | None, str], int]:
         """Number of tasks per (outgoing, status) pair that has any (outgoing ``None``: tasks of
         an incoming without routes); for ``status`` and ``/metrics``, one grouped query."""
+
+    # -- the outbox: messages delivered after the transaction that made them ------------------
+
+    def outbox_add(self, entries: Sequence[OutboxEntry]) -> list[int]:
+        """Queue messages on their own (no task to finish, e.g. the SDK logger); returns their ids."""
+
+    def outbox_claim(
+        self,
+        topics: Iterable[str] | None,
+        limit: int,
+        worker: str,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` due messages (pending, next attempt reached, no live lease) of
+        ``topics`` (``None``: any) to ``worker``, oldest first, counting an attempt each; two
+        workers claiming at once get disjoint messages. A worker that dies leaves its lease to
+        lapse, and the message is claimed again."""
+
+    def outbox_delivered(self, ids: Iterable[int], worker: str) -> int:
+        """Mark messages ``worker`` holds as delivered; returns how many."""
+
+    def outbox_retry(self, message_id: int, worker: str, error: str, delay_seconds: float) -> bool:
+        """Give a message back after a failed attempt that may succeed later (429, 5xx, no
+        answer), due again in ``delay_seconds``; False when ``worker`` no longer held it."""
+
+    def outbox_give_up(self, message_id: int, worker: str, error: str) -> bool:
+        """Stop delivering a message (a permanent refusal); it is kept, with ``error``, for people."""
+
+    def outbox_counts(self) -> dict[str, dict[str, int]]:
+        """Messages per topic and state (``pending``, ``delivered``, ``gave_up``; zero included)."""
+
+    def outbox_list(
+        self, topic: str | None = None, state: str | None = None, limit: int | None = None
+    ) -> list[OutboxMessage]:
+        """Messages in id order, filtered by topic and state."""
 
     def page(
         self,

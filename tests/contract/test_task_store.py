@@ -476,3 +476,87 @@ def test_two_schedulers_on_one_store_never_double_run(backing: Backing) -> None:
         TICK + timedelta(minutes=n) for n in range(5)]
     for store in stores:
         store.close()
+
+
+# -- the outbox ----------------------------------------------------------------------------
+
+
+def finished_with_messages(store: TaskStore, *messages: tuple[str, object]) -> int:
+    [task_id] = store.add_tasks("in", {"id": 1}, ["out"], "1")
+    store.claim("out", 1, "w")
+    store.finish(task_id, "processed", {"ok": True}, outbox=list(messages))
+    return task_id
+
+
+def test_finishing_a_task_queues_its_messages_in_the_same_write(store: TaskStore) -> None:
+    finished_with_messages(store, ("log:reconify", {"n": 1, "text": "é"}), ("trigger", [1, 2]))
+    messages = store.outbox_list()
+    assert [(m.topic, m.payload, m.state, m.attempts) for m in messages] == [
+        ("log:reconify", {"n": 1, "text": "é"}, "pending", 0), ("trigger", [1, 2], "pending", 0)]
+    assert store.outbox_counts() == {"log:reconify": {"pending": 1, "delivered": 0, "gave_up": 0},
+                                     "trigger": {"pending": 1, "delivered": 0, "gave_up": 0}}
+    json.dumps(messages[0].to_dict())
+
+
+def test_a_finish_batch_that_fails_queues_no_message(store: TaskStore) -> None:
+    [task_id] = store.add_tasks("in", {"id": 1}, ["out"], "1")
+    store.claim("out", 1, "w")
+    with pytest.raises(TaskStoreError):
+        store.finish_many([TaskOutcome(task_id, "processed", outbox=(("t", 1),)),
+                           TaskOutcome(999_999, "processed", outbox=(("t", 2),))])
+    assert store.outbox_list() == []
+    store.finish_many([TaskOutcome(task_id, "failed", error={"m": "x"}, outbox=(("t", 3),))])
+    assert [m.payload for m in store.outbox_list()] == [3]
+
+
+def test_outbox_claim_leases_due_messages_once(store: TaskStore, clock: Clock) -> None:
+    store.outbox_add([("a", 1), ("b", 2), ("a", 3)])
+    first = store.outbox_claim(["a"], 10, "w1", lease_seconds=30)
+    assert [(m.payload, m.attempts, m.claimed_by) for m in first] == [(1, 1, "w1"), (3, 1, "w1")]
+    assert store.outbox_claim(["a"], 10, "w2") == []  # leased
+    assert [m.payload for m in store.outbox_claim(None, 10, "w2")] == [2]
+    clock.now += 31  # w1 died: its lease lapsed
+    assert [(m.payload, m.attempts) for m in store.outbox_claim(["a"], 1, "w3")] == [(1, 2)]
+    assert store.outbox_delivered([first[0].id], "w1") == 0  # no longer w1's
+    assert store.outbox_delivered([first[0].id], "w3") == 1
+    assert store.outbox_claim(["a"], 10, "w4")[0].payload == 3
+
+
+def test_outbox_retry_waits_for_its_delay_and_give_up_is_kept(store: TaskStore, clock: Clock) -> None:
+    store.outbox_add([("a", 1), ("a", 2)])
+    one, two = store.outbox_claim(None, 10, "w")
+    assert store.outbox_retry(one.id, "w", "503 from the endpoint", 20)
+    assert store.outbox_give_up(two.id, "w", "400 from the endpoint: bad key")
+    assert store.outbox_claim(None, 10, "w") == []
+    clock.now += 21
+    [again] = store.outbox_claim(None, 10, "w")
+    assert (again.id, again.attempts, again.last_error) == (one.id, 2, "503 from the endpoint")
+    store.outbox_delivered([again.id], "w")
+    assert store.outbox_counts() == {"a": {"pending": 0, "delivered": 1, "gave_up": 1}}
+    [kept] = store.outbox_list(state="gave_up")
+    assert (kept.payload, kept.gave_up, kept.last_error) == (2, True, "400 from the endpoint: bad key")
+    assert [m.state for m in store.outbox_list(topic="a")] == ["delivered", "gave_up"]
+    with pytest.raises(TaskStoreError):
+        store.outbox_list(state="lost")
+
+
+def test_two_deliverers_claiming_at_once_take_disjoint_messages(backing: Backing) -> None:
+    with backing.open() as setup:
+        setup.outbox_add([("t", n) for n in range(200)])
+    stores = [backing.open(), backing.open()]
+    taken: list[list[int]] = [[], []]
+
+    def deliver(n: int) -> None:
+        while batch := stores[n].outbox_claim(["t"], 7, f"w{n}"):
+            taken[n].extend(m.payload for m in batch)
+            stores[n].outbox_delivered([m.id for m in batch], f"w{n}")
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken[0] + taken[1]) == list(range(200))
+    assert stores[0].outbox_counts()["t"]["delivered"] == 200
+    for store in stores:
+        store.close()
