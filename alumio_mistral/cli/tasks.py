@@ -3,10 +3,7 @@ ones again, and settle the ones in ``review`` (where the server may have acted).
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
-from datetime import datetime, timezone
 from typing import Any
 
 import click
@@ -19,7 +16,8 @@ from alumio_mistral.cli.output import (
     fail,
     run_or_fail,
 )
-from alumio_mistral.tasks.store import STATUSES
+from alumio_mistral.tasks import actions
+from alumio_mistral.tasks.store import STATUSES, TaskStoreError
 
 
 def _open(project: str, *, lenient: bool = False) -> tuple[Any, Any]:
@@ -117,12 +115,15 @@ def retry(project: str, task_ids: tuple[int, ...], status: str, force: bool, as_
         if not chosen:
             click.echo(f"no {status} tasks to retry", err=True)
             return
-        _check_review(project, [task.id for task in chosen if task.status == "review"], force)
-        _check_leases(project, store, chosen)
-        ids = [task.id for task in chosen]
-        # a lapsed claim is not requeued here: the publish pass recovers it (new, or review
-        # when its unsafe request may have left), exactly as after a crash
-        run_or_fail(lambda: store.requeue([task.id for task in chosen if task.status != "processing"]))
+        try:
+            warning = actions.check_review(chosen, confirmed=force,
+                                           how_to_confirm="pass --force to send it again anyway")
+            actions.check_leases(store, chosen)
+        except TaskStoreError as refused:
+            fail(f"{project}: {refused}")
+        if warning:
+            click.echo(f"warning: {warning}; sending again as --force asks", err=True)
+        ids = run_or_fail(lambda: actions.requeue_for_retry(store, chosen))
         progress = None if as_json else Progress("retry")
         with Runtime(loaded, store=store) as runtime:
             stats = run_or_fail(lambda: engine.publish(runtime, task_ids=ids, progress=progress))
@@ -134,44 +135,6 @@ def retry(project: str, task_ids: tuple[int, ...], status: str, force: bool, as_
             task = f"task {failure['task']}: " if "task" in failure else ""
             click.echo(f"  {task}{failure.get('type', 'error')}: {failure.get('message')}", err=True)
     exit_after_publish(stats)
-
-
-def _check_review(project: str, review: list[int], force: bool) -> None:
-    """Tasks in review are sent again only with ``--force``, and never without saying the risk."""
-    if not review:
-        return
-    named = ", ".join(map(str, review[:10])) + (" ..." if len(review) > 10 else "")
-    risk = (f"task {named} is in review: its request may already have been carried out by the server;"
-            " sending it again may do it twice (a second upload, create or delete)")
-    if not force:
-        fail(f"{project}: {risk}. Check it, then settle it with `tasks reconcile` or `tasks resolve`,"
-             " or pass --force to send it again anyway")
-    click.echo(f"warning: {risk}; sending again as --force asks", err=True)
-
-
-def _check_leases(project: str, store: Any, chosen: list[Any]) -> None:
-    """A task processing under a live lease is being worked on: refuse, saying until when."""
-    live = {task.id: task for name in {t.outgoing for t in chosen if t.status == "processing"}
-            for task in store.leased(name)}
-    held = [live[task.id] for task in chosen if task.id in live]
-    if held:
-        until = datetime.fromtimestamp(max(task.lease_until for task in held), timezone.utc)
-        fail(f"{project}: task {', '.join(str(task.id) for task in held)} is being worked on (processing,"
-             f" leased by {held[0].claimed_by} until {until.isoformat(timespec='seconds')}); it is left"
-             " alone until the lease lapses")
-
-
-def _by() -> str:
-    """Who settles a task, for its record: the local user at this host."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no user name for this uid (some containers)
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @tasks.command("resolve")
@@ -188,9 +151,10 @@ def resolve(project: str, task_ids: tuple[int, ...], status: str, note: str, as_
     nothing, so the project's secrets need not be set.
     """
     _, store = _open(project, lenient=True)
+    by = actions.settler()
     with store:
         settled = [run_or_fail(lambda task_id=task_id: store.resolve(
-            task_id, status, {"status": status, "note": note, "by": _by(), "at": _now()}
+            task_id, status, actions.resolution(status, note, by)
         )) for task_id in task_ids]
     if as_json:
         echo_json([task.to_dict() for task in settled])
@@ -233,8 +197,8 @@ def reconcile(project: str, task_ids: tuple[int, ...], as_json: bool) -> None:
                     finding = lookups.Finding(lookups.UNKNOWN, f"could not look: {error}")
                 status = {lookups.LANDED: "processed", lookups.ABSENT: "failed"}.get(finding.verdict, "review")
                 note = finding.note if status != "failed" else f"{finding.note}; replayable with `tasks retry`"
-                store.resolve(task.id, status, {"status": status, "note": note, "by": "tasks reconcile",
-                                                "at": _now()}, result=finding.found)
+                store.resolve(task.id, status, actions.resolution(status, note, "tasks reconcile"),
+                              result=finding.found)
                 decisions.append({"task": task.id, "status": status, "note": note})
         finally:
             clients.close()
@@ -247,3 +211,28 @@ def reconcile(project: str, task_ids: tuple[int, ...], as_json: bool) -> None:
             click.echo("no tasks in review", err=True)
     if any(decision["status"] == "review" for decision in decisions):
         raise SystemExit(EXIT_REVIEW)
+
+
+@tasks.command("cancel-batch")
+@click.argument("project", type=click.Path(exists=True))
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def cancel_batch(project: str, job_id: str, as_json: bool) -> None:
+    """Cancel batch job JOB_ID of an outgoing in batch mode and give its unfinished tasks back
+    to `new` (a run still waiting on the job gives them back itself when it sees it cancelled)."""
+    from alumio_mistral.batch.publisher import cancel_batch as cancel
+    from alumio_mistral.runtime import ClientPool
+
+    loaded, store = _open(project)
+    clients = ClientPool(loaded.clients, loaded.catalog)
+    try:
+        with store:
+            outcome = run_or_fail(lambda: cancel(store, clients, job_id))
+    finally:
+        clients.close()
+    if as_json:
+        echo_json(outcome)
+    elif outcome["held"]:
+        click.echo(f"batch job {job_id}: {outcome['status']}; a running run holds its tasks and returns them to new")
+    else:
+        click.echo(f"batch job {job_id}: {outcome['status']}; {outcome['returned']} task(s) back to new")
