@@ -14,14 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.subscribers import build_subscriber
 from alumio_mistral.subscribers.base import entity_problem
-from alumio_mistral.tasks.store import Dedup, TaskStore
+from alumio_mistral.tasks.store import Dedup, NewEntity, TaskStore
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.library import Library
 from alumio_mistral.transformers.pipeline import compile_pipeline
@@ -29,6 +29,23 @@ from alumio_mistral.transformers.patterns import MISSING, compile_pattern
 
 #: failures kept for the report; beyond this they are only counted (memory stays flat)
 MAX_REPORTED_FAILURES = 1000
+#: entities stored per transaction: a page of most sources (one transaction each cost 16x a bare read)
+BATCH_SIZE = 1000
+
+
+class EntityRejected(AlumioError):
+    """A posted entity that its incoming's transformers or identity refuse (nothing was stored)."""
+
+
+@runtime_checkable
+class MarkingSubscriber(Protocol):
+    """A subscriber that keeps marks (a trigger's high-water mark) in the project's storages:
+    it reads them from ``use_storage``'s namespace, and the incoming writes ``pending_marks``
+    only once every entity read is stored, so a crash in between reads the same again."""
+
+    def use_storage(self, storages: TaskStore, namespace: str) -> None: ...
+
+    def pending_marks(self) -> list[tuple[str, str, Any]]: ...
 
 
 class IdentityError(AlumioError):
@@ -103,10 +120,8 @@ class _Incoming:
             context=TransformContext(storages=store, clients=clients, dry_run=dry_run),
         ) if config.entity_transformers else None
 
-    def add(self, entity: Any) -> int:
-        """Tasks for one (transformed) entity; 0 when de-dup skips it or every route is off."""
-        if self.outgoings == []:
-            return 0  # no de-dup mark either: once a route is back on, the entity is still new to it
+    def prepare(self, entity: Any) -> NewEntity:
+        """What the store needs of one (transformed) entity: its identity and de-dup mark."""
         identity = identity_of(entity, self.config.identity)
         if identity is None and self.config.dedup != "always":
             raise IdentityError(
@@ -116,46 +131,136 @@ class _Incoming:
         mark = None
         if self.config.dedup != "always":
             mark = Dedup(self.config.dedup, self.namespace, identity, content_hash(entity))
-        return len(self.store.add_tasks(self.config.name, entity, self.outgoings or [], identity, mark))
+        return NewEntity(entity, identity, mark)
+
+    def ingest(self, entities: list[Any]) -> dict[str, int]:
+        """Store posted entities (a webhook's) all or nothing: transformed, de-duplicated and
+        written in ONE transaction, so the caller may answer 2xx once this returns; an entity
+        the pipeline or identity refuses raises :class:`EntityRejected` and nothing is stored."""
+        prepared: list[NewEntity] = []
+        for index, entity in enumerate(entities):
+            try:
+                problem = entity_problem(entity)
+                if problem is not None:
+                    raise AlumioError(problem)
+                outputs = self.pipeline.run(entity) if self.pipeline else [entity]
+                prepared.extend(self.prepare(output) for output in outputs)
+            except AlumioError as error:
+                raise EntityRejected(f"incoming {self.config.name}: item {index}: {error}") from error
+        if self.outgoings == [] or not prepared:
+            return {"received": len(entities), "created": 0}
+        created = self.store.add_many(self.config.name, prepared, self.outgoings or [])
+        return {"received": len(entities), "created": sum(created)}
 
     def run(self, project: Any, stats: IncomingStats, progress: Any) -> None:
-        def count(counter: str, amount: int = 1) -> None:
-            setattr(stats, counter, getattr(stats, counter) + amount)
-            if progress is not None:
-                progress.add(counter, amount)
+        """Read every record; store their entities a batch (about a page) per transaction.
 
-        def failure(origin: str, message: str) -> None:
-            count("failed")
-            if len(stats.failures) < MAX_REPORTED_FAILURES:
-                stats.failures.append(EntityFailure(self.config.name, origin, message))
-
+        A record's entities go into one batch together, so a crash leaves each record wholly
+        stored or not at all; what a crash loses is at most the batch being filled, which the
+        next run reads again (and de-dup keeps from being stored twice).
+        """
+        batch = _Batch(self, stats, progress)
         spec = self.config.subscriber
         source = spec.get("entity") or spec.get("path") or spec.get("type", "subscriber")
         read = 0
+        failed_before = stats.failed
+        subscriber = None
         try:
-            for record in build_subscriber(self.config.subscriber, project, self.clients,
-                                            where=f"incoming.{self.config.name}.subscriber").records():
+            subscriber = build_subscriber(self.config.subscriber, project, self.clients,
+                                          where=f"incoming.{self.config.name}.subscriber")
+            if isinstance(subscriber, MarkingSubscriber):
+                subscriber.use_storage(self.store, f"marks:{self.config.name}")
+            for record in subscriber.records():
                 read += 1
-                count("read")
                 problem = record.error if record.error is not None else entity_problem(record.entity)
                 if problem is not None:
-                    failure(record.origin, problem)
+                    batch.failure(record.origin, problem)
                     continue
-                created = 0
                 try:
-                    outputs = self.pipeline.run(record.entity) if self.pipeline else [record.entity]
-                    for output in outputs:
-                        added = self.add(output)
-                        if added:
-                            created += added
-                            count("created", added)
+                    # the record's entity is ours (fresh from the source): transformed in place
+                    outputs = self.pipeline.run_owned(record.entity) if self.pipeline else [record.entity]
+                    entities = [self.prepare(output) for output in outputs] if self.outgoings != [] else []
                 except AlumioError as error:
-                    failure(record.origin, str(error))
+                    batch.failure(record.origin, str(error))
                     continue
-                if not created:
-                    count("skipped")
+                batch.add(record.origin, entities)
         except AlumioError as error:
-            failure(f"{source} (reading stopped after {read} entities)", str(error))
+            batch.failure(f"{source} (reading stopped after {read} entities)", str(error), record=False)
+        finally:
+            batch.store()
+        if isinstance(subscriber, MarkingSubscriber) and stats.failed == failed_before and self.outgoings != []:
+            # every event read is a task now: only then may the subscriber's marks move on
+            for namespace, key, value in subscriber.pending_marks():
+                self.store.set(namespace, key, value)
+
+
+class _Batch:
+    """Records read and not yet stored, and the counting of what became of each."""
+
+    def __init__(self, incoming: _Incoming, stats: IncomingStats, progress: Any) -> None:
+        self.incoming = incoming
+        self.stats = stats
+        self.progress = progress
+        self.entities: list[NewEntity] = []
+        #: per record waiting: its origin and how many of ``entities`` are its own
+        self.records: list[tuple[str, int]] = []
+        #: records read and not counted yet (counted a batch at a time, not one by one)
+        self.unreported = 0
+
+    def add(self, origin: str, entities: list[NewEntity]) -> None:
+        self.unreported += 1
+        self.entities.extend(entities)
+        self.records.append((origin, len(entities)))
+        if len(self.entities) >= BATCH_SIZE or len(self.records) >= BATCH_SIZE:
+            self.store()
+
+    def failure(self, origin: str, message: str, record: bool = True) -> None:
+        """A record that could not be read or prepared (or, ``record`` false, the whole source).
+
+        The records before it are stored first, so counts and failures come in reading order
+        (failures are rare: the extra transaction is theirs)."""
+        if record:
+            self.store()
+            self.unreported += 1
+            self._report_reads()
+        self._count("failed")
+        if len(self.stats.failures) < MAX_REPORTED_FAILURES:
+            self.stats.failures.append(EntityFailure(self.incoming.config.name, origin, message))
+
+    def store(self) -> None:
+        """Write the waiting entities in one transaction and count each record created or skipped."""
+        records, entities = self.records, self.entities
+        self.records, self.entities = [], []
+        self._report_reads()
+        if not records:
+            return
+        incoming = self.incoming
+        try:
+            created = incoming.store.add_many(incoming.config.name, entities, incoming.outgoings or []) \
+                if entities else []
+        except AlumioError as error:
+            for origin, _ in records:
+                self.failure(origin, str(error), record=False)
+            return
+        position = made_total = skipped = 0
+        for _origin, size in records:
+            made = sum(created[position:position + size])
+            position += size
+            made_total += made
+            skipped += not made
+        self._count("created", made_total)
+        self._count("skipped", skipped)
+
+    def _report_reads(self) -> None:
+        self._count("read", self.unreported)
+        self.unreported = 0
+
+    def _count(self, counter: str, amount: int = 1) -> None:
+        if not amount:
+            return
+        setattr(self.stats, counter, getattr(self.stats, counter) + amount)
+        if self.progress is not None:
+            self.progress.add(counter, amount)
 
 
 def routed_outgoings(project: Any, incoming: str) -> list[str] | None:
@@ -178,7 +283,8 @@ def chosen_incomings(project: Any, names: list[str] | None = None) -> list[Any]:
 
     Named ones run even when disabled: naming one is a deliberate request (a one-off backfill,
     a test read). Unnamed, a run takes every enabled incoming except those whose routes are all
-    off: reading costs requests and what it read could go nowhere.
+    off (reading costs requests and what it read could go nowhere) and webhook incomings (their
+    entities are posted to ``serve``; named, one fails saying so).
     """
     if names:
         unknown = [name for name in names if name not in project.incoming]
@@ -189,7 +295,14 @@ def chosen_incomings(project: Any, names: list[str] | None = None) -> list[Any]:
             )
         return [project.incoming[name] for name in names]
     return [config for name, config in project.incoming.items()
-            if not config.disabled and routed_outgoings(project, name) != []]
+            if not config.disabled and routed_outgoings(project, name) != []
+            and config.subscriber.get("type") != "webhook"]
+
+
+def receiver(project: Any, store: TaskStore, name: str, *, clients: Mapping[str, Any],
+             library: Library) -> Callable[[list[Any]], dict[str, int]]:
+    """What stores the entities posted to webhook incoming ``name`` (see :meth:`_Incoming.ingest`)."""
+    return _Incoming(project, store, project.incoming[name], clients, library).ingest
 
 
 def run_incoming(

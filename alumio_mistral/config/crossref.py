@@ -90,6 +90,10 @@ class _Checker:
             return
         if entity.retired:
             self.findings.append((entity_path, f"{entity.name} is retired: the API answers 410 Gone"))
+        method = settings.get("method")
+        if method is not None and method != entity.method:
+            self.findings.append((join_path(path, "method"), f"{settings['entity']!r} is {entity.name} "
+                                  f"({entity.method} {entity.path}), not a {method}"))
         if reads:
             self.readable(entity, entity_path)
             self.parameters(entity, settings.get("params", {}), join_path(path, "params"), ("path", "query"), True)

@@ -12,7 +12,7 @@ from marshmallow import ValidationError, fields
 from marshmallow.validate import Length, OneOf
 
 from alumio_mistral.kinds import Registry, Wiring
-from alumio_mistral.schema import MAX_COUNT, MAX_PAGE_SIZE, TypedSchema, bounded_int
+from alumio_mistral.schema import MAX_COUNT, MAX_PAGE_SIZE, HttpMethod, TypedSchema, bounded_int
 from alumio_mistral.subscribers.base import Subscriber
 from alumio_mistral.subscribers.files import DEFAULT_ENCODING, CsvFile, JsonFile, JsonlFile, Stdin
 from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
@@ -23,6 +23,8 @@ SUBSCRIBERS: Registry[Subscriber] = Registry("subscriber", SubscriberError)
 class MistralSubscriberSchema(TypedSchema):
     client = fields.String(load_default="mistral")
     entity = fields.String(required=True)
+    #: checked against the entity's operation (config/crossref.py): "Delete Model" is a DELETE
+    method = HttpMethod()
     params = fields.Dict(keys=fields.String(), load_default=dict)
     page_size = bounded_int(1, MAX_PAGE_SIZE)
     max_pages = bounded_int(1, MAX_COUNT)

@@ -195,10 +195,10 @@ def test_another_run_landing_between_check_and_insert_does_not_duplicate(tmp_pat
     loaded = project(tmp_path, "  items:\n    subscriber: {type: jsonl, path: in.jsonl}\n    dedup: new")
 
     class Late(SqliteTaskStore):
-        def add_tasks(self, *args, **kwargs):
+        def add_many(self, *args, **kwargs):
             with SqliteTaskStore(loaded.store.path) as other:
                 assert Runtime(loaded, store=other).read().created == 1
-            return super().add_tasks(*args, **kwargs)
+            return super().add_many(*args, **kwargs)
 
     with Late(loaded.store.path) as store:
         stats = Runtime(loaded, store=store).read()
