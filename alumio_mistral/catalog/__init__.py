@@ -18,7 +18,7 @@ from alumio_mistral.catalog.naming import NamingError
 from alumio_mistral.catalog.router import Router
 from alumio_mistral.errors import AlumioError
 
-__all__ = ["Catalog", "Entity", "NamingError", "Pagination", "Param", "UnknownEntityError"]
+__all__ = ["AmbiguousTitleError", "Catalog", "Entity", "NamingError", "Pagination", "Param", "UnknownEntityError"]
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
 
@@ -33,11 +33,25 @@ class UnknownEntityError(AlumioError):
         super().__init__(f"unknown entity {name!r}{hint}")
 
 
+class AmbiguousTitleError(AlumioError):
+    """A title that more than one operation has (a stream variant shares its plain one's)."""
+
+    def __init__(self, title: str, candidates: list[Entity]) -> None:
+        self.title = title
+        self.candidates = candidates
+        listed = ", ".join(f"{entity.name} ({entity.method} {entity.path})" for entity in candidates)
+        super().__init__(f"the title {title!r} is ambiguous; use one of the names: {listed}")
+
+
 class Catalog:
-    """Entities by name, with search and request routing (``match``)."""
+    """Entities by name or title, with search and request routing (``match``)."""
 
     def __init__(self, entities: Iterable[Entity]) -> None:
         self._entities = {entity.name: entity for entity in sorted(entities, key=lambda e: e.name)}
+        self._titled: dict[str, list[Entity]] = {}
+        for entity in self._entities.values():
+            if entity.title:
+                self._titled.setdefault(_title_key(entity.title), []).append(entity)
         self._router = Router(self._entities.values())
 
     @classmethod
@@ -88,20 +102,29 @@ class Catalog:
         return cls(merged.values())
 
     def get(self, name: str) -> Entity:
-        try:
-            return self._entities[name]
-        except KeyError:
-            raise UnknownEntityError(name, self.suggest(name)) from None
+        """The entity of a stable name (``models.delete``) or of a title (``Delete Model``,
+        any case): platform users pick operations by title, project files keep working by name."""
+        entity = self._entities.get(name)
+        if entity is not None:
+            return entity
+        titled = self._titled.get(_title_key(name), [])
+        if len(titled) == 1:
+            return titled[0]
+        if titled:
+            raise AmbiguousTitleError(name, titled)
+        raise UnknownEntityError(name, self.suggest(name))
 
     def suggest(self, name: str, limit: int = 5) -> list[str]:
-        """Names close to ``name`` (typos, a group given without its action)."""
+        """Names close to ``name`` (typos, a group given without its action, a mistyped title)."""
         names = list(self._entities)
         close = difflib.get_close_matches(name, names, n=limit, cutoff=0.6)
         under = [candidate for candidate in names if candidate.startswith(name + ".")]
-        return list(dict.fromkeys(close + under))[:limit]
+        titles = difflib.get_close_matches(_title_key(name), list(self._titled), n=limit, cutoff=0.8)
+        titled = [entity.name for title in titles for entity in self._titled[title]]
+        return list(dict.fromkeys(close + under + titled))[:limit]
 
     def search(self, text: str) -> list[Entity]:
-        """Entities whose name, method, path, group or operationId contain every word of ``text``."""
+        """Entities whose name, title, method, path, group or operationId contain every word of ``text``."""
         words = text.lower().split()
         return [entity for entity in self._entities.values() if all(word in _haystack(entity) for word in words)]
 
@@ -123,7 +146,12 @@ class Catalog:
 
 
 def _haystack(entity: Entity) -> str:
-    return " ".join((entity.name, entity.method, entity.path, entity.group, entity.operation_id)).lower()
+    return " ".join((entity.name, entity.title, entity.method, entity.path, entity.group, entity.operation_id)).lower()
+
+
+def _title_key(title: str) -> str:
+    """Titles compare case-insensitively, with runs of spaces as one."""
+    return " ".join(title.split()).casefold()
 
 
 def _route(entity: Entity) -> tuple[str, str, str]:

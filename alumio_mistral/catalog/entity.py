@@ -57,6 +57,8 @@ class Entity:
     method: str
     path: str
     params: tuple[Param, ...] = ()
+    #: the spec's ``summary`` ("Delete Model"): the title a platform user picks an operation by
+    title: str = ""
     body: BodyKind = "none"
     body_required: bool = False
     streams: bool = False
@@ -102,6 +104,7 @@ class Entity:
         return {
             "name": self.name,
             "operation_id": self.operation_id,
+            "title": self.title,
             "method": self.method,
             "path": self.path,
             "params": [asdict(param) for param in self.params],

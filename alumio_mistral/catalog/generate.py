@@ -90,6 +90,7 @@ def build_entity(spec: dict[str, Any], operation: Operation, name: str, *, retir
     return Entity(
         name=name,
         operation_id=str(op.get("operationId") or ""),
+        title=" ".join(str(op.get("summary") or "").split()),
         method=operation.method,
         path=operation.path,
         params=tuple(params),

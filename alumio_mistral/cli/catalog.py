@@ -1,4 +1,4 @@
-"""``alumio-mistral entities``: see every Mistral operation the connector can call, by name."""
+"""``alumio-mistral entities``: see every Mistral operation the connector can call, by name and title."""
 
 from __future__ import annotations
 
@@ -26,12 +26,13 @@ def flags(entity: Entity) -> str:
     return " ".join(marks)
 
 
+HEADERS = ("NAME", "METHOD", "TITLE", "PATH", "FLAGS")
+
+
 def table(entities: list[Entity]) -> str:
-    rows = [(entity.name, entity.method, entity.path, flags(entity)) for entity in entities]
-    widths = [max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(("NAME", "METHOD", "PATH"))]
-    lines = [f"{'NAME':<{widths[0]}}  {'METHOD':<{widths[1]}}  {'PATH':<{widths[2]}}  FLAGS"]
-    lines += [f"{name:<{widths[0]}}  {method:<{widths[1]}}  {path:<{widths[2]}}  {marks}".rstrip() for name, method, path, marks in rows]
-    return "\n".join(lines)
+    rows = [HEADERS] + [(entity.name, entity.method, entity.title, entity.path, flags(entity)) for entity in entities]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(HEADERS))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
 
 @click.command()
@@ -45,7 +46,9 @@ def table(entities: list[Entity]) -> str:
 def entities(search: str | None, as_json: bool, spec: Path | None) -> None:
     """List the Mistral entities (API operations), optionally only those matching SEARCH.
 
-    SEARCH matches words in the name, method, path or operationId, e.g. `files` or `get batch`.
+    SEARCH matches words in the name, title, method, path or operationId, e.g. `files`,
+    `get batch` or `delete model`. The title (the spec's summary, e.g. "Delete Model") may
+    stand for the name wherever a project or `call` names an entity.
     """
     catalog: Catalog = run_or_fail(lambda: Catalog.load(spec))
     found = catalog.search(search) if search else list(catalog)

@@ -61,8 +61,9 @@ class MistralPublisherSchema(RequestSchema):
 
     @validates_schema
     def _entity_or_uri(self, data: Mapping[str, Any], **kwargs: Any) -> None:
-        if "entity" in data and ("method" in data or "uri" in data):
-            raise ValidationError("give an entity, or a method and a uri, not both")
+        # a method beside an entity is a check of it (config/crossref.py), not a route of its own
+        if "entity" in data and "uri" in data:
+            raise ValidationError("give an entity (and optionally its method), or a method and a uri, not both")
         if "entity" not in data and not ("method" in data and "uri" in data):
             raise ValidationError({"entity": ["missing; give an entity, or a method and a uri"]})
 
@@ -92,7 +93,7 @@ def _request(spec: Mapping[str, Any], wiring: Wiring, where: str) -> Publisher:
     """A catalog entity through a Mistral client, or a method and a uri (an uncatalogued route)."""
     client = _client(spec, wiring, where)
     if spec.get("type", "mistral") == "mistral" and spec.get("entity"):
-        return MistralPublisher(spec, client=client, entity=wiring.catalog.get(spec["entity"]),
+        return MistralPublisher(spec, client=client, operation=wiring.catalog.get(spec["entity"]),
                                 root=wiring.root, where=where)
     if not spec.get("uri"):
         raise PublishError(f"{where}: give an entity, or a method and a uri")

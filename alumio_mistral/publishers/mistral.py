@@ -1,7 +1,7 @@
-"""Publish to a Mistral catalog entity: JSON, multipart, DELETE with a body, empty and SSE answers.
+"""Publish to a Mistral operation: JSON, multipart, DELETE with a body, empty and SSE answers.
 
 The catalog decides the method, path, body kind, auth and whether the request is safe to send
-again; this module only fills the request from the entity and reads the answer.
+again; this module only fills the request from the entity (the data record) and reads the answer.
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ from alumio_mistral.publishers.responses import read_response
 
 
 class MistralPublisher:
-    """Sends one request per entity to a catalog entity through a Mistral client."""
+    """Sends one request per entity (data record) to one catalog operation through a Mistral client."""
 
     kind = "mistral"
 
-    def __init__(self, spec: Mapping[str, Any], *, client: Client, entity: Entity, root: Path, where: str) -> None:
+    def __init__(self, spec: Mapping[str, Any], *, client: Client, operation: Entity, root: Path, where: str) -> None:
         self._client = client
-        self._entity = entity
+        self._operation = operation
         self._template = RequestTemplate(
-            spec, root=root, multipart=entity.body == "multipart", has_body=entity.body != "none", where=where
+            spec, root=root, multipart=operation.body == "multipart", has_body=operation.body != "none", where=where
         )
-        #: explicit ``stream`` in the spec wins; a streaming entity streams, and so does a body
+        #: explicit ``stream`` in the spec wins; a streaming operation streams, and so does a body
         #: asking for ``"stream": true`` (chat and FIM completions)
-        self._stream: bool | None = spec.get("stream", True if entity.streams else None)
-        self.safe_to_repeat = bool(spec.get("safe_to_repeat", entity.safe_to_retry))
+        self._stream: bool | None = spec.get("stream", True if operation.streams else None)
+        self.safe_to_repeat = bool(spec.get("safe_to_repeat", operation.safe_to_retry))
 
     def _render(self, entity: Any) -> RenderedRequest:
         rendered = self._template.render(entity)
@@ -40,15 +40,15 @@ class MistralPublisher:
     def plan(self, entity: Any) -> PlannedCall:
         rendered = self._render(entity)
         return PlannedCall(
-            method=self._entity.method,
-            url=self._client.url_for(self._entity, path_params=rendered.path_params, query=rendered.query),
+            method=self._operation.method,
+            url=self._client.url_for(self._operation, path_params=rendered.path_params, query=rendered.query),
             request=rendered,
         )
 
     def publish(self, entity: Any) -> Any:
         rendered = self._render(entity)
         response = self._client.call(
-            self._entity,
+            self._operation,
             path_params=rendered.path_params,
             query=rendered.query or None,
             json=rendered.json if rendered.files is None else None,
@@ -56,7 +56,7 @@ class MistralPublisher:
             files=rendered.files,
             stream=self._streams(rendered.json),
         )
-        return read_response(response, self._entity)
+        return read_response(response, self._operation)
 
     def _streams(self, body: Any) -> bool:
         if self._stream is not None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from alumio_mistral.cli import main
 
 FIELDS = {
-    "name", "operation_id", "method", "path", "params", "body", "body_required", "streams", "success_codes",
+    "name", "operation_id", "title", "method", "path", "params", "body", "body_required", "streams", "success_codes",
     "auth", "safe_to_retry", "pagination", "items", "retired", "group", "request_schema", "response_schema", "response_json",
     "extra",
 }
@@ -31,10 +31,17 @@ def test_entities_table_with_search():
     result = CliRunner().invoke(main, ["entities", "fine_tuning/jobs"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "METHOD", "PATH", "FLAGS"]
+    assert lines[0].split() == ["NAME", "METHOD", "TITLE", "PATH", "FLAGS"]
     assert len(lines) == 6
     listing = next(line for line in lines if line.startswith("fine_tuning.jobs.list "))
     assert "GET" in listing and "/v1/fine_tuning/jobs" in listing and "paged:page_total" in listing and "retired" in listing
+
+
+def test_entities_shows_titles_and_finds_by_them():
+    result = CliRunner().invoke(main, ["entities", "delete model"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("models.delete "))
+    assert "Delete Model" in row
 
 
 def test_entities_flags_streams():

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from alumio_mistral.catalog import Catalog, NamingError, UnknownEntityError
+from alumio_mistral.catalog import AmbiguousTitleError, Catalog, NamingError, UnknownEntityError
 from alumio_mistral.catalog.entity import Entity, Pagination, Param
 from alumio_mistral.errors import AlumioError
 
@@ -37,7 +37,9 @@ def test_get_unknown_names_close_matches(catalog):
 
 
 def test_search_matches_every_word(catalog):
-    assert [e.name for e in catalog.search("files url")] == ["files.get_signed_url"]
+    assert [e.name for e in catalog.search("files signed_url")] == ["files.get_signed_url"]
+    # the title is searched too
+    assert "observability.datasets.export_jsonl" in {e.name for e in catalog.search("files url")}
     assert {e.method for e in catalog.search("files get")} == {"GET"}
     assert {e.name for e in catalog.search("FINE_TUNING/JOBS")} == {
         f"fine_tuning.jobs.{a}" for a in ("list", "create", "get", "cancel", "start")
@@ -204,3 +206,21 @@ def test_unreadable_catalog_file_is_a_clear_error(tmp_path):
     broken.write_text("[{", encoding="utf-8")
     with pytest.raises(AlumioError, match="catalog.json: cannot read the entity catalog"):
         Catalog.from_file(broken)
+
+
+def test_get_accepts_a_title_in_any_case(catalog):
+    assert catalog.get("Delete Model").name == "models.delete"
+    assert catalog.get("  retrieve   MODEL ").name == "models.retrieve"
+    assert catalog.get("models.delete").title == "Delete Model"
+
+
+def test_an_ambiguous_title_lists_the_candidates(catalog):
+    with pytest.raises(AmbiguousTitleError) as raised:
+        catalog.get("update a library.")
+    assert "libraries.replace (PUT /v1/libraries/{library_id})" in str(raised.value)
+    assert "libraries.update (PATCH /v1/libraries/{library_id})" in str(raised.value)
+
+
+def test_a_mistyped_title_suggests_the_name(catalog):
+    with pytest.raises(UnknownEntityError, match="did you mean models.delete"):
+        catalog.get("Delet Model")

@@ -119,6 +119,8 @@ def test_json_projects_report_the_same_problems_without_lines(tmp_path: Path) ->
         ({"type": "ftp"}, "incoming.a.subscriber.type", "unknown type 'ftp'"),
         ({"path": "x.csv"}, "incoming.a.subscriber.type", "missing; one of: mistral, json, jsonl, csv, stdin"),
         ({"type": "stdin", "format": "xml"}, "incoming.a.subscriber.format", "Must be one of: jsonl, json"),
+        ({"entity": "List Models", "method": "post"}, "incoming.a.subscriber.method",
+         "'List Models' is models.list (GET /v1/models), not a POST"),
     ],
 )
 def test_subscriber_problems(tmp_path: Path, subscriber: dict[str, object], path: str, fragment: str) -> None:
@@ -131,7 +133,11 @@ def test_subscriber_problems(tmp_path: Path, subscriber: dict[str, object], path
 @pytest.mark.parametrize(
     ("outgoing", "path", "fragment"),
     [
-        ({"publisher": {"entity": "models.delete", "method": "DELETE"}}, "outgoing.a.publisher", "not both"),
+        ({"publisher": {"entity": "models.delete", "uri": "/v1/x"}}, "outgoing.a.publisher", "not both"),
+        ({"publisher": {"entity": "Delete Model", "method": "POST"}}, "outgoing.a.publisher.method",
+         "'Delete Model' is models.delete (DELETE /v1/models/{model_id}), not a POST"),
+        ({"publisher": {"entity": "Update a library."}}, "outgoing.a.publisher.entity",
+         "ambiguous; use one of the names: libraries.replace (PUT"),
         ({"publisher": {"type": "mistral", "method": "POST"}}, "outgoing.a.publisher.entity", "a method and a uri"),
         ({"publisher": {"entity": "models.delete", "path_params": {"id": "&{id}"}}},
          "outgoing.a.publisher.path_params.id", "its parameters: model_id"),
@@ -275,3 +281,23 @@ def test_a_secret_echoed_in_a_problem_is_masked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_project(file, environ={"HOOK_KEY": SECRET})
     assert SECRET not in str(caught.value) and "unknown client '***'" in str(caught.value)
+
+
+def test_validate_accepts_an_entity_by_its_title_with_its_method(tmp_path: Path) -> None:
+    """The platform's way: a method, then the operation by its title."""
+    project = {
+        "incoming": {"models": {"subscriber": {"entity": "list models", "method": "GET"}}},
+        "outgoing": {"drop": {"publisher": {"entity": "Delete Model", "method": "delete",
+                                            "path_params": {"model_id": "&{id}"}}}},
+        "routes": [{"incoming": "models", "outgoing": ["drop"]}],
+    }
+    file = _project(tmp_path, json.dumps(project), "alumio.json")
+    assert check_project(file, environ={})[1] == []
+    result = CliRunner().invoke(main, ["validate", str(file)])
+    assert result.exit_code == 0, result.output
+    project["outgoing"]["drop"]["publisher"]["method"] = "POST"
+    file.write_text(json.dumps(project), encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(file)])
+    assert result.exit_code == 1
+    assert "outgoing.drop.publisher.method: 'Delete Model' is models.delete" in result.output
+    assert "not a POST" in result.output
