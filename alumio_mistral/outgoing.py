@@ -40,7 +40,7 @@ from alumio_mistral.http.errors import (
     TransportError,
 )
 from alumio_mistral.publishers import PlannedCall, Publisher, build_publisher
-from alumio_mistral.secrets import redact
+from alumio_mistral.secrets import redact, redact_value
 from alumio_mistral.tasks import DEFAULT_LEASE_SECONDS, LeaseHeldError, Task, TaskStore, TaskStoreError, worker_id
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.library import Library
@@ -286,6 +286,8 @@ class Outgoing:
 
     def _finish(self, store: TaskStore, task: Task, outcome: _Outcome, stats: OutgoingStats,
                 on_finish: Callable[[str], None] | None) -> None:
+        # every answer is recorded here, and an answer may echo a secret (a webhook showing its headers)
+        outcome = _Outcome(outcome.status, redact_value(outcome.result), redact_value(outcome.error))
         if outcome.status == "new":
             store.release([task.id], task.claimed_by or "")
         else:
@@ -366,8 +368,8 @@ class Outgoing:
         look = None
         if self._operation is not None and self._lookup is not None:
             look = reconcile.facts(self._operation, self._lookup, self.publisher.plan(request), self._client_name)
-        return {"worker": task.claimed_by, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "look": look}
+        return redact_value({"worker": task.claimed_by, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                             "look": look})
 
     def _send(self, publisher: Publisher, request: Any, sends: _Sends) -> Any:
         """Publish with the failure policy, noting what an unsafe request may have done."""

@@ -19,6 +19,7 @@ from alumio_mistral.catalog import Catalog
 from alumio_mistral.http import Client
 from alumio_mistral.http.errors import NotFoundError
 from alumio_mistral.publishers import PlannedCall
+from alumio_mistral.secrets import MASK
 from alumio_mistral.subscribers.mistral import MistralSubscriber
 
 #: verdicts: the send took effect / it certainly did not / no way to tell
@@ -142,6 +143,9 @@ def look(recorded: Mapping[str, Any] | None, clients: Mapping[str, Client], cata
     """Decide from the facts a review record keeps (its ``look``) whether the send landed."""
     if not recorded:
         return Finding(UNKNOWN, "nothing was recorded to look for this request with (its operation has no lookup)")
+    if MASK in json.dumps(recorded):
+        # a masked fact matches nothing on the server: "absent" would be a guess that sends twice
+        return Finding(UNKNOWN, "the facts to look with held a secret, masked in the task's record; check by hand")
     operation = str(recorded.get("operation"))
     lookup = lookup_for(operation, catalog)
     if lookup is None:

@@ -85,3 +85,11 @@ def test_operations_without_a_way_to_look_say_so():
     assert isinstance(reconcile.lookup_for("models.delete", CATALOG), reconcile.GoneAfterDelete)
     finding = reconcile.look(None, {}, CATALOG)
     assert finding.verdict == reconcile.UNKNOWN and "nothing was recorded" in finding.note
+
+
+def test_facts_masked_in_the_record_are_never_called_absent(client):
+    """Records are redacted; metadata under a secret-like key no longer matches the job that landed."""
+    body = {"input_files": ["f-1"], "model": "mistral-small-latest", "metadata": {"api_token": "***"}}
+    recorded = _recorded("batch_jobs.create", RenderedRequest(json=body))
+    finding = reconcile.look(recorded, {"mistral": client}, CATALOG)
+    assert finding.verdict == reconcile.UNKNOWN and "masked" in finding.note

@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import responses
 import yaml
+from click.testing import CliRunner
 
 from alumio_mistral import engine
+from alumio_mistral.cli import main
 from alumio_mistral.config import load_project
 from alumio_mistral.http import ApiError, Client, ClientConfig
 from alumio_mistral.secrets import MASK, install_log_redaction, is_secret_variable, redact, redact_value
@@ -102,3 +104,31 @@ def test_secret_variables_in_a_query_are_masked_in_task_records_and_logs(
     assert "sig=" in responses.calls[0].request.url and "sig=***" in record
     assert not _leaks(record) and not _leaks(json.dumps(stats.failures)) and not _leaks(caplog.text)
     assert "/notify?" in caplog.text  # the request was logged, masked
+
+
+@responses.activate
+def test_a_secret_echoed_in_an_http_publishers_answer_never_reaches_the_task_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the answer was stored verbatim, so a webhook echoing its header put the key in the result."""
+    webhook_token = "whk-echo-8086-secret"
+    responses.post(f"{HOOKS}/echo", status=200,
+                   json={"received": {"sig": webhook_token}, "note": f"signed by {webhook_token}"})
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": 1}) + "\n")
+    (tmp_path / "alumio.yaml").write_text(yaml.safe_dump({
+        "clients": {"hooks": {"prototype": "generic", "base_uri": HOOKS, "max_attempts": 1}},
+        "incoming": {"rows": {"subscriber": {"type": "jsonl", "path": "in.jsonl"}}},
+        "outgoing": {"echo": {"publisher": {"type": "http", "client": "hooks", "method": "POST", "uri": "/echo",
+                                            "query": {"sig": "${HOOK_TOKEN}"}}}},
+        "routes": [{"incoming": "rows", "outgoing": "echo"}],
+    }))
+    monkeypatch.setenv("HOOK_TOKEN", webhook_token)
+    stats = engine.run(load_project(tmp_path))
+    assert stats.processed == 1
+    assert f"sig={webhook_token}" in responses.calls[0].request.url
+    shown = CliRunner().invoke(main, ["tasks", "show", str(tmp_path), "1", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert webhook_token not in shown.output
+    assert f"signed by {MASK}" in shown.output
+    with SqliteTaskStore(tmp_path / ".alumio" / "tasks.db") as store:
+        assert webhook_token not in json.dumps(store.get(1).to_dict())
