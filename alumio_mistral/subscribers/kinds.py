@@ -16,6 +16,7 @@ from alumio_mistral.schema import MAX_COUNT, MAX_PAGE_SIZE, HttpMethod, TypedSch
 from alumio_mistral.subscribers.base import Subscriber
 from alumio_mistral.subscribers.files import DEFAULT_ENCODING, CsvFile, JsonFile, JsonlFile, Stdin
 from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
+from alumio_mistral.subscribers.triggers import TRIGGERS, build_trigger
 
 SUBSCRIBERS: Registry[Subscriber] = Registry("subscriber", SubscriberError)
 
@@ -58,14 +59,32 @@ class StdinSubscriberSchema(TypedSchema):
     format = fields.String(load_default="jsonl", validate=OneOf(("jsonl", "json")))
 
 
-def _mistral(spec: Mapping[str, Any], wiring: Wiring, where: str) -> MistralSubscriber:
+class TriggerSubscriberSchema(TypedSchema):
+    """A trigger: one poll of a Mistral event (see :mod:`alumio_mistral.subscribers.triggers`)."""
+
+    event = fields.String(required=True, validate=OneOf(tuple(TRIGGERS)))
+    client = fields.String(load_default="mistral")
+    baseline = fields.String(load_default="skip", validate=OneOf(("skip", "fire")))
+    model = fields.String()
+    purpose = fields.String()
+    metadata = fields.Dict(keys=fields.String())
+    statuses = fields.List(fields.String(), validate=Length(min=1))
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    page_size = bounded_int(1, MAX_PAGE_SIZE)
+
+
+def _client(spec: Mapping[str, Any], wiring: Wiring, where: str) -> Any:
     client_name = spec.get("client", "mistral")
     if client_name not in wiring.clients:
         raise SubscriberError(
             f"{where}.client: unknown client {client_name!r} (known: {', '.join(sorted(wiring.clients)) or 'none'})"
         )
+    return wiring.clients[client_name]
+
+
+def _mistral(spec: Mapping[str, Any], wiring: Wiring, where: str) -> MistralSubscriber:
     return MistralSubscriber(
-        wiring.clients[client_name],
+        _client(spec, wiring, where),
         wiring.catalog.get(spec["entity"]),
         spec.get("params"),
         page_size=spec.get("page_size"),
@@ -87,3 +106,5 @@ SUBSCRIBERS.register("jsonl", FileSourceSchema, lambda spec, wiring, where: Json
 SUBSCRIBERS.register("csv", CsvSubscriberSchema, lambda spec, wiring, where: CsvFile(
     wiring.root / spec["path"], spec.get("delimiter") or ",", _encoding(spec)))
 SUBSCRIBERS.register("stdin", StdinSubscriberSchema, lambda spec, wiring, where: Stdin(spec.get("format", "jsonl")))
+SUBSCRIBERS.register("trigger", TriggerSubscriberSchema, lambda spec, wiring, where: build_trigger(
+    spec, _client(spec, wiring, where), wiring.catalog, where))
