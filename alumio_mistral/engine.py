@@ -14,16 +14,20 @@ to the real store and nothing that creates, changes or deletes goes on the wire.
 
 from __future__ import annotations
 
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alumio_mistral.batch.publisher import BatchPublisher
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.incoming import chosen_incomings, routed_outgoings
 from alumio_mistral.outgoing import OutgoingStats, error_record
+from alumio_mistral.reconify.project import delivering
 from alumio_mistral.runtime import Runtime
 from alumio_mistral.secrets import redact_value
 from alumio_mistral.subscribers import build_subscriber
@@ -135,8 +139,9 @@ def run(
     if dry_run:
         return _dry_run(target, incoming_names, chosen_outgoings)
     started = time.monotonic()
-    incoming_stats = target.read(incoming_names, progress=progress)
-    stats = publish(target, outgoing=chosen_outgoings, progress=progress)
+    with delivering(project, target.store):
+        incoming_stats = target.read(incoming_names, progress=progress)
+        stats = publish(target, outgoing=chosen_outgoings, progress=progress)
     stats.read, stats.created = incoming_stats.read, incoming_stats.created
     stats.read_failed = incoming_stats.failed
     stats.failures[:0] = [{"incoming": f.incoming, "origin": f.origin, "message": f.message}
@@ -152,9 +157,11 @@ def publish(
     task_ids: Iterable[int] | None = None,
     dry_run: bool = False,
     progress: Any = None,
+    stop: threading.Event | None = None,
 ) -> RunStats:
     """Publish pending tasks; with ``task_ids``, only those tasks (other pending tasks of
-    their outgoings stay ``new``).
+    their outgoings stay ``new``). Once ``stop`` is set nothing more is claimed (``serve`` and
+    ``worker`` on a signal): the tasks in flight finish, the others stay ``new``.
 
     ``tasks retry`` requeues tasks, then calls this with their ids.
     """
@@ -175,11 +182,25 @@ def publish(
         return _plan(runtime, names, RunStats(), only=owned)
     stats = RunStats()
     for name in names:
-        worker = runtime.outgoing(name)
+        if stop is not None and stop.is_set():
+            break
+        worker = _publisher(runtime, name, progress)
         stats.absorb(name, worker.publish(store, on_finish=progress.add if progress is not None else None,
-                                          task_ids=None if owned is None else owned[name]))
+                                          task_ids=None if owned is None else owned[name], stop=stop))
     stats.duration = time.monotonic() - started
     return stats
+
+
+def _publisher(runtime: Runtime, name: str, progress: Any) -> Any:
+    """The outgoing's direct loop, or for ``mode: batch`` its Batch API publisher (which prints
+    each job's progress where the run shows its own)."""
+    outgoing = runtime.outgoing(name)
+    config = runtime.project.outgoing[name]
+    if config.mode != "batch":
+        return outgoing
+    report = None if progress is None else (lambda line: print(line, file=sys.stderr))
+    return BatchPublisher(outgoing, config, runtime.clients[str(config.publisher.get("client", "mistral"))],
+                          report=report)
 
 
 def _dry_run(runtime: Runtime, incoming: list[str] | None, outgoing: list[str]) -> RunStats:

@@ -37,7 +37,23 @@ def cross_check(raw: Mapping[str, Any], valid: Mapping[str, Any], catalog: Catal
             if isinstance(outgoing.get(key), dict):
                 checker.target(outgoing[key], f"outgoing.{name}.{key}", reads=False)
     checker.routes(valid.get("routes", []))
+    checker.findings += _webhook_paths(valid)
     return checker.findings
+
+
+def _webhook_paths(valid: Mapping[str, Any]) -> list[Finding]:
+    """Each webhook path is one incoming's: ``serve`` routes a post by its path alone."""
+    findings: list[Finding] = []
+    owners: dict[str, str] = {}
+    for name, incoming in valid.get("incoming", {}).items():
+        subscriber = incoming.get("subscriber")
+        if not isinstance(subscriber, dict) or subscriber.get("type") != "webhook" or "path" not in subscriber:
+            continue
+        owner = owners.setdefault(subscriber["path"], name)
+        if owner != name:
+            findings.append((f"incoming.{name}.subscriber.path",
+                             f"{subscriber['path']} is already the path of incoming {owner!r}"))
+    return findings
 
 
 def missing_files(valid: Mapping[str, Any], root: Path) -> list[Finding]:
@@ -46,6 +62,8 @@ def missing_files(valid: Mapping[str, Any], root: Path) -> list[Finding]:
     for name, incoming in valid.get("incoming", {}).items():
         subscriber = incoming.get("subscriber")
         if incoming.get("disabled") or not isinstance(subscriber, dict) or "path" not in subscriber:
+            continue
+        if subscriber.get("type") == "webhook":  # its path is where serve listens, not a file
             continue
         path = f"incoming.{name}.subscriber.path"
         try:

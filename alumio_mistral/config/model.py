@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.http import ClientConfig
+from alumio_mistral.schedule import Schedule
 from alumio_mistral.tasks.store import DEFAULT_LEASE_SECONDS
 
 DedupPolicy = Literal["always", "new", "changed"]
@@ -27,6 +28,8 @@ class IncomingConfig:
     #: pattern to the field that identifies an entity (for de-duplication and task records)
     identity: str = "id"
     dedup: DedupPolicy = "always"
+    #: when ``serve`` polls it (``None``: only when a command runs it)
+    schedule: Schedule | None = None
     description: str = ""
     disabled: bool = False
 
@@ -43,6 +46,8 @@ class OutgoingConfig:
     then: dict[str, Any] | None = None
     failure: dict[str, Any] = field(default_factory=lambda: {"policy": "retry", "attempts": 3, "backoff": 1.0})
     concurrency: int = 1
+    #: when ``serve`` drains it (``None``: only ``run`` and ``worker`` publish it)
+    schedule: Schedule | None = None
     description: str = ""
     disabled: bool = False
 

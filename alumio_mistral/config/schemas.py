@@ -22,6 +22,7 @@ from alumio_mistral.http.prototypes import (
     credential_problem,
 )
 from alumio_mistral.publishers.kinds import PUBLISHERS
+from alumio_mistral.schedule import Schedule, ScheduleError
 from alumio_mistral.subscribers.kinds import SUBSCRIBERS
 from alumio_mistral.tasks.store import DEDUP_POLICIES, DEFAULT_LEASE_SECONDS, LEASE_BOUNDS
 from alumio_mistral.tasks.urls import is_postgres_url
@@ -51,6 +52,16 @@ def _credential(*, spaces_allowed: bool = False) -> Callable[[str], None]:
             raise ValidationError(problem)
 
     return check
+
+
+class ScheduleField(fields.Field):
+    """``schedule:``: a duration, a cron expression, or ``{every: 30s}`` / ``{cron: ..., timezone: ...}``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Schedule:
+        try:
+            return Schedule.from_config(value)
+        except ScheduleError as error:
+            raise ValidationError(str(error)) from None
 
 
 def _pipeline() -> fields.List:
@@ -126,6 +137,7 @@ class IncomingSchema(DescribedSchema):
     entity_transformers = _pipeline()
     identity = fields.String(load_default="id", validate=Length(min=1))
     dedup = fields.String(load_default="always", validate=OneOf(DEDUP_POLICIES))
+    schedule = ScheduleField(load_default=None, allow_none=True)
 
 
 class FailureSchema(StrictSchema):
@@ -141,6 +153,7 @@ class OutgoingSchema(DescribedSchema):
     then = TypedNested(PUBLISHERS.schemas, infer=_mistral_if_entity, load_default=None, allow_none=True)
     failure = fields.Nested(FailureSchema, load_default=lambda: FailureSchema().load({}))
     concurrency = bounded_int(1, MAX_CONCURRENCY, load_default=1)
+    schedule = ScheduleField(load_default=None, allow_none=True)
 
 
 class RouteSchema(DescribedSchema):

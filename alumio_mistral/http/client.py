@@ -12,7 +12,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple
 from urllib.parse import quote, unquote, urlencode, urljoin
 
 import requests
@@ -55,6 +55,10 @@ class ParameterError(AlumioError):
     """A call that cannot be built: a path parameter missing for the entity's template."""
 
 
+#: see :attr:`Client.observers`
+Observer = Callable[[str, Optional[int], float, Tuple[Optional[int], ...]], None]
+
+
 class Client:
     """A configured connection to one service (Mistral, the sandbox, or any REST API)."""
 
@@ -79,6 +83,9 @@ class Client:
         adapter = PolicyAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+        #: called after every request as ``(client, status or None, seconds, retried statuses)``:
+        #: ``serve`` counts requests, retries and 429s with it; an observer must not raise
+        self.observers: list[Observer] = []
 
     # -- properties -------------------------------------------------------------------------
 
@@ -252,6 +259,7 @@ class Client:
                 )
         except requests.RequestException as error:
             log.debug("%s %s failed: %s", method, url, error)
+            self._observe(None, started, ())
             if isinstance(error, _NO_ANSWER):
                 self._breaker.failed()
             else:
@@ -264,6 +272,7 @@ class Client:
             "%s %s -> %s in %.0f ms", method, response.url, response.status_code,
             (time.monotonic() - started) * 1000,
         )
+        self._observe(response.status_code, started, _retried(response))
         if response.status_code >= 500:
             self._breaker.failed()
         else:
@@ -277,6 +286,11 @@ class Client:
             read_content(response, entity)
         return response
 
+    def _observe(self, status: int | None, started: float, retried: tuple[int | None, ...]) -> None:
+        elapsed = time.monotonic() - started
+        for observer in self.observers:
+            observer(self.config.name, status, elapsed, retried)
+
     # -- lifetime ----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -288,6 +302,12 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _retried(response: requests.Response) -> tuple[int | None, ...]:
+    """The statuses of the attempts urllib3 retried before this answer (None: no answer)."""
+    retries = getattr(response.raw, "retries", None)
+    return tuple(attempt.status for attempt in getattr(retries, "history", None) or ())
 
 
 def fill_path(entity: Entity, values: Mapping[str, Any]) -> str:
