@@ -233,9 +233,11 @@ class Outgoing:
         *,
         on_finish: Callable[[str], None] | None = None,
         task_ids: Iterable[int] | None = None,
+        stop: threading.Event | None = None,
     ) -> OutgoingStats:
         """Publish every ``new`` task of this outgoing (only those of ``task_ids`` when given),
-        ``concurrency`` at a time.
+        ``concurrency`` at a time; once ``stop`` is set nothing more is claimed and the pass
+        ends when the tasks in flight have finished (a graceful shutdown).
 
         A task is claimed only when a worker is free for it, so a crash leaves at most
         ``concurrency`` tasks in ``processing`` and one slow request never idles the others.
@@ -249,6 +251,7 @@ class Outgoing:
             max_workers=self.concurrency, thread_name_prefix=f"out-{self.name}"
         ) as pool:
             while more or running:
+                more = more and not (stop is not None and stop.is_set())
                 if more and len(running) < self.concurrency:
                     claimed, more = self._claim(store, self.concurrency - len(running), worker, waiting)
                     heartbeat.hold(task.id for task in claimed)

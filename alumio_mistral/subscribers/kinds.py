@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from marshmallow import ValidationError, fields
-from marshmallow.validate import Length, OneOf
+from marshmallow import ValidationError, fields, validates_schema
+from marshmallow.validate import Length, OneOf, Regexp
 
 from alumio_mistral.kinds import Registry, Wiring
 from alumio_mistral.schema import MAX_COUNT, MAX_PAGE_SIZE, HttpMethod, TypedSchema, bounded_int
@@ -17,6 +17,7 @@ from alumio_mistral.subscribers.base import Subscriber
 from alumio_mistral.subscribers.files import DEFAULT_ENCODING, CsvFile, JsonFile, JsonlFile, Stdin
 from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
 from alumio_mistral.subscribers.triggers import TRIGGERS, build_trigger
+from alumio_mistral.webhooks import DEFAULT_MAX_BYTES, DEFAULT_SIGNATURE_HEADER
 
 SUBSCRIBERS: Registry[Subscriber] = Registry("subscriber", SubscriberError)
 
@@ -57,6 +58,34 @@ class CsvSubscriberSchema(FileSourceSchema):
 
 class StdinSubscriberSchema(TypedSchema):
     format = fields.String(load_default="jsonl", validate=OneOf(("jsonl", "json")))
+
+
+#: the largest body a webhook may accept: events, not bulk files (those are file incomings)
+MAX_WEBHOOK_BYTES = 64 * 1024 * 1024
+
+
+class WebhookSubscriberSchema(TypedSchema):
+    """A webhook incoming: ``serve`` listens on ``path``; a post must carry the HMAC-SHA256
+    ``signature_header`` of ``secret`` or the bearer ``token`` (one of them is required)."""
+
+    #: under /hooks/, so a webhook never shadows /healthz, /metrics or the pages of ``serve``
+    path = fields.String(required=True, validate=Regexp(
+        r"/hooks/[A-Za-z0-9._~/-]+\Z", error="expected a path under /hooks/, like /hooks/tickets"))
+    secret = fields.String(validate=Length(min=16, error="a shared secret has at least {min} characters"))
+    token = fields.String(validate=Length(min=16, error="a bearer token has at least {min} characters"))
+    signature_header = fields.String(load_default=DEFAULT_SIGNATURE_HEADER,
+                                     validate=Regexp(r"[A-Za-z0-9-]+\Z", error="expected an HTTP header name"))
+    max_bytes = bounded_int(1, MAX_WEBHOOK_BYTES, load_default=DEFAULT_MAX_BYTES)
+
+    @validates_schema
+    def _a_proof(self, data: Mapping[str, Any], **_: Any) -> None:
+        if not data.get("secret") and not data.get("token"):
+            raise ValidationError("a webhook needs a `secret` (signed posts) or a `token` (bearer), or both", "secret")
+
+
+def _webhook(spec: Mapping[str, Any], wiring: Wiring, where: str) -> Subscriber:
+    """Nothing to read: a webhook's entities are posted to ``serve``, which stores them itself."""
+    raise SubscriberError(f"{where}: a webhook incoming is fed by `serve` (posts to {spec['path']}), not read")
 
 
 class TriggerSubscriberSchema(TypedSchema):
@@ -106,5 +135,6 @@ SUBSCRIBERS.register("jsonl", FileSourceSchema, lambda spec, wiring, where: Json
 SUBSCRIBERS.register("csv", CsvSubscriberSchema, lambda spec, wiring, where: CsvFile(
     wiring.root / spec["path"], spec.get("delimiter") or ",", _encoding(spec)))
 SUBSCRIBERS.register("stdin", StdinSubscriberSchema, lambda spec, wiring, where: Stdin(spec.get("format", "jsonl")))
+SUBSCRIBERS.register("webhook", WebhookSubscriberSchema, _webhook)
 SUBSCRIBERS.register("trigger", TriggerSubscriberSchema, lambda spec, wiring, where: build_trigger(
     spec, _client(spec, wiring, where), wiring.catalog, where))
