@@ -25,6 +25,9 @@ COMMANDS: dict[str, str] = {
     "run": "alumio_mistral.cli.run:run",
     "transform": "alumio_mistral.cli.transform:transform",
     "sandbox": "alumio_mistral.cli.sandbox:sandbox",
+    "serve": "alumio_mistral.cli.serve:serve",
+    "worker": "alumio_mistral.cli.worker:worker",
+    "status": "alumio_mistral.cli.status:status",
 }
 
 

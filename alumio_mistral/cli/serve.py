@@ -1,0 +1,61 @@
+"""``alumio-mistral serve PROJECT``: schedules, webhooks, /healthz and /metrics until a signal."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from alumio_mistral.cli.output import echo_json, fail
+
+
+@click.command()
+@click.argument("project", type=click.Path(exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback is reachable by others (a warning says so).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: a free one).")
+@click.option("--once", is_flag=True, help="Run every due schedule one time and exit (for cron); no HTTP.")
+@click.option("--grace", default=30.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="Seconds the work in flight gets to finish after SIGTERM/SIGINT.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the runs as JSON.")
+def serve(project: str, host: str, port: int, once: bool, grace: float, as_json: bool) -> None:
+    """Run PROJECT's schedules and webhooks, with /healthz and /metrics, until SIGTERM/SIGINT.
+
+    On the first signal nothing more is claimed and the work in flight gets --grace seconds,
+    then it exits 0 (1 when work was still running: its leases lapse and the next start
+    resumes it); a second signal exits at once. Several serve processes on one store run each
+    scheduled tick once.
+    """
+    from alumio_mistral.cli.project import load_for_sending
+    from alumio_mistral.runtime import Runtime
+    from alumio_mistral.service.lifecycle import run_until_signal
+    from alumio_mistral.service.serve import Service, is_loopback
+
+    loaded = load_for_sending(project)
+    if not once and not is_loopback(host):
+        click.echo(f"warning: serving on {host}: webhooks, /healthz and /metrics are reachable from other"
+                   " machines (webhooks still check their secret or token)", err=True)
+    runtime = Runtime(loaded)
+    try:
+        if once:
+            import threading
+
+            runs = Service(runtime, threading.Event()).run_once()
+            if as_json:
+                echo_json([{"job": run.job, "tick": run.tick, "ok": run.ok, "duration": run.duration,
+                            "summary": run.summary, "error": run.error} for run in runs])
+            else:
+                for run in runs:
+                    click.echo(f"{run.job}: {'ok' if run.ok else 'failed: ' + str(run.error)}"
+                               f" in {run.duration or 0:.1f}s", err=True)
+            if not all(run.ok for run in runs):
+                fail(f"{sum(not run.ok for run in runs)} scheduled run(s) failed")
+            return
+        code = run_until_signal(lambda stop: Service(runtime, stop).start(host, port), grace=grace, what="serve")
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error}")
+    if code:
+        sys.stderr.flush()
+        os._exit(code)  # threads still working are left to their lapsing leases
+    runtime.close()
