@@ -13,7 +13,9 @@ from marshmallow.validate import Length, OneOf, Regexp
 
 from alumio_mistral.kinds import Registry, Wiring
 from alumio_mistral.schema import MAX_COUNT, MAX_PAGE_SIZE, HttpMethod, TypedSchema, bounded_int
+from alumio_mistral.durations import DurationError, parse_duration
 from alumio_mistral.subscribers.base import Subscriber
+from alumio_mistral.subscribers.batch_job import BatchJobSubscriber
 from alumio_mistral.subscribers.files import DEFAULT_ENCODING, CsvFile, JsonFile, JsonlFile, Stdin
 from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
 from alumio_mistral.subscribers.triggers import TRIGGERS, build_trigger
@@ -102,6 +104,24 @@ class TriggerSubscriberSchema(TypedSchema):
     page_size = bounded_int(1, MAX_PAGE_SIZE)
 
 
+def _duration(value: Any) -> None:
+    try:
+        parse_duration(value)
+    except DurationError as error:
+        raise ValidationError(str(error)) from None
+
+
+class BatchJobSubscriberSchema(TypedSchema):
+    """One batch job polled to a final status, then its result lines (``results: true``)."""
+
+    job_id = fields.String(required=True, validate=Length(min=1))
+    client = fields.String(load_default="mistral")
+    until = fields.String(load_default="terminal", validate=OneOf(("terminal",)))
+    every = fields.Raw(load_default="10s", validate=_duration)
+    deadline = fields.Raw(load_default="24h", validate=_duration)
+    results = fields.Boolean(load_default=False)
+
+
 def _client(spec: Mapping[str, Any], wiring: Wiring, where: str) -> Any:
     client_name = spec.get("client", "mistral")
     if client_name not in wiring.clients:
@@ -138,3 +158,6 @@ SUBSCRIBERS.register("stdin", StdinSubscriberSchema, lambda spec, wiring, where:
 SUBSCRIBERS.register("webhook", WebhookSubscriberSchema, _webhook)
 SUBSCRIBERS.register("trigger", TriggerSubscriberSchema, lambda spec, wiring, where: build_trigger(
     spec, _client(spec, wiring, where), wiring.catalog, where))
+SUBSCRIBERS.register("batch-job", BatchJobSubscriberSchema, lambda spec, wiring, where: BatchJobSubscriber(
+    _client(spec, wiring, where), spec["job_id"], every=parse_duration(spec["every"]),
+    deadline=parse_duration(spec["deadline"]), results=spec["results"]))
