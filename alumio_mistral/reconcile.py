@@ -6,6 +6,11 @@ us look, ``tasks reconcile`` finds out: before the request left, the outgoing re
 to look for (:func:`facts`, kept in the task's review record as ``look``), and the lookup of its
 operation reads the server. One small class per way of looking, chosen by :func:`lookup_for`;
 an operation without one stays in ``review`` for a person.
+
+Not finding the effect proves nothing while the server may still be working on the request:
+our client gives up on an answer (a read timeout) long before a slow server gives up on the
+work. So "absent" is only said once the send is older than a settle window
+(:func:`settle_seconds`); until then the verdict is "unknown", with when to look again.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Protocol
 
 from alumio_mistral.catalog import Catalog
-from alumio_mistral.http import Client
+from alumio_mistral.http import Client, ClientConfig
 from alumio_mistral.http.errors import NotFoundError
 from alumio_mistral.publishers import PlannedCall
 from alumio_mistral.secrets import MASK
@@ -28,6 +33,8 @@ LANDED, ABSENT, UNKNOWN = "landed", "absent", "unknown"
 CLOCK_SLACK = timedelta(minutes=10)
 #: list pages read at most while looking (a lookup is a check, not a crawl)
 MAX_PAGES = 20
+#: how long a server may go on working on a request after our client stopped waiting for it
+SERVER_GRACE = 60.0
 
 
 @dataclass(frozen=True)
@@ -139,8 +146,22 @@ def facts(operation: str, lookup: Lookup, planned: PlannedCall, client: str) -> 
             "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **found}
 
 
-def look(recorded: Mapping[str, Any] | None, clients: Mapping[str, Client], catalog: Catalog) -> Finding:
-    """Decide from the facts a review record keeps (its ``look``) whether the send landed."""
+def settle_seconds(config: ClientConfig) -> float:
+    """How long after a send "not found" may mean "never landed", for a client so configured:
+    its longest try at one request (each attempt's timeouts and the waits between them, within
+    ``max_retry_wait``) and :data:`SERVER_GRACE` for the server to finish what it was handed."""
+    one_attempt = config.connect_timeout + config.read_timeout
+    trying = config.max_attempts * one_attempt + (config.max_attempts - 1) * config.backoff_max
+    return min(trying, config.max_retry_wait + one_attempt) + SERVER_GRACE
+
+
+def look(recorded: Mapping[str, Any] | None, clients: Mapping[str, Client], catalog: Catalog, *,
+         settle: float | None = None, now: datetime | None = None) -> Finding:
+    """Decide from the facts a review record keeps (its ``look``) whether the send landed.
+
+    ``settle``: seconds after the send before "not found" is taken for "absent" (by default
+    :func:`settle_seconds` of the send's client); ``now`` is for tests.
+    """
     if not recorded:
         return Finding(UNKNOWN, "nothing was recorded to look for this request with (its operation has no lookup)")
     if MASK in json.dumps(recorded):
@@ -154,8 +175,19 @@ def look(recorded: Mapping[str, Any] | None, clients: Mapping[str, Client], cata
     if client not in clients:
         return Finding(UNKNOWN, f"no client named {client!r} in the project any more")
     sent_at = recorded.get("sent_at")
-    since = datetime.fromisoformat(sent_at) - CLOCK_SLACK if isinstance(sent_at, str) else None
-    return lookup.look(clients[client], recorded, since)
+    sent = datetime.fromisoformat(sent_at) if isinstance(sent_at, str) else None
+    finding = lookup.look(clients[client], recorded, None if sent is None else sent - CLOCK_SLACK)
+    if finding.verdict != ABSENT:
+        return finding
+    if sent is None:
+        return Finding(UNKNOWN, "not found, but the time of the send was not recorded: the server may still be"
+                                " working on it; check by hand")
+    window = settle_seconds(clients[client].config) if settle is None else settle
+    settled = sent + timedelta(seconds=window)
+    if (now or datetime.now(timezone.utc)) < settled:
+        return Finding(UNKNOWN, f"not found yet, but the request left at {sent_at} and the server may still be"
+                                f" working on it; look again after {settled.isoformat(timespec='seconds')}")
+    return finding
 
 
 def _listed(client: Client, operation: str, query: Mapping[str, Any]) -> Iterator[Any]:

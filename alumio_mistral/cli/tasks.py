@@ -163,17 +163,31 @@ def resolve(project: str, task_ids: tuple[int, ...], status: str, note: str, as_
         click.echo(f"task {task.id}: {task.resolution['from']} -> {task.status}")
 
 
+def _settle(value: str | None) -> float | None:
+    from alumio_mistral.durations import DurationError, parse_duration
+
+    try:
+        return None if value is None else parse_duration(value, allow_zero=True)
+    except DurationError as error:
+        raise click.BadParameter(str(error), param_hint="--settle") from error
+
+
 @tasks.command("reconcile")
 @click.argument("project", type=click.Path(exists=True))
 @click.argument("task_ids", nargs=-1, type=int, metavar="[ID ...]")
+@click.option("--settle", metavar="DURATION", callback=lambda _ctx, _param, value: _settle(value),
+              help="How long after a send not finding it means it never landed (e.g. 90s, 10m; 0 when you"
+                   " know the server is done). Default: the client's longest try at the request (timeouts"
+                   " and waits of every attempt) plus 60s for the server to finish.")
 @click.option("--json", "as_json", is_flag=True, help="Print each decision as JSON.")
-def reconcile(project: str, task_ids: tuple[int, ...], as_json: bool) -> None:
+def reconcile(project: str, task_ids: tuple[int, ...], settle: float | None, as_json: bool) -> None:
     """Look on the server whether the requests of tasks in review landed, and settle them.
 
     For each review task (the IDs given, else all), where the operation allows looking (an
     upload: a file by name and size; a batch job: by its metadata; a delete: is the object
-    gone?): found, the task is processed with the object as its result; certainly absent, it
-    is failed (replayable with `tasks retry`); otherwise it stays in review with a note.
+    gone?): found, the task is processed with the object as its result; certainly absent (not
+    found once the send is older than the settle window), it is failed (replayable with
+    `tasks retry`); otherwise it stays in review with a note saying when to look again.
     Exits 3 when tasks are left in review.
     """
     from alumio_mistral import reconcile as lookups
@@ -192,7 +206,8 @@ def reconcile(project: str, task_ids: tuple[int, ...], as_json: bool) -> None:
         try:
             for task in chosen:
                 try:
-                    finding = lookups.look((task.last_error or {}).get("look"), clients, loaded.catalog)
+                    finding = lookups.look((task.last_error or {}).get("look"), clients, loaded.catalog,
+                                           settle=settle)
                 except ApiError as error:
                     finding = lookups.Finding(lookups.UNKNOWN, f"could not look: {error}")
                 status = {lookups.LANDED: "processed", lookups.ABSENT: "failed"}.get(finding.verdict, "review")

@@ -187,7 +187,11 @@ def test_reconcile_finds_landed_uploads_and_frees_absent_ones(tmp_path, monkeypa
                   match=[responses.matchers.query_param_matcher({"search": "landed.txt", "purpose": "batch"},
                                                                strict_match=False)])
     responses.get(FILES, json={"object": "list", "data": [], "total": 0})
-    result = invoke("tasks", "reconcile", str(folder))
+    early = invoke("tasks", "reconcile", str(folder), str(absent), "--json")  # it may still be on its way
+    assert early.exit_code == 3
+    [decision] = json.loads(early.output)
+    assert decision["status"] == "review" and "look again after" in decision["note"]
+    result = invoke("tasks", "reconcile", str(folder), "--settle", "0")
     assert result.exit_code == 0, result.output
     assert f"task {landed}: processed: found the file 'landed.txt' of 5 bytes" in result.output
     assert f"task {absent}: failed: no file 'absent.txt' of 5 bytes on the server" in result.output
