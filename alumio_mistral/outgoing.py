@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
@@ -40,6 +40,7 @@ from alumio_mistral.http.errors import (
     TransportError,
 )
 from alumio_mistral.publishers import PlannedCall, Publisher, build_publisher
+from alumio_mistral.reconify.interactions import Call, InteractionLog, now_ms
 from alumio_mistral.secrets import redact, redact_value
 from alumio_mistral.tasks import DEFAULT_LEASE_SECONDS, LeaseHeldError, Task, TaskStore, TaskStoreError, worker_id
 from alumio_mistral.transformers.context import TransformContext
@@ -90,6 +91,8 @@ class _Outcome:
     status: str
     result: Any = None
     error: dict[str, Any] | None = None
+    #: outbox messages written with the outcome (the interactions ``log:`` keeps)
+    outbox: tuple[tuple[str, Any], ...] = ()
 
 
 class _Sends:
@@ -100,6 +103,8 @@ class _Sends:
         self.landed: list[Any] = []
         #: the failure of an unsafe request after which the server may have acted
         self.uncertain: ApiError | None = None
+        #: every call of the publisher, timed, for the outgoing's ``log:``
+        self.calls: list[Call] = []
 
 
 class _Heartbeat:
@@ -195,6 +200,9 @@ class Outgoing:
         )
         self._client_name = str(config.publisher.get("client", "mistral"))
         self._lookup = reconcile.lookup_for(self._operation, project.catalog) if self._operation else None
+        self._log: InteractionLog | None = (
+            InteractionLog.for_outgoing(self.name, self._operation, config.log) if config.log else None
+        )
 
     @property
     def safe_to_repeat(self) -> bool:
@@ -290,11 +298,11 @@ class Outgoing:
     def _finish(self, store: TaskStore, task: Task, outcome: _Outcome, stats: OutgoingStats,
                 on_finish: Callable[[str], None] | None) -> None:
         # every answer is recorded here, and an answer may echo a secret (a webhook showing its headers)
-        outcome = _Outcome(outcome.status, redact_value(outcome.result), redact_value(outcome.error))
+        outcome = replace(outcome, result=redact_value(outcome.result), error=redact_value(outcome.error))
         if outcome.status == "new":
             store.release([task.id], task.claimed_by or "")
         else:
-            store.finish(task.id, outcome.status, result=outcome.result, error=outcome.error)
+            store.finish(task.id, outcome.status, result=outcome.result, error=outcome.error, outbox=outcome.outbox)
         if not self.safe_to_repeat:
             store.delete(SENT_NAMESPACE, str(task.id))
         if outcome.status == "new":
@@ -319,6 +327,12 @@ class Outgoing:
         unsafe request may have landed (or did, and a later step failed).
         """
         sends = _Sends()
+        outcome = self._outcome(store, task, sends)
+        if self._log is None or not sends.calls:
+            return outcome
+        return replace(outcome, outbox=self._log.entries(task.entity, sends.calls))
+
+    def _outcome(self, store: TaskStore, task: Task, sends: _Sends) -> _Outcome:
         try:
             requests = self._entity_pipeline.run(task.entity)
             if not requests:
@@ -352,7 +366,15 @@ class Outgoing:
     def _publish_one(self, store: TaskStore, task: Task, request: Any, sends: _Sends) -> list[Any]:
         if not self.safe_to_repeat:
             store.set(SENT_NAMESPACE, str(task.id), self._sent_mark(task, request))
-        response = self._send(self.publisher, request, sends)
+        started = now_ms()
+        try:
+            response = self._send(self.publisher, request, sends)
+        except CircuitOpenError:
+            raise  # nothing was sent
+        except Exception as error:
+            sends.calls.append(Call(request, error_record(error), started, now_ms()))
+            raise
+        sends.calls.append(Call(request, response, started, now_ms()))
         if response is None:
             return []
         kept = self._keep(task, request, response)

@@ -48,6 +48,8 @@ class OutgoingConfig:
     concurrency: int = 1
     #: when ``serve`` drains it (``None``: only ``run`` and ``worker`` publish it)
     schedule: Schedule | None = None
+    #: interaction logging of its chat or generate calls (``to: reconify|jsonl|http``)
+    log: dict[str, Any] | None = None
     description: str = ""
     disabled: bool = False
 

@@ -146,6 +146,34 @@ class FailureSchema(StrictSchema):
     backoff = bounded_float(0, MAX_TIMEOUT, load_default=1.0)
 
 
+#: where an outgoing's ``log:`` sends interactions, and the settings each sink needs
+LOG_SINKS: dict[str, tuple[str, ...]] = {"reconify": ("endpoint", "app_key", "api_key"), "jsonl": ("path",),
+                                         "http": ("url",)}
+
+
+class LogSchema(StrictSchema):
+    """``log:`` of an outgoing: every chat or generate call kept as an interaction (Reconify's shape)."""
+
+    to = fields.String(required=True, validate=OneOf(tuple(LOG_SINKS)))
+    endpoint = fields.String()
+    app_key = fields.String()
+    api_key = fields.String()
+    path = fields.String()
+    url = fields.String()
+    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    user = fields.Dict(keys=fields.String(validate=OneOf(
+        ("userId", "isAuthenticated", "firstName", "lastName", "email", "phone", "gender"))))
+    session = fields.String()
+    session_timeout = bounded_int(1, 24 * 60, load_default=10)
+    timeout = bounded_float(0, 300, above_low=True, load_default=10.0)
+
+    @validates_schema
+    def _sink_settings(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        missing = [name for name in LOG_SINKS.get(data.get("to", ""), ()) if not data.get(name)]
+        if missing:
+            raise ValidationError({name: [f"required when to is {data['to']}"] for name in missing})
+
+
 class OutgoingSchema(DescribedSchema):
     publisher = TypedNested(PUBLISHERS.schemas, infer=_mistral_if_entity, required=True)
     entity_transformers = _pipeline()
@@ -154,6 +182,7 @@ class OutgoingSchema(DescribedSchema):
     failure = fields.Nested(FailureSchema, load_default=lambda: FailureSchema().load({}))
     concurrency = bounded_int(1, MAX_CONCURRENCY, load_default=1)
     schedule = ScheduleField(load_default=None, allow_none=True)
+    log = fields.Nested(LogSchema, load_default=None, allow_none=True)
 
 
 class RouteSchema(DescribedSchema):

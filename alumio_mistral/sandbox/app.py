@@ -19,6 +19,7 @@ from waitress.channel import ClientDisconnected
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.sandbox import compute, sse
+from alumio_mistral.sandbox.reconify import TRACK_PATH, Tracker
 from alumio_mistral.sandbox.clock import Clock
 from alumio_mistral.sandbox.faults import Decision, Faults
 from alumio_mistral.sandbox.responses import Builder, wav_bytes
@@ -27,6 +28,7 @@ from alumio_mistral.sandbox.state.agents import Agents
 from alumio_mistral.sandbox.state.batch import Batches
 from alumio_mistral.sandbox.state.conversations import Conversations
 from alumio_mistral.sandbox.state.files import Files
+from alumio_mistral.sandbox.state.fine_tuning import FineTuningJobs
 from alumio_mistral.sandbox.state.libraries import Libraries
 from alumio_mistral.sandbox.state.models import Models
 from alumio_mistral.sandbox.state.registry import Registry
@@ -90,10 +92,11 @@ class SandboxApp:
         families = [Models(self.ctx), self.files, Batches(self.ctx, self.files, self.answer, self.batch_step), agents,
                     Conversations(self.ctx, agents), Libraries(self.ctx), Transcriptions(self.ctx, self.files),
                     Workflows(self.ctx), Registry(self.ctx, "prompts", "Prompt", ("title", "description")),
-                    Registry(self.ctx, "skills", "Skill")]
+                    Registry(self.ctx, "skills", "Skill"), FineTuningJobs(self.ctx)]
         self.handlers: dict[str, Handler] = {name: self._compute(name) for name in compute.BY_ENTITY}
         for family in families:
             self.handlers.update(family.handlers())
+        self.tracker = Tracker()
         with self._counts_lock:
             self._counts.clear()
 
@@ -109,6 +112,8 @@ class SandboxApp:
         request = Request.from_environ(environ)
         if request.path.startswith(CONTROL_PREFIX):
             reply = self._control(request)
+        elif request.path == TRACK_PATH and request.method == "POST":
+            reply = self._track(request)
         else:
             reply = self._serve(request)
         body = reply.body
@@ -121,6 +126,8 @@ class SandboxApp:
     def _control(self, request: Request) -> Reply:
         if request.path == CONTROL_PREFIX + "requests" and request.method == "GET":
             return json_reply(200, self.counts())
+        if request.path == CONTROL_PREFIX + "reconify" and request.method == "GET":
+            return json_reply(200, self.tracker.received())
         if request.path == CONTROL_PREFIX + "reset" and request.method == "POST":
             self.reset()
             return json_reply(200, {"reset": True})
@@ -163,6 +170,16 @@ class SandboxApp:
             self._count(f"{entity.method} {entity.path}", entity.name, "dropped")
             raise DroppedConnection(request.path)
         self._count(f"{entity.method} {entity.path}", entity.name, f"status {reply.status}")
+        return reply
+
+    def _track(self, request: Request) -> Reply:
+        """Reconify's tracking endpoint, with the same fault injection as the API."""
+        decision = self.faults.decide(request.path, "reconify.track", self.clock, self.seed) if self.faults else None
+        reply = self._faulted(decision) or self.tracker.track(request)
+        if decision is not None and decision.drop:
+            self._count("POST /track", "dropped")
+            raise DroppedConnection(request.path)
+        self._count("POST /track", f"status {reply.status}")
         return reply
 
     def _variant(self, entity: Entity, request: Request) -> Entity:

@@ -1,0 +1,113 @@
+"""Interaction logging over loopback: chat calls of an outgoing become Reconify events in the
+outbox, written with the task's outcome and delivered to the sandbox's ``/track`` without keys
+ever stored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from alumio_mistral import engine
+from alumio_mistral.config import load_project
+from alumio_mistral.reconify import deliver_due
+from alumio_mistral.reconify.project import project_sinks
+from alumio_mistral.tasks import SqliteTaskStore
+
+pytestmark = pytest.mark.e2e
+
+APP_KEY, API_KEY = "app-KEY-3f9d1c", "api-KEY-77ab20"
+TOP_KEYS = {"reconify", "timestamps", "session", "sessionTimeout", "user", "request", "response"}
+
+
+def _project(folder: Path, sandbox, *, stream: bool = False, endpoint: str | None = None) -> Path:
+    folder.mkdir(exist_ok=True)
+    rows = [{"id": n, "ticket": f"T{n}", "subject": f"printer {n} jams", "customer": {"id": f"c{n}"}}
+            for n in range(3)]
+    (folder / "tickets.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    body = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "&{subject}"}],
+            "max_tokens": 8, **({"stream": True} if stream else {})}
+    document = {
+        "clients": {"mistral": {"base_uri": sandbox.base_uri, "api_key": "sandbox-key"}},
+        "incoming": {"tickets": {"subscriber": {"type": "jsonl", "path": "tickets.jsonl"}}},
+        "outgoing": {"triage": {
+            "publisher": {"entity": "chat.complete"},
+            "entity_transformers": [{"type": "set", "path": "@", "value": body}],
+            "log": {"to": "reconify", "endpoint": endpoint or sandbox.base_uri + "/track",
+                    "app_key": "${RECONIFY_APP_KEY}", "api_key": "${RECONIFY_API_KEY}",
+                    "user": {"userId": "&{customer.id}", "isAuthenticated": True},
+                    "session": "&{ticket}", "session_timeout": 15},
+        }},
+        "routes": [{"incoming": "tickets", "outgoing": "triage"}],
+    }
+    (folder / "alumio.yaml").write_text(yaml.safe_dump(document))
+    return folder
+
+
+ENVIRON = {"RECONIFY_APP_KEY": APP_KEY, "RECONIFY_API_KEY": API_KEY}
+
+
+def _received(sandbox) -> list[dict]:
+    return requests.get(sandbox.base_uri + "/_sandbox/reconify", timeout=5).json()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "chat-stream"])
+def test_each_chat_call_is_one_reconify_event(tmp_path, mistral_sandbox, stream):
+    folder = _project(tmp_path / "p", mistral_sandbox, stream=stream)
+    stats = engine.run(load_project(folder, environ=ENVIRON))
+    assert stats.failed == 0, stats.failures
+    events = sorted(_received(mistral_sandbox), key=lambda e: e["session"])
+    assert len(events) == 3
+    with SqliteTaskStore(folder / ".alumio" / "tasks.db") as store:
+        tasks = store.list()
+        assert store.outbox_counts() == {"interactions:triage": {"pending": 0, "delivered": 3, "gave_up": 0}}
+    for n, (event, task) in enumerate(zip(events, tasks)):
+        assert set(event) == TOP_KEYS
+        assert event["reconify"] == {"format": "mistral", "type": "chat", "version": event["reconify"]["version"],
+                                     "appKey": "***", "apiKey": "***"}
+        assert 1_600_000_000_000 < event["timestamps"]["request"] <= event["timestamps"]["response"]
+        assert (event["session"], event["sessionTimeout"]) == (f"T{n}", 15)
+        assert event["user"] == {"userId": f"c{n}", "isAuthenticated": True}
+        assert event["request"]["messages"] == [{"role": "user", "content": f"printer {n} jams"}]
+        assert event["request"].get("stream", False) is stream
+        assert event["response"] == task.result  # the answer as received (assembled when streamed)
+
+
+def test_keys_are_posted_but_never_stored(tmp_path, mistral_sandbox):
+    folder = _project(tmp_path / "p", mistral_sandbox, endpoint="http://127.0.0.1:9/track")  # nobody listens
+    engine.run(load_project(folder, environ=ENVIRON))
+    database = b"".join(path.read_bytes() for path in (folder / ".alumio").glob("tasks.db*"))
+    assert APP_KEY.encode() not in database and API_KEY.encode() not in database
+    with SqliteTaskStore(folder / ".alumio" / "tasks.db") as store:
+        [pending] = {**store.outbox_counts()}.values()
+        assert pending["pending"] == 3  # the endpoint is down: kept for later
+        dumped = json.dumps([m.to_dict() for m in store.outbox_list()] + [t.to_dict() for t in store.list()])
+        assert APP_KEY not in dumped and API_KEY not in dumped
+        assert "connect" in (store.outbox_list()[0].last_error or "").lower() or store.outbox_list()[0].attempts >= 1
+
+
+def test_events_wait_for_the_endpoint_and_arrive_once(tmp_path, mistral_sandbox):
+    down = "http://127.0.0.1:9/track"
+    folder = _project(tmp_path / "p", mistral_sandbox, endpoint=down)
+    engine.run(load_project(folder, environ=ENVIRON))
+    assert _received(mistral_sandbox) == []
+    (folder / "alumio.yaml").write_text((folder / "alumio.yaml").read_text().replace(
+        down, mistral_sandbox.base_uri + "/track"))
+    project = load_project(folder, environ=ENVIRON)
+    with SqliteTaskStore(folder / ".alumio" / "tasks.db", clock=lambda: 4e9) as store:  # past every retry delay
+        stats = deliver_due(store, project_sinks(project))
+        assert stats.delivered == 3
+        assert deliver_due(store, project_sinks(project)).delivered == 0
+    assert len(_received(mistral_sandbox)) == 3
+
+
+def test_a_refused_event_is_kept_and_listed(tmp_path, mistral_sandbox):
+    folder = _project(tmp_path / "p", mistral_sandbox, endpoint=mistral_sandbox.base_uri + "/_sandbox/no-such")
+    engine.run(load_project(folder, environ=ENVIRON))  # the endpoint answers 404: permanent
+    with SqliteTaskStore(folder / ".alumio" / "tasks.db") as store:
+        kept = store.outbox_list(state="gave_up")
+    assert len(kept) == 3 and "HTTP 404" in kept[0].last_error
+    assert _received(mistral_sandbox) == []
