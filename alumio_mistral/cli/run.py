@@ -38,6 +38,9 @@ def _dry_summary(stats: Any) -> str:
 
 def _print_failures(stats: Any, limit: int = 20) -> None:
     for failure in stats.failures[:limit]:
+        if "origin" in failure:  # a row that could not be read: its file and line say where to look
+            click.echo(f"  incoming {failure.get('incoming')}: {failure['origin']}: {failure.get('message')}", err=True)
+            continue
         where = failure.get("outgoing") or failure.get("incoming") or ""
         task = f" task {failure['task']}" if "task" in failure else ""
         click.echo(f"  {where}{task}: {failure.get('type', 'error')}: {failure.get('message')}", err=True)

@@ -104,3 +104,10 @@ def test_incoming_run_reads_stdin(tmp_path: Path) -> None:
     (tmp_path / "alumio.yaml").write_text("incoming:\n  piped:\n    subscriber: {type: stdin, format: jsonl}\n")
     result = CliRunner().invoke(main, ["incoming", "run", str(tmp_path), "--json"], input='{"id": 1}\n{"id": 2}\n')
     assert result.exit_code == 0 and json.loads(result.output)["created"] == 2
+
+
+def test_run_names_the_file_and_line_of_a_bad_row(project: Path) -> None:
+    """Before: `run` printed "tickets: error: expected 2 fields", leaving the row to be hunted for."""
+    result = invoke("run", str(project))
+    assert result.exit_code == 1
+    assert f"incoming tickets: {project / 'tickets.csv'}:3: expected 2 fields" in result.output
