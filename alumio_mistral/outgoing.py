@@ -314,6 +314,10 @@ class Outgoing:
         if on_finish is not None:
             on_finish(outcome.status)
 
+    def requests_for(self, entity: Any) -> list[Any]:
+        """What the entity transformers make of ``entity``: the requests it would send."""
+        return self._entity_pipeline.run(entity)
+
     def plan(self, entity: Any) -> list[PlannedCall]:
         """The requests ``entity`` would cause, without sending anything (for ``--dry-run``)."""
         return [self.publisher.plan(request) for request in self._entity_pipeline.run(entity)]
@@ -377,6 +381,20 @@ class Outgoing:
         sends.calls.append(Call(request, response, started, now_ms()))
         if response is None:
             return []
+        return self._deliver(task, request, response, sends)
+
+    def answer_outcome(self, store: TaskStore, task: Task, request: Any, response: Any) -> _Outcome:
+        """How a task ends for an answer that came another way (a batch job's output line):
+        the response transformers and ``then`` target exactly as in direct mode."""
+        sends = _Sends()
+        try:
+            kept = self._deliver(task, request, response, sends)
+        except Exception as error:  # one task's failure must not stop the others
+            return self._failure(store, task, error, sends)
+        return _Outcome("processed", result=kept[0] if len(kept) == 1 else (kept or None))
+
+    def _deliver(self, task: Task, request: Any, response: Any, sends: _Sends) -> list[Any]:
+        """The response transformers, then the ``then`` target for each item kept."""
         kept = self._keep(task, request, response)
         if self.then is None:
             return kept

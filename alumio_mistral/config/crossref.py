@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from alumio_mistral.batch.limits import BATCH_ENDPOINTS
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.config.clients import DEFAULT_CLIENT
@@ -36,6 +37,8 @@ def cross_check(raw: Mapping[str, Any], valid: Mapping[str, Any], catalog: Catal
         for key in ("publisher", "then"):
             if isinstance(outgoing.get(key), dict):
                 checker.target(outgoing[key], f"outgoing.{name}.{key}", reads=False)
+        if outgoing.get("mode") == "batch":
+            checker.findings += _batchable(name, outgoing.get("publisher"), catalog)
     checker.routes(valid.get("routes", []))
     checker.findings += _webhook_paths(valid)
     return checker.findings
@@ -54,6 +57,21 @@ def _webhook_paths(valid: Mapping[str, Any]) -> list[Finding]:
             findings.append((f"incoming.{name}.subscriber.path",
                              f"{subscriber['path']} is already the path of incoming {owner!r}"))
     return findings
+
+
+def _batchable(name: str, publisher: Any, catalog: Catalog) -> list[Finding]:
+    """``mode: batch`` needs a Mistral operation the Batch API runs (matched by its path)."""
+    path = f"outgoing.{name}.mode"
+    if not isinstance(publisher, dict) or publisher.get("type", "mistral") != "mistral" or "entity" not in publisher:
+        return [(path, f"outgoing {name!r}: batch mode needs a Mistral publisher (an entity)")]
+    try:
+        entity = catalog.get(publisher["entity"])
+    except AlumioError:
+        return []  # the publisher's own check names the unknown entity
+    if entity.method == "POST" and entity.path in BATCH_ENDPOINTS:
+        return []
+    return [(path, f"outgoing {name!r}: {entity.name} ({entity.method} {entity.path}) is not an operation the"
+                   f" Batch API runs; batchable: {', '.join(sorted(BATCH_ENDPOINTS))}")]
 
 
 def missing_files(valid: Mapping[str, Any], root: Path) -> list[Finding]:

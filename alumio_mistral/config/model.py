@@ -46,6 +46,9 @@ class OutgoingConfig:
     then: dict[str, Any] | None = None
     failure: dict[str, Any] = field(default_factory=lambda: {"policy": "retry", "attempts": 3, "backoff": 1.0})
     concurrency: int = 1
+    #: ``direct`` (one request per task) or ``batch`` (Batch API jobs, set up by ``batch``)
+    mode: str = "direct"
+    batch: dict[str, Any] = field(default_factory=dict)
     #: when ``serve`` drains it (``None``: only ``run`` and ``worker`` publish it)
     schedule: Schedule | None = None
     #: interaction logging of its chat or generate calls (``to: reconify|jsonl|http``)

@@ -14,6 +14,7 @@ from marshmallow import ValidationError, fields, pre_load, validates_schema
 from marshmallow.validate import Length, OneOf, Regexp
 
 from alumio_mistral.schema import NamedMapping, StrictSchema, TypedNested, bounded_float, bounded_int
+from alumio_mistral.batch import limits as batch_limits
 from alumio_mistral.http.prototypes import (
     AUTH_KINDS,
     BREAKER_COOL_DOWN_MAX,
@@ -28,6 +29,7 @@ from alumio_mistral.tasks.store import DEDUP_POLICIES, DEFAULT_LEASE_SECONDS, LE
 from alumio_mistral.tasks.urls import is_postgres_url
 
 FAILURE_POLICIES = ("retry", "fail")
+OUTGOING_MODES = ("direct", "batch")
 
 #: upper bounds of the numeric settings: past them a value is a mistake (or an attack), not a choice
 MAX_TIMEOUT = 3600.0
@@ -174,6 +176,26 @@ class LogSchema(StrictSchema):
             raise ValidationError({name: [f"required when to is {data['to']}"] for name in missing})
 
 
+class BatchSchema(StrictSchema):
+    """``batch:`` of an outgoing in ``mode: batch``: how tasks are grouped into Batch API jobs."""
+
+    #: requests per job (a larger claim is split)
+    max_requests = bounded_int(1, batch_limits.MAX_FILE_REQUESTS, load_default=batch_limits.MAX_INLINE_REQUESTS)
+    #: bytes of one job's JSONL input; a single line over it fails its task alone
+    max_bytes = bounded_int(1, batch_limits.MAX_FILE_BYTES, load_default=100 * 1024 * 1024)
+    #: seconds one run polls its jobs; still running then, they are resumed by the next run
+    max_wait = bounded_float(0, batch_limits.MAX_WAIT, load_default=3600.0)
+    #: seconds between two polls of a job
+    poll_interval = bounded_float(0, MAX_TIMEOUT, load_default=10.0)
+    timeout_hours = bounded_int(*batch_limits.TIMEOUT_HOURS, load_default=batch_limits.DEFAULT_TIMEOUT_HOURS)
+    metadata = fields.Dict(
+        keys=fields.String(validate=Length(1, batch_limits.METADATA_KEY_LENGTH)),
+        values=fields.String(validate=Length(1, batch_limits.METADATA_VALUE_LENGTH)), load_default=dict,
+    )
+    #: jobs of fewer requests than this go inline (no file upload)
+    inline_below = bounded_int(0, batch_limits.MAX_INLINE_REQUESTS + 1, load_default=0)
+
+
 class OutgoingSchema(DescribedSchema):
     publisher = TypedNested(PUBLISHERS.schemas, infer=_mistral_if_entity, required=True)
     entity_transformers = _pipeline()
@@ -181,6 +203,9 @@ class OutgoingSchema(DescribedSchema):
     then = TypedNested(PUBLISHERS.schemas, infer=_mistral_if_entity, load_default=None, allow_none=True)
     failure = fields.Nested(FailureSchema, load_default=lambda: FailureSchema().load({}))
     concurrency = bounded_int(1, MAX_CONCURRENCY, load_default=1)
+    #: ``direct``: one request per task; ``batch``: Batch API jobs (a batchable operation only)
+    mode = fields.String(load_default="direct", validate=OneOf(OUTGOING_MODES))
+    batch = fields.Nested(BatchSchema, load_default=lambda: BatchSchema().load({}))
     schedule = ScheduleField(load_default=None, allow_none=True)
     log = fields.Nested(LogSchema, load_default=None, allow_none=True)
 
