@@ -28,9 +28,9 @@ from alumio_mistral.catalog import Catalog
 from alumio_mistral.subscribers.base import Record
 from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
 
-#: the final statuses of a batch or fine-tuning job that ``*.failed`` fires for by default
+#: the final statuses ``batch_job.failed`` and ``fine_tuning_job.failed`` fire for by default
 FAILED_STATUSES = ("FAILED", "TIMEOUT_EXCEEDED", "CANCELLED")
-SUCCEEDED_STATUSES = ("SUCCESS", "SUCCEEDED")
+FINE_TUNING_FAILED_STATUSES = ("FAILED", "FAILED_VALIDATION", "CANCELLED")
 #: the storage key of a trigger's state inside its incoming's namespace
 STATE_KEY = "state"
 
@@ -145,9 +145,9 @@ TRIGGERS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
     "fine_tuning_job.created": ("fine_tuning.jobs.list", lambda spec: NewItems("fine_tuning_job.created"),
                                 ("model",)),
     "fine_tuning_job.succeeded": ("fine_tuning.jobs.list", lambda spec: Transitions(
-        "fine_tuning_job.succeeded", spec.get("statuses") or SUCCEEDED_STATUSES), ("model",)),
+        "fine_tuning_job.succeeded", spec.get("statuses") or ("SUCCESS",)), ("model",)),
     "fine_tuning_job.failed": ("fine_tuning.jobs.list", lambda spec: Transitions(
-        "fine_tuning_job.failed", spec.get("statuses") or FAILED_STATUSES), ("model",)),
+        "fine_tuning_job.failed", spec.get("statuses") or FINE_TUNING_FAILED_STATUSES), ("model",)),
 }
 
 

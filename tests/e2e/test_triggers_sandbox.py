@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import responses
 
+from alumio_mistral.catalog import Catalog
 from alumio_mistral.config import load_project
 from alumio_mistral.http import Client, ClientConfig
 from alumio_mistral.http.errors import RETIRED_FINE_TUNING
@@ -180,3 +181,33 @@ def test_fine_tuning_trigger_against_the_live_retirement_stops_with_one_message(
     assert stats.failed == 1 and len(stats.failures) == 1
     assert RETIRED_FINE_TUNING in stats.failures[0].message
     assert sandbox.requests().get("fine_tuning.jobs.list", 0) - before == 1  # no retries
+
+
+FILE_ID = "00000000-0000-4000-8000-000000000001"
+OLDER_SPEC = Path(__file__).resolve().parents[3] / "shared" / "mistral" / "openapi-2026-07-06-with-fine-tuning.yaml"
+
+
+@pytest.mark.skipif(not OLDER_SPEC.exists(), reason="the older spec with the fine-tuning routes is not beside the checkout")
+def test_fine_tuning_job_triggers_against_a_sandbox_serving_the_older_routes(tmp_path: Path,
+                                                                           mistral_sandbox_factory, clock) -> None:
+    sandbox = mistral_sandbox_factory(spec_path=OLDER_SPEC, clock=clock)
+    folder = project(tmp_path / "p", sandbox.base_uri, created={"event": "fine_tuning_job.created"},
+                     succeeded={"event": "fine_tuning_job.succeeded"}, failed={"event": "fine_tuning_job.failed"})
+    folder.joinpath("alumio.yaml").write_text(folder.joinpath("alumio.yaml").read_text()[:-1] + f', "spec": "{OLDER_SPEC}"}}')
+    for name in ("created", "succeeded", "failed"):
+        assert poll(folder, name) == []
+    clock.sleep(2)
+    with Client(ClientConfig(base_uri=sandbox.base_uri, api_key=KEY), Catalog.load(OLDER_SPEC)) as client:
+        create = lambda files: client.call("fine_tuning.jobs.create", json={
+            "model": "open-mistral-7b", "hyperparameters": {"training_steps": 1}, "training_files": files}).json()
+        good, bad, stopped = create([{"file_id": FILE_ID}]), create([]), create([{"file_id": FILE_ID}])
+        client.call("fine_tuning.jobs.cancel", path_params={"job_id": stopped["id"]})
+        for job in (good, bad, stopped):
+            for _ in range(2):
+                client.call("fine_tuning.jobs.get", path_params={"job_id": job["id"]})
+    assert sorted(e["resource"]["id"] for e in poll(folder, "created")) == sorted(j["id"] for j in (good, bad, stopped))
+    assert [e["resource"]["id"] for e in poll(folder, "succeeded")] == [good["id"]]
+    assert sorted((e["resource"]["id"], e["resource"]["final_status"]) for e in poll(folder, "failed")) == sorted(
+        [(bad["id"], "FAILED_VALIDATION"), (stopped["id"], "CANCELLED")])
+    for name in ("created", "succeeded", "failed"):
+        assert poll(folder, name) == []

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence, TypeVar
 
 from alumio_mistral.sandbox.clock import Clock
-from alumio_mistral.sandbox.wire import Request
+from alumio_mistral.sandbox.wire import HttpError, Request, query_error
 
 Handler = Callable[[Request], Any]
 T = TypeVar("T")
@@ -45,6 +45,17 @@ def page_of(items: Sequence[T], request: Request, first_page: int = 0, default_s
     size = max(1, request.int_arg("page_size", default_size))
     start = max(0, page) * size
     return list(items[start : start + size])
+
+
+def created_after(request: Request) -> float | None:
+    """The ``created_after`` query of a job list as epoch seconds (``None`` when absent)."""
+    after = request.arg("created_after")
+    if not after:
+        return None
+    try:
+        return datetime.fromisoformat(after.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise HttpError(422, query_error("created_after", f"Input should be a valid datetime, got {after!r}"))
 
 
 def token_page(items: Sequence[T], request: Request, default_size: int = 100, *, token_name: str = "page_token",

@@ -10,12 +10,11 @@ endpoint runs.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, Callable
 
-from alumio_mistral.sandbox.state import Context, Handler, page_of
+from alumio_mistral.sandbox.state import Context, Handler, created_after, page_of
 from alumio_mistral.sandbox.state.files import Files
-from alumio_mistral.sandbox.wire import HttpError, Request, absent, error_body, lookup, query_error
+from alumio_mistral.sandbox.wire import HttpError, Request, absent, error_body, lookup
 
 #: (endpoint, body) -> (status code, response body), as the live endpoint answers
 Answer = Callable[[str, dict[str, Any]], tuple[int, Any]]
@@ -172,13 +171,9 @@ class Batches:
         for name in ("model", "agent_id"):
             if request.arg(name):
                 jobs = [j for j in jobs if j[name] == request.arg(name)]
-        after = request.arg("created_after")
-        if after:
-            try:
-                moment = datetime.fromisoformat(after.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                raise HttpError(422, query_error("created_after", f"Input should be a valid datetime, got {after!r}"))
-            jobs = [j for j in jobs if j["created_at"] >= moment]
+        after = created_after(request)
+        if after is not None:
+            jobs = [j for j in jobs if j["created_at"] >= after]
         jobs.sort(key=lambda j: j["created_at"], reverse=request.arg("order_by", "-created") == "-created")
         return {"object": "list", "data": [dict(j) for j in page_of(jobs, request)], "total": len(jobs)}
 
