@@ -226,16 +226,15 @@ def test_workers_share_the_tasks_and_survive_a_kill(tmp_path: Path, mistral_sand
     try:
         wait_for(lambda: statuses(folder).get("processed", 0) >= 150, 60, "a quarter of the tasks")
         os.kill(workers[0].pid, signal.SIGKILL)
-        wait_for(lambda: statuses(folder).get("processed", 0) + statuses(folder).get("review", 0) == 600,
-                 90, "every task to end")
+        wait_for(lambda: statuses(folder).get("processed", 0) == 600, 90, "every task to end")
     finally:
         for process in workers[1:]:
             process.send_signal(signal.SIGTERM)
         codes = [process.wait(timeout=30) for process in workers]
     assert codes[0] == -signal.SIGKILL and codes[1:] == [0, 0]
-    ended = statuses(folder)
-    # the killed worker's in-flight chat calls (not safe to repeat) wait for a person; none ran twice
-    assert ended.get("processed", 0) + ended.get("review", 0) == 600 and ended.get("review", 0) <= 4
+    assert statuses(folder) == {"processed": 600}
     rows = answered_rows(folder)
-    assert len(rows) == len(set(rows)) == ended["processed"]
-    assert chat_calls(sandbox) <= 600
+    assert sorted(rows) == sorted(f"r{n}" for n in range(600))  # each task ended once
+    # a chat completion is safe to repeat: the killed worker's calls in flight (at most its
+    # concurrency) were sent again once their leases lapsed; nothing else went twice
+    assert 600 <= chat_calls(sandbox) <= 604
