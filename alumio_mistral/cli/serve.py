@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import sys
+import threading
+from typing import Any
 
 import click
 
@@ -37,25 +37,26 @@ def serve(project: str, host: str, port: int, once: bool, grace: float, as_json:
         click.echo(f"warning: serving on {host}: webhooks, /healthz and /metrics are reachable from other"
                    " machines (webhooks still check their secret or token)", err=True)
     runtime = Runtime(loaded)
+    if once:
+        with runtime:
+            _run_once(Service(runtime, threading.Event()), as_json)
+        return
     try:
-        if once:
-            import threading
-
-            runs = Service(runtime, threading.Event()).run_once()
-            if as_json:
-                echo_json([{"job": run.job, "tick": run.tick, "ok": run.ok, "duration": run.duration,
-                            "summary": run.summary, "error": run.error} for run in runs])
-            else:
-                for run in runs:
-                    click.echo(f"{run.job}: {'ok' if run.ok else 'failed: ' + str(run.error)}"
-                               f" in {run.duration or 0:.1f}s", err=True)
-            if not all(run.ok for run in runs):
-                fail(f"{sum(not run.ok for run in runs)} scheduled run(s) failed")
-            return
-        code = run_until_signal(lambda stop: Service(runtime, stop).start(host, port), grace=grace, what="serve")
+        run_until_signal(lambda stop: Service(runtime, stop).start(host, port), grace=grace, what="serve",
+                         close=runtime.close)
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error}")
-    if code:
-        sys.stderr.flush()
-        os._exit(code)  # threads still working are left to their lapsing leases
-    runtime.close()
+
+
+def _run_once(service: Any, as_json: bool) -> None:
+    """``--once``: every due schedule one time; exit 1 when any run failed."""
+    runs = service.run_once()
+    if as_json:
+        echo_json([{"job": run.job, "tick": run.tick, "ok": run.ok, "duration": run.duration,
+                    "summary": run.summary, "error": run.error} for run in runs])
+    else:
+        for run in runs:
+            click.echo(f"{run.job}: {'ok' if run.ok else 'failed: ' + str(run.error)} in {run.duration or 0:.1f}s",
+                       err=True)
+    if not all(run.ok for run in runs):
+        fail(f"{sum(not run.ok for run in runs)} scheduled run(s) failed")

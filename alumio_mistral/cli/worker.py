@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import click
 
 from alumio_mistral.cli.output import run_or_fail
@@ -38,8 +35,4 @@ def worker(project: str, outgoing: tuple[str, ...], concurrency: int | None, gra
     if concurrency is not None:
         for name in outgoing or loaded.outgoing:
             runtime.outgoing(name).concurrency = concurrency
-    code = run_until_signal(lambda stop: drain(runtime, outgoing, stop), grace=grace, what="worker")
-    if code:
-        sys.stderr.flush()
-        os._exit(code)  # threads still working are left to their lapsing leases
-    runtime.close()
+    run_until_signal(lambda stop: drain(runtime, outgoing, stop), grace=grace, what="worker", close=runtime.close)

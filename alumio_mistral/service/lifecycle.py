@@ -30,9 +30,12 @@ POLL = 0.2
 Start = Callable[[threading.Event], Callable[[float], bool]]
 
 
-def run_until_signal(start: Start, *, grace: float, what: str) -> int:
+def run_until_signal(start: Start, *, grace: float, what: str, close: Callable[[], None]) -> int:
     """Run ``start``'s work until SIGTERM/SIGINT (or until the work sets the stop event itself),
-    then give it ``grace`` seconds; returns the exit code."""
+    then give it ``grace`` seconds; ``close`` releases what the work used once it ended.
+
+    Returns 0; when work is still running after the grace period the process leaves at once
+    with 1 (threads still sending would otherwise keep it alive)."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -50,11 +53,12 @@ def run_until_signal(start: Start, *, grace: float, what: str) -> int:
         while not stop.wait(POLL):
             pass
         if finish(grace):
+            close()
             print(f"{what}: stopped", file=sys.stderr, flush=True)
             return EXIT_CLEAN
         print(f"{what}: work still running after {grace:g}s: leaving it; its leases lapse and the next"
               " start resumes it", file=sys.stderr, flush=True)
-        return EXIT_UNFINISHED
+        os._exit(EXIT_UNFINISHED)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
