@@ -10,17 +10,23 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from marshmallow import ValidationError, fields, validates_schema
-from marshmallow.validate import Length
+from marshmallow.validate import Length, OneOf
 
 from alumio_mistral.http import Client
 from alumio_mistral.kinds import Registry, Wiring
 from alumio_mistral.publishers.base import Publisher
-from alumio_mistral.publishers.files import CsvPublisher, JsonArrayPublisher, JsonlPublisher
+from alumio_mistral.publishers.files import (
+    DEFAULT_BATCH_SIZE,
+    DURABILITIES,
+    CsvPublisher,
+    JsonArrayPublisher,
+    JsonlPublisher,
+)
 from alumio_mistral.publishers.http import HttpPublisher
 from alumio_mistral.publishers.mistral import MistralPublisher
 from alumio_mistral.publishers.request import PublishError
 from alumio_mistral.publishers.stdout import StdoutPublisher
-from alumio_mistral.schema import HttpMethod, NamedMapping, StrictSchema, TypedSchema
+from alumio_mistral.schema import HttpMethod, NamedMapping, StrictSchema, TypedSchema, bounded_int
 
 PUBLISHERS: Registry[Publisher] = Registry("publisher", PublishError)
 
@@ -77,7 +83,14 @@ class FileTargetSchema(TypedSchema):
     path = fields.String(required=True, validate=Length(min=1))
 
 
-class CsvPublisherSchema(FileTargetSchema):
+class AppendTargetSchema(FileTargetSchema):
+    """JSONL and CSV targets: when their records are fsynced (see publishers/files.py)."""
+
+    durability = fields.String(validate=OneOf(DURABILITIES))  # default: batch
+    batch_size = bounded_int(1, 100_000)  # default: DEFAULT_BATCH_SIZE records
+
+
+class CsvPublisherSchema(AppendTargetSchema):
     columns = fields.List(fields.String(), data_key="fields", attribute="fields", validate=Length(min=1))
     delimiter = fields.String(validate=Length(equal=1))
 
@@ -108,10 +121,11 @@ def _file_path(spec: Mapping[str, Any], wiring: Wiring, where: str) -> Any:
 
 PUBLISHERS.register("mistral", MistralPublisherSchema, _request)
 PUBLISHERS.register("http", HttpPublisherSchema, _request)
-PUBLISHERS.register("jsonl", FileTargetSchema, lambda spec, wiring, where: JsonlPublisher(
-    _file_path(spec, wiring, where)))
+PUBLISHERS.register("jsonl", AppendTargetSchema, lambda spec, wiring, where: JsonlPublisher(
+    _file_path(spec, wiring, where), spec.get("durability", "batch"), spec.get("batch_size", DEFAULT_BATCH_SIZE)))
 PUBLISHERS.register("json", FileTargetSchema, lambda spec, wiring, where: JsonArrayPublisher(
     _file_path(spec, wiring, where)))
 PUBLISHERS.register("csv", CsvPublisherSchema, lambda spec, wiring, where: CsvPublisher(
-    _file_path(spec, wiring, where), spec.get("fields"), spec.get("delimiter", ",")))
+    _file_path(spec, wiring, where), spec.get("fields"), spec.get("delimiter", ","),
+    spec.get("durability", "batch"), spec.get("batch_size", DEFAULT_BATCH_SIZE)))
 PUBLISHERS.register("stdout", TypedSchema, lambda spec, wiring, where: StdoutPublisher())

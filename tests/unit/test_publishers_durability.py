@@ -77,3 +77,31 @@ def test_a_dropped_target_syncs_what_it_wrote(tmp_path: Path, syncs: list[int]) 
     del target
     gc.collect()
     assert len(syncs) == 1
+
+
+def test_a_project_sets_a_targets_durability_and_batch(tmp_path: Path, syncs: list[int]) -> None:
+    from alumio_mistral import engine
+    from alumio_mistral.config import load_project
+
+    (tmp_path / "rows.jsonl").write_text("".join(f'{{"id": {n}}}\n' for n in range(5)))
+    (tmp_path / "alumio.yaml").write_text(
+        "incoming:\n  rows:\n    subscriber: {type: jsonl, path: rows.jsonl}\n"
+        "outgoing:\n  out:\n    publisher: {type: jsonl, path: out.jsonl, durability: task}\n"
+        "  batched:\n    publisher: {type: csv, path: out.csv, batch_size: 2}\n"
+        "routes:\n  - {incoming: rows, outgoing: [out, batched]}\n"
+    )
+    project = load_project(tmp_path, environ={})
+    assert engine.run(project).processed == 10
+    gc.collect()
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 5
+    assert len(syncs) >= 5 + 2  # a sync per JSONL record, one per two CSV rows
+
+
+def test_an_unknown_durability_in_a_project_names_the_setting(tmp_path: Path) -> None:
+    from alumio_mistral.config import load_project
+    from alumio_mistral.errors import AlumioError
+
+    (tmp_path / "alumio.yaml").write_text(
+        "outgoing:\n  out:\n    publisher: {type: jsonl, path: out.jsonl, durability: never}\n")
+    with pytest.raises(AlumioError, match="outgoing.out.publisher.durability"):
+        load_project(tmp_path, environ={})
