@@ -86,16 +86,46 @@ def _pipeline(target: str, arguments: dict[str, Any], library: Any, context: Any
     return library.compile(target, arguments, context, where=(target, ""))
 
 
-def read_entities(text: str) -> list[Any]:
-    """Entities from JSON (an array is several entities, anything else one) or JSON lines."""
+def read_entities(text: str, name: str) -> list[Any]:
+    """Entities from JSON (an array is several entities, anything else one) or JSON lines,
+    read and checked as an incoming reads and checks them (undecodable bytes, nesting too deep,
+    NaN); the first bad row, by ``name`` and line, is a usage error.
+
+    JSON lines when the whole text is not one document but its first line is one.
+    """
+    from alumio_mistral.subscribers.base import entity_problem
+    from alumio_mistral.subscribers.files import json_records, jsonl_records
+
+    records = list(json_records(text, name, None))
+    if any(record.error for record in records):
+        as_lines = list(jsonl_records(text.splitlines(), name))
+        if as_lines and as_lines[0].error is None:
+            records = as_lines
+    bad = [(record.origin, record.error or entity_problem(record.entity)) for record in records]
+    bad = [(origin, problem) for origin, problem in bad if problem]
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise click.BadParameter(f"{bad[0][0]}: {bad[0][1]}{more} (expected JSON, a JSON array or JSON lines)",
+                                 param_hint="--input")
+    return [record.entity for record in records]
+
+
+def _read_input(source: str) -> str:
+    """The text of ``--input`` (``-``: standard input), undecodable bytes marked as the file
+    sources mark them, so the row holding one is reported rather than a traceback."""
+    from alumio_mistral.subscribers.files import MARK_UNDECODABLE, open_text
+    from alumio_mistral.subscribers.mistral import SubscriberError
+
+    if source == "-":
+        raw = getattr(sys.stdin, "buffer", None)
+        return sys.stdin.read() if raw is None else raw.read().decode("utf-8", MARK_UNDECODABLE)
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as error:
-            raise click.BadParameter(f"input is neither JSON nor JSON lines: {error}", param_hint="--input") from None
-    return document if isinstance(document, list) else [document]
+        with open_text(Path(source)) as handle:
+            return handle.read()
+    except SubscriberError as error:
+        fail(f"cannot read --input {error}")
+    except OSError as error:
+        fail(f"cannot read --input {source}: {error.strerror or error}")
 
 
 def _compact(value: Any) -> str:
@@ -121,12 +151,7 @@ def preview(
     in-memory storage (a preview never changes the project's store); HTTP enrich steps call
     the project's clients for real.
     """
-    stream = sys.stdin if source == "-" else None
-    try:
-        text = stream.read() if stream else Path(source).read_text(encoding="utf-8")
-    except OSError as error:
-        fail(f"cannot read --input {source}: {error.strerror}")
-    entities = read_entities(text)
+    entities = read_entities(_read_input(source), "<stdin>" if source == "-" else source)
     clients = None
     try:
         library, context, clients = _library_and_context(project)

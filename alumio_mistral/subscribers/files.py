@@ -64,7 +64,9 @@ def _decoder(encoding: str) -> str:
     return "utf-8-sig" if codec == "utf-8" else encoding
 
 
-def _open(path: Path, encoding: str) -> TextIO:
+def open_text(path: Path, encoding: str = DEFAULT_ENCODING) -> TextIO:
+    """``path`` opened as every file source reads it: a UTF-8 byte order mark skipped, and
+    undecodable bytes marked for the row holding them to report (see :func:`_bad_bytes`)."""
     decoder = _decoder(encoding)
     try:
         return path.open("r", encoding=decoder, errors=MARK_UNDECODABLE, newline="")
@@ -138,7 +140,7 @@ class _FileSource:
         self.encoding = encoding
 
     def _open(self) -> TextIO:
-        return _open(self.path, self.encoding)
+        return open_text(self.path, self.encoding)
 
 
 class JsonlFile(_FileSource):

@@ -74,7 +74,7 @@ def test_config_errors_and_bad_input_exit_non_zero(tmp_path: Path) -> None:
     code, _, err = invoke("no/such-definition", "--input", "-", stdin="{}")
     assert code == 1 and "no transformer definition named 'no/such-definition'" in err
     code, _, err = invoke("mistral/chat-answer", "--input", "-", stdin="{nope")
-    assert code == 2 and "neither JSON nor JSON lines" in err
+    assert code == 2 and "<stdin>:1: invalid JSON" in err and "expected JSON, a JSON array or JSON lines" in err
 
 
 def test_project_definitions_and_saved_tests_with_diffs(tmp_path: Path) -> None:
@@ -97,3 +97,35 @@ def test_help_explains_the_positional_and_the_test_subcommand() -> None:
     assert code == 0 and "transform NAME_OR_FILE" in out and "transform test [NAME ...]" in out
     code, out, _ = invoke("preview", "--help")
     assert code == 0 and "--explain" in out
+
+
+def _preview_of(source: str, stdin: bytes | None = None) -> tuple[int, str, BaseException | None]:
+    result = CliRunner().invoke(main, ["transform", "mistral/chat-answer", "--input", source], input=stdin)
+    return result.exit_code, result.stderr, result.exception
+
+
+def test_hostile_input_files_are_clean_errors_naming_file_and_line(tmp_path: Path) -> None:
+    """Before: a 100,000-deep document and undecodable bytes were raw tracebacks."""
+    deep, lines, broken = tmp_path / "deep.json", tmp_path / "rows.jsonl", tmp_path / "broken.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    lines.write_bytes(b'{"a": 1}\n{"b": "caf\xe9"}\n')
+    broken.write_text('[\n  {"a": 1},\n  {"b": }\n]\n')
+    for path, expected in ((deep, f"{deep}: invalid JSON: nested far deeper"),
+                           (lines, f"{lines}:2: bytes that are not valid utf-8: 0xe9"),
+                           (broken, f"{broken}:3: invalid JSON: Expecting value")):
+        code, err, exception = _preview_of(str(path))
+        assert code == 2 and isinstance(exception, SystemExit), err
+        assert expected in err and "Traceback" not in err, err
+
+
+def test_undecodable_bytes_on_stdin_are_a_clean_error() -> None:
+    code, err, exception = _preview_of("-", stdin=b'{"b": "\xff\xfe"}\n')
+    assert code == 2 and isinstance(exception, SystemExit), err
+    assert "<stdin>[0]: at $.b: " in err and "Traceback" not in err, err
+
+
+def test_json_lines_and_json_documents_both_still_read(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("- {type: set, path: seen, value: true}\n")
+    for text in ('{"n": 1}\n\n{"n": 2}\n', '[{"n": 1}, {"n": 2}]', '{\n  "n": 1\n}\n'):
+        code, out, err = invoke(str(tmp_path / "p.yaml"), "--input", "-", stdin=text)
+        assert code == 0 and out.count('"seen": true') == (1 if text.startswith("{\n") else 2), err
