@@ -167,17 +167,13 @@ def work_subscriber(base: str, folder: Path) -> Run:
 
 
 def _incoming(base: str, folder: Path, settings: str) -> Run:
-    from alumio_mistral.incoming import run_incoming
-    from alumio_mistral.tasks import open_store
+    from alumio_mistral.runtime import Runtime
 
     project = _project(base, folder, settings, ROUTED)
 
     def run() -> int:
-        store = open_store(project)
-        try:
-            stats = run_incoming(project, store)
-        finally:
-            store.close()
+        with Runtime(project) as runtime:
+            stats = runtime.read()
         assert stats.ok, stats.failures[:3]
         return stats.created
 
