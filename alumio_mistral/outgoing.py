@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from alumio_mistral import reconcile
 from alumio_mistral.http import Client
+from alumio_mistral.http.retry import LOGGED_WAIT
 from alumio_mistral.http.errors import (
     ApiError,
     BrokenResponseError,
@@ -460,6 +461,9 @@ class Outgoing:
                 delay = min(MAX_BACKOFF, self._backoff * 2 ** (attempt - 1))
                 if isinstance(error, RateLimitedError) and error.retry_after:
                     delay = max(delay, error.retry_after)
+                if delay > LOGGED_WAIT:
+                    log.info("outgoing %s: waiting %.1f s before attempt %d (%s)", self.name, delay, attempt + 1,
+                             type(error).__name__, extra={"retry_wait": delay, "retry_reason": type(error).__name__})
                 self._sleep(delay)
                 attempt += 1
 

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from alumio_mistral import __version__
+from alumio_mistral.cli.logs import FORMATS, LEVELS, configure_logging, level_for
 
 #: command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
@@ -48,9 +49,17 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="alumio-mistral")
-def main() -> None:
-    """Move data in and out of the Mistral AI API, declaratively."""
-    # before any command logs anything: secrets are masked in every log record from here on
-    from alumio_mistral.secrets import install_log_redaction
+@click.option("-v", "--verbose", count=True, help="Log more (-v: INFO, e.g. retry waits; -vv: DEBUG).")
+@click.option("-q", "--quiet", count=True, help="Log less (-q: errors only).")
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False),
+              help="Log at this level (wins over -v/-q; default WARNING).")
+@click.option("--log-format", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="json: one JSON object a line, for log collectors.")
+def main(verbose: int, quiet: int, log_level: str | None, log_format: str) -> None:
+    """Move data in and out of the Mistral AI API, declaratively.
 
-    install_log_redaction()
+    The logging options go before the command: `alumio-mistral -v run PROJECT`. Logs go to
+    stderr with every secret masked.
+    """
+    # before any command logs anything: secrets are masked in every log record from here on
+    configure_logging(level_for(verbose, quiet, log_level), log_format)

@@ -30,6 +30,8 @@ ALL_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELE
 SAFE_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: statuses where the server cannot have processed the request: retried for every request
 UNPROCESSED_STATUSES = frozenset({429, 503})
+#: waits longer than this (seconds) are logged at INFO with their reason: a person wonders why
+LOGGED_WAIT = 1.0
 
 
 class CappedRetry(Retry):
@@ -92,7 +94,12 @@ class CappedRetry(Retry):
             )
             raise MaxRetryError(_pool, url, reason) from reason  # type: ignore[arg-type]
         if wait > 0:
-            log.debug("retrying %s %s in %.2f s", method, url, wait)
+            if wait > LOGGED_WAIT:
+                reason = f"HTTP {response.status}" if response is not None else type(error).__name__
+                log.info("waiting %.1f s before retrying %s %s (%s)", wait, method, url, reason,
+                         extra={"retry_wait": wait, "retry_reason": reason})
+            else:
+                log.debug("retrying %s %s in %.2f s", method, url, wait)
             time.sleep(wait)
         if self.before_retry is not None:
             self.before_retry()

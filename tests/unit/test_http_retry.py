@@ -107,6 +107,19 @@ def test_retry_after_seconds_is_waited(clock: FakeClock, logs: pytest.LogCapture
 
 
 @responses.activate
+def test_a_wait_over_a_second_is_logged_at_info_with_its_reason(clock: FakeClock, logs: pytest.LogCaptureFixture) -> None:
+    responses.post(CHAT_URL, status=503, json=echo_body(503), headers={"Retry-After": "2"})
+    responses.post(CHAT_URL, status=503, json=echo_body(503), headers={"Retry-After": "1"})
+    responses.post(CHAT_URL, status=200, json={"id": "c1"})
+    with make_client() as client:
+        client.call(CHAT_COMPLETE, json={"model": "m", "messages": []})
+    assert clock.sleeps == [2, 1]
+    waits = [record for record in logs.records if hasattr(record, "retry_wait")]
+    assert [(record.levelname, record.retry_wait, record.retry_reason) for record in waits] == [("INFO", 2, "HTTP 503")]
+    assert waits[0].getMessage() == f"waiting 2.0 s before retrying POST {CHAT_URL} (HTTP 503)"
+
+
+@responses.activate
 def test_retry_after_http_date_is_waited(clock: FakeClock, logs: pytest.LogCaptureFixture) -> None:
     when = formatdate(clock.now + 7, usegmt=True)
     responses.post(CHAT_URL, status=429, json=echo_body(429), headers={"Retry-After": when})

@@ -109,6 +109,23 @@ def test_retry_policy_repeats_a_server_error_with_backoff(tmp_path, store):
 
 
 @responses.activate
+def test_a_task_retry_wait_over_a_second_is_logged_with_its_reason(tmp_path, store, caplog):
+    caplog.set_level("INFO", logger="alumio_mistral")
+    project = _project(tmp_path, {"publisher": {"entity": "chat.complete"},
+                                  "failure": {"policy": "retry", "attempts": 3, "backoff": 0.75}})
+    responses.post(CHAT, status=500, json={"message": "boom"})
+    responses.post(CHAT, status=500, json={"message": "boom"})
+    responses.post(CHAT, json=_chat_answer())
+    sleeps: list[float] = []
+    _add(store, [{"id": "a", "model": "m", "messages": []}])
+    _worker(project, store, sleeps).publish(store)
+    assert sleeps == [0.75, 1.5]
+    waits = [record for record in caplog.records if hasattr(record, "retry_wait")]
+    assert [(record.levelname, record.retry_wait, record.retry_reason) for record in waits] == [("INFO", 1.5, "ServerError")]
+    assert "waiting 1.5 s before attempt 3 (ServerError)" in waits[0].getMessage()
+
+
+@responses.activate
 def test_retry_policy_gives_up_after_attempts(tmp_path, store):
     project = _project(tmp_path, {"publisher": {"entity": "chat.complete"},
                                   "failure": {"policy": "retry", "attempts": 2, "backoff": 0}})
