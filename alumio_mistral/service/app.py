@@ -1,4 +1,4 @@
-"""The WSGI application of ``serve``: webhook incomings, ``/healthz`` and ``/metrics``.
+"""The WSGI application of ``serve``: webhook incomings, ``/healthz``, ``/metrics`` and the dashboard.
 
 Routing is a dictionary: a webhook's path is configuration, known at start, so there is no
 pattern matching on data. A webhook answers 2xx only after its entities are durably stored
@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.webhooks import WebhookRefused, WebhookSpec, entities_in
+
+if TYPE_CHECKING:
+    from alumio_mistral.service.dashboard import Dashboard
 
 log = logging.getLogger("alumio_mistral.serve")
 
@@ -41,8 +44,11 @@ class ServiceApp:
         *,
         health: Callable[[], tuple[bool, Mapping[str, Any]]],
         metrics: Callable[[], tuple[bytes, str]],
+        dashboard: Dashboard | None = None,
     ) -> None:
         self.hooks = {hook.spec.path: hook for hook in hooks}
+        #: answers ``/`` and its own paths (see :data:`~alumio_mistral.service.dashboard.app.PREFIXES`)
+        self.dashboard = dashboard
         self._health = health
         self._metrics = metrics
 
@@ -59,6 +65,8 @@ class ServiceApp:
             body, content_type = self._metrics()
             start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
             return [body]
+        if self.dashboard is not None and self.dashboard.handles(path):
+            return self.dashboard(environ, start_response)
         return _json(start_response, 404, {"error": f"no route {path}"})
 
     def _webhook(self, hook: Hook, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
