@@ -16,13 +16,15 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from alumio_mistral.config import load_project
+from alumio_mistral.tasks import open_store
 from alumio_mistral.webhooks import sign
 
 pytestmark = pytest.mark.e2e
@@ -32,13 +34,13 @@ SECRET = "a-shared-secret-of-some-length"
 
 
 def project(folder: Path, sandbox: Any, rows: int, *, incoming: dict | None = None,
-            outgoing: dict | None = None, concurrency: int = 4, lease: float = 60) -> Path:
+            outgoing: dict | None = None, concurrency: int = 4, lease: float = 60, url: str | None = None) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "rows.jsonl").write_text("".join(json.dumps({"id": f"r{n}", "text": f"row {n}"}) + "\n"
                                               for n in range(rows)))
     document = {
         "clients": {"mistral": {"base_uri": sandbox.base_uri, "api_key": "sandbox-key", "max_attempts": 1}},
-        "store": {"lease": lease},
+        "store": {"lease": lease, **({"url": url} if url else {})},
         "incoming": {
             "rows": {"subscriber": {"type": "jsonl", "path": "rows.jsonl"}, "identity": "id", "dedup": "new",
                      **(incoming or {})},
@@ -216,23 +218,36 @@ def test_webhook_refuses_a_post_whose_item_the_pipeline_rejects(tmp_path: Path, 
     assert statuses(folder) == {}  # nothing of the post was stored
 
 
+def store_counts(folder: Path) -> Callable[[], dict[str, int]]:
+    """The task counts of ``folder``'s store (SQLite or PostgreSQL), non-zero ones only."""
+    store = open_store(load_project(folder, environ={}))
+
+    def counts() -> dict[str, int]:
+        return {status: count for status, count in store.counts().items() if count}
+    return counts
+
+
 @pytest.mark.slow
-def test_workers_share_the_tasks_and_survive_a_kill(tmp_path: Path, mistral_sandbox_factory: Any) -> None:
+@pytest.mark.parametrize("backing", ["sqlite", "postgres"])
+def test_workers_share_the_tasks_and_survive_a_kill(tmp_path: Path, mistral_sandbox_factory: Any,
+                                                    backing: str, request: pytest.FixtureRequest) -> None:
     sandbox = mistral_sandbox_factory(faults="latency=20ms@/v1/chat/*")
-    folder = project(tmp_path / "p", sandbox, 600, concurrency=4, lease=2)
+    url = request.getfixturevalue("postgres_url") if backing == "postgres" else None
+    folder = project(tmp_path / "p", sandbox, 600, concurrency=4, lease=2, url=url)
     loaded = subprocess.run([*CLI, "incoming", "run", str(folder)], capture_output=True, text=True, timeout=120)
     assert loaded.returncode == 0, loaded.stderr
+    counts = store_counts(folder)
     workers = [start("worker", str(folder), "--grace", "10") for _ in range(3)]
     try:
-        wait_for(lambda: statuses(folder).get("processed", 0) >= 150, 60, "a quarter of the tasks")
+        wait_for(lambda: counts().get("processed", 0) >= 150, 60, "a quarter of the tasks")
         os.kill(workers[0].pid, signal.SIGKILL)
-        wait_for(lambda: statuses(folder).get("processed", 0) == 600, 90, "every task to end")
+        wait_for(lambda: counts().get("processed", 0) == 600, 90, "every task to end")
     finally:
         for process in workers[1:]:
             process.send_signal(signal.SIGTERM)
         codes = [process.wait(timeout=30) for process in workers]
     assert codes[0] == -signal.SIGKILL and codes[1:] == [0, 0]
-    assert statuses(folder) == {"processed": 600}
+    assert counts() == {"processed": 600}
     rows = answered_rows(folder)
     assert sorted(rows) == sorted(f"r{n}" for n in range(600))  # each task ended once
     # a chat completion is safe to repeat: the killed worker's calls in flight (at most its
