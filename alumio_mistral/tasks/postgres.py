@@ -50,6 +50,7 @@ from alumio_mistral.tasks.store import (
     TaskStoreError,
     check_statuses,
     like_pattern,
+    settled,
 )
 from alumio_mistral.tasks.urls import redact_url
 
@@ -384,7 +385,8 @@ class PostgresTaskStore(PostgresScheduleLog, PostgresOutbox):
     def resolve(self, task_id: int, status: str, resolution: dict[str, Any], result: Any = None) -> Task:
         check_statuses([status], ("processed", "failed", "review"))
         with self._write() as cursor:
-            row = cursor.execute("SELECT status FROM tasks WHERE id = %s FOR UPDATE", (task_id,)).fetchone()
+            row = cursor.execute("SELECT status, last_error FROM tasks WHERE id = %s FOR UPDATE",
+                                 (task_id,)).fetchone()
             if row is None:
                 raise TaskStoreError(f"{self._where}: no task with id {task_id}")
             if row[0] not in (RESOLVABLE_STATUSES if status != "review" else ("review",)):
@@ -392,10 +394,11 @@ class PostgresTaskStore(PostgresScheduleLog, PostgresOutbox):
                     f"{self._where}: task {task_id} is {row[0]}; only {' or '.join(RESOLVABLE_STATUSES)}"
                     " tasks are resolved by hand"
                 )
+            record, error = settled(status, resolution, row[0], row[1])
             updated = cursor.execute(
-                "UPDATE tasks SET status = %s, result = COALESCE(%s::jsonb, result), resolution = %s, updated_at = now()"
-                f" WHERE id = %s RETURNING {_COLUMNS}",
-                (status, _json(result), _json({**resolution, "from": row[0]}), task_id),
+                "UPDATE tasks SET status = %s, result = COALESCE(%s::jsonb, result), last_error = %s, resolution = %s,"
+                f" updated_at = now() WHERE id = %s RETURNING {_COLUMNS}",
+                (status, _json(result), _json(error), _json(record), task_id),
             ).fetchone()
         return _task(updated)
 

@@ -37,6 +37,7 @@ from alumio_mistral.tasks.store import (
     TaskStoreError,
     check_statuses,
     like_pattern,
+    settled,
 )
 
 _COLUMNS = (
@@ -400,7 +401,7 @@ class SqliteTaskStore(SqliteScheduleLog, SqliteOutbox):
     def resolve(self, task_id: int, status: str, resolution: dict[str, Any], result: Any = None) -> Task:
         check_statuses([status], ("processed", "failed", "review"))
         with self._write() as db:
-            row = db.execute("SELECT status, result FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            row = db.execute("SELECT status, result, last_error FROM tasks WHERE id = ?", (task_id,)).fetchone()
             if row is None:
                 raise TaskStoreError(f"{self.path}: no task with id {task_id}")
             if row["status"] not in (RESOLVABLE_STATUSES if status != "review" else ("review",)):
@@ -408,10 +409,11 @@ class SqliteTaskStore(SqliteScheduleLog, SqliteOutbox):
                     f"{self.path}: task {task_id} is {row['status']}; only {' or '.join(RESOLVABLE_STATUSES)}"
                     " tasks are resolved by hand"
                 )
+            record, error = settled(status, resolution, row["status"], _load(row["last_error"]))
             db.execute(
-                "UPDATE tasks SET status = ?, result = ?, resolution = ?, updated_at = ? WHERE id = ?",
-                (status, row["result"] if result is None else _dump(result),
-                 _dump({**resolution, "from": row["status"]}), _now(), task_id),
+                "UPDATE tasks SET status = ?, result = ?, last_error = ?, resolution = ?, updated_at = ? WHERE id = ?",
+                (status, row["result"] if result is None else _dump(result), _json_or_null(error),
+                 _dump(record), _now(), task_id),
             )
         task = self.get(task_id)
         assert task is not None

@@ -178,6 +178,20 @@ def check_statuses(statuses: Iterable[str], allowed: tuple[str, ...] = STATUSES)
     return chosen
 
 
+def settled(status: str, resolution: dict[str, Any], was: str, error: Any) -> tuple[dict[str, Any], Any]:
+    """The resolution record and last error of a task settled as ``status`` (it was ``was``).
+
+    A processed task keeps no last error, which `tasks list` would show as its trouble (an
+    "uncertain send" that reconcile found landed); the error moves into the resolution, so
+    its history stays. A failed or review task keeps its error: the reason, and what
+    ``tasks reconcile`` looks with.
+    """
+    record = {**resolution, "from": was}
+    if status != "processed" or error is None:
+        return record, error
+    return {**record, "error": error}, None
+
+
 def like_pattern(text: str) -> str:
     """A LIKE pattern matching ``text`` anywhere, its ``%``, ``_`` and ``\\`` taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -141,6 +141,22 @@ def test_resolve_settles_review_and_failed_tasks_only(store: TaskStore) -> None:
         store.resolve(999, "processed", {})
 
 
+def test_a_task_settled_as_processed_keeps_its_old_error_only_in_the_resolution(store: TaskStore) -> None:
+    """Before: `tasks list` showed "uncertain send" on a task reconcile had found landed."""
+    ids = [store.add_tasks("in", {"id": n}, ["out"], str(n))[0] for n in range(3)]
+    store.claim("out", 3, "w")
+    uncertain = {"type": "UncertainPublish", "message": "may have reached the server", "look": {"filename": "a"}}
+    for task_id in ids:
+        store.finish(task_id, "review", error=uncertain)
+    landed = store.resolve(ids[0], "processed", {"note": "found"})
+    assert landed.last_error is None and landed.resolution == {"note": "found", "from": "review", "error": uncertain}
+    assert store.get(ids[0]).last_error is None
+    absent = store.resolve(ids[1], "failed", {"note": "not found"})
+    assert absent.last_error == uncertain and "error" not in absent.resolution  # the reason it failed
+    unknown = store.resolve(ids[2], "review", {"note": "cannot tell"})
+    assert unknown.last_error == uncertain  # what `tasks reconcile` looks with next time
+
+
 # -- leases --------------------------------------------------------------------------------
 
 

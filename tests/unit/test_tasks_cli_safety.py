@@ -200,6 +200,8 @@ def test_reconcile_finds_landed_uploads_and_frees_absent_ones(tmp_path, monkeypa
         assert store.get(absent).status == "failed"
         assert store.get(absent).resolution["by"] == "tasks reconcile"
     assert not any(call.request.method == "POST" for call in responses.calls[-2:])  # reconcile only reads
+    listed = invoke("tasks", "list", str(folder), "--status", "processed")
+    assert f"{landed}  processed" in listed.output and "may have reached" not in listed.output, listed.output
 
 
 @responses.activate
