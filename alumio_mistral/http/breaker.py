@@ -92,18 +92,26 @@ class CircuitBreaker:
             self._trial_in_flight = False
 
     def failed(self) -> None:
-        """A server failure after the client's retries: count it, open at the threshold."""
+        """A server failure after the client's retries: count it, open at the threshold.
+
+        Said once when the breaker opens: calls in flight when it opened and failed trials
+        restart the cool-down without a word (one line per outage, not one per failure).
+        """
         if self.failures <= 0:
             return
         with self._lock:
             self._streak += 1
             if self._trial_in_flight or self._streak >= self.failures:
+                if self._opened_at is None:
+                    log.warning(
+                        "client %r: %d consecutive server failures; circuit open, not sending for %g s",
+                        self.client, self._streak, self.cool_down,
+                    )
+                else:
+                    log.debug("client %r: still failing (%d in a row); circuit open for another %g s",
+                              self.client, self._streak, self.cool_down)
                 self._opened_at = self._clock()
                 self._trial_in_flight = False
-                log.warning(
-                    "client %r: %d consecutive server failures; circuit open, not sending for %g s",
-                    self.client, self._streak, self.cool_down,
-                )
 
     def abandoned(self) -> None:
         """The call ended without telling anything about the server (a local error): a trial

@@ -8,6 +8,7 @@ Before it, an endpoint answering 500 to everything cost every task its full retr
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 
@@ -56,6 +57,27 @@ def test_opens_after_n_consecutive_failures_and_keeps_calls_back_with_a_clear_me
     assert error.message == "client 'mistral': 5 consecutive server failures; not sending for 30 s (circuit open)"
     assert error.retry_in == pytest.approx(29.6)
     assert (error.method, error.entity, error.server_may_have_acted) == ("GET", "models.list", False)
+
+
+def test_logs_once_when_it_opens_and_once_when_it_closes(caplog: pytest.LogCaptureFixture) -> None:
+    """Before: every failure past the threshold logged again ("6 consecutive...", "7 ...")."""
+    caplog.set_level(logging.DEBUG, logger="alumio_mistral.http")
+    clock = Clock()
+    breaker = _breaker(clock, failures=5)
+    for _ in range(8):  # calls already in flight when it opened fail too
+        breaker.failed()
+    clock.now += 31
+    breaker.before_call()
+    breaker.failed()  # the trial fails: open again, nothing new to say
+    clock.now += 31
+    breaker.before_call()
+    breaker.succeeded()
+    breaker.succeeded()
+    lines = [(record.levelname, record.getMessage()) for record in caplog.records if record.levelno >= logging.INFO]
+    assert lines == [
+        ("WARNING", "client 'mistral': 5 consecutive server failures; circuit open, not sending for 30 s"),
+        ("INFO", "client 'mistral': the server answers again; circuit closed"),
+    ]
 
 
 def test_an_answer_that_is_not_a_server_failure_resets_the_count() -> None:
