@@ -130,7 +130,10 @@ class ClientSchema(DescribedSchema):
 
 
 def _mistral_if_entity(value: Mapping[str, Any]) -> str | None:
-    """A subscriber or publisher that names an entity is a Mistral one unless it says otherwise."""
+    """A subscriber or publisher that names an entity is a Mistral one unless it says otherwise;
+    a publisher that names an ``action`` is that action's."""
+    if "action" in value:
+        return "action"
     return "mistral" if "entity" in value else None
 
 

@@ -14,6 +14,7 @@ from marshmallow.validate import Length, OneOf
 
 from alumio_mistral.http import Client
 from alumio_mistral.kinds import Registry, Wiring
+from alumio_mistral.publishers.actions import NAMES as ACTION_NAMES, build_action
 from alumio_mistral.publishers.base import Publisher
 from alumio_mistral.publishers.files import (
     DEFAULT_BATCH_SIZE,
@@ -74,6 +75,23 @@ class MistralPublisherSchema(RequestSchema):
             raise ValidationError({"entity": ["missing; give an entity, or a method and a uri"]})
 
 
+class ActionPublisherSchema(RequestSchema):
+    """``publisher: {action: NAME, with: {...}}`` (see :mod:`alumio_mistral.publishers.actions`):
+    ``api-request`` takes an entity, or a method and a uri, like a mistral publisher."""
+
+    action = fields.String(required=True, validate=OneOf(ACTION_NAMES))
+    parameters = fields.Dict(keys=fields.String(), data_key="with", attribute="with")
+    entity = fields.String()
+    files = NamedMapping(fields.Nested(FilePartSchema))
+    allow_paths = fields.List(fields.String())
+
+    @validates_schema
+    def _request_of_its_own(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        if data["action"] == "api-request":
+            MistralPublisherSchema._entity_or_uri(self, data)  # type: ignore[arg-type]
+        elif "entity" in data or "uri" in data:
+            raise ValidationError(f"the {data['action']} action chooses its operation; give `with:` parameters instead")
+
 class HttpPublisherSchema(RequestSchema):
     method = HttpMethod(load_default="POST")
     uri = fields.String(required=True)
@@ -129,3 +147,6 @@ PUBLISHERS.register("csv", CsvPublisherSchema, lambda spec, wiring, where: CsvPu
     _file_path(spec, wiring, where), spec.get("fields"), spec.get("delimiter", ","),
     spec.get("durability", "batch"), spec.get("batch_size", DEFAULT_BATCH_SIZE)))
 PUBLISHERS.register("stdout", TypedSchema, lambda spec, wiring, where: StdoutPublisher())
+PUBLISHERS.register("action", ActionPublisherSchema, lambda spec, wiring, where: build_action(
+    spec, client=_client(spec, wiring, where), catalog=wiring.catalog, root=wiring.root, where=where,
+    fallback=lambda: _request({**spec, "type": "mistral"}, wiring, where)))

@@ -1,0 +1,149 @@
+"""Actions: named Mistral publishers with sensible defaults, written ``publisher: {action: NAME}``.
+
+An action is a catalog operation plus the shipped transformer definitions that shape its request
+from the entity and its answer into a plain result (``transformers/mistral/*.yaml``, each with
+saved tests); ``with:`` gives the request definition's parameters. What a YAML pipeline cannot
+do is here: ``analyze-image`` reads a local image (inside the publisher's allowed folders, as
+file uploads are) into a base64 data URL with its media type, and ``create-embeddings`` sends
+long input lists in requests of at most :data:`MAX_EMBEDDING_INPUTS`, numbering every vector
+with its input's index. ``api-request`` is any catalog operation, or a method and a path.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from alumio_mistral.catalog import Catalog
+from alumio_mistral.http import Client
+from alumio_mistral.publishers.base import Publisher
+from alumio_mistral.publishers.mistral import MistralPublisher
+from alumio_mistral.publishers.request import PlannedCall, PublishError, RequestTemplate
+from alumio_mistral.transformers.library import Library
+from alumio_mistral.transformers.pipeline import Pipeline, compile_pipeline
+
+#: inputs per embeddings request (the API refuses larger batches)
+MAX_EMBEDDING_INPUTS = 128
+#: image types a vision model reads, by their first bytes (a file name may lie or be missing)
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
+          (b"RIFF", "image/webp"))
+
+
+@dataclass(frozen=True)
+class Action:
+    operation: str
+    request: str
+    answer: str
+
+
+ACTIONS: dict[str, Action] = {
+    "create-chat-completion": Action("chat.complete", "mistral/chat-completion-request", "mistral/chat-answer"),
+    "analyze-image": Action("chat.complete", "mistral/analyze-image-request", "mistral/chat-answer"),
+    "create-embeddings": Action("embeddings.create", "mistral/embeddings-request", "mistral/embeddings-vectors"),
+}
+NAMES = (*ACTIONS, "api-request")
+
+
+def media_type(content: bytes, name: str) -> str:
+    """The image's media type from its first bytes, else from its name."""
+    for magic, kind in _MAGIC:
+        if content.startswith(magic):
+            return kind
+    guessed = mimetypes.guess_type(name)[0]
+    if guessed is None or not guessed.startswith("image/"):
+        raise PublishError(f"{name}: not an image (PNG, JPEG, GIF or WebP)")
+    return guessed
+
+
+class LocalImages:
+    """Image URLs of a chat request that are local paths become base64 data URLs.
+
+    The bytes are read by a file upload's own reader, so the same allowed-folder check applies
+    (the project folder plus ``allow_paths``)."""
+
+    def __init__(self, spec: Mapping[str, Any], root: Path, where: str) -> None:
+        self._reader = RequestTemplate({"files": {"image": {"path": "&{path}"}}, "allow_paths": spec.get("allow_paths")},
+                                       root=root, multipart=True, has_body=True, where=where)
+
+    def data_url(self, path: str) -> str:
+        files = self._reader.render({"path": path}).files or {}
+        _, content = files["image"]
+        return f"data:{media_type(content, path)};base64,{base64.b64encode(content).decode()}"
+
+    def __call__(self, request: Any) -> Any:
+        for message in request.get("messages") or []:
+            for chunk in message.get("content") if isinstance(message.get("content"), list) else []:
+                if chunk.get("type") != "image_url":
+                    continue
+                url = chunk["image_url"]["url"] if isinstance(chunk["image_url"], dict) else chunk["image_url"]
+                if not str(url).startswith(("http://", "https://", "data:")):
+                    chunk["image_url"] = self.data_url(str(url))
+        return request
+
+
+class ActionPublisher:
+    """The request definition, then ``finish`` (local images), the operation, the answer definition."""
+
+    kind = "action"
+
+    def __init__(self, inner: MistralPublisher, request: Pipeline, answer: Pipeline,
+                 finish: Callable[[Any], Any] = lambda request: request) -> None:
+        self._inner = inner
+        self._request = request
+        self._answer = answer
+        self._finish = finish
+        self.safe_to_repeat = inner.safe_to_repeat
+
+    def _requests(self, entity: Any) -> list[Any]:
+        return [self._finish(request) for request in self._request.run(entity)]
+
+    def plan(self, entity: Any) -> PlannedCall:
+        return self._inner.plan(self._requests(entity)[0])
+
+    def publish(self, entity: Any) -> Any:
+        answers = [self._answer.run(self._inner.publish(request)) for request in self._requests(entity)]
+        merged = [item for outputs in answers for item in outputs]
+        return merged[0] if len(merged) == 1 else merged
+
+
+class EmbeddingsPublisher(ActionPublisher):
+    """One input list in requests of at most :data:`MAX_EMBEDDING_INPUTS`; vectors keep their input's index."""
+
+    def _requests(self, entity: Any) -> list[Any]:
+        [request] = self._request.run(entity)
+        inputs = request["input"] if isinstance(request["input"], list) else [request["input"]]
+        return [{**request, "input": inputs[start:start + MAX_EMBEDDING_INPUTS]}
+                for start in range(0, len(inputs), MAX_EMBEDDING_INPUTS)]
+
+    def publish(self, entity: Any) -> Any:
+        vectors: list[Any] = []
+        for request in self._requests(entity):
+            [answer] = self._answer.run(self._inner.publish(request))
+            offset = len(vectors)
+            vectors.extend({**vector, "index": offset + number} for number, vector in enumerate(answer["vectors"]))
+        return {"vectors": vectors}
+
+
+def build_action(spec: Mapping[str, Any], *, client: Client, catalog: Catalog, root: Path, where: str,
+                 fallback: Callable[[], Publisher]) -> Publisher:
+    """The publisher of ``spec['action']``; ``fallback`` builds the plain request one (``api-request``)."""
+    name = spec["action"]
+    if name == "api-request":
+        return fallback()
+    action = ACTIONS[name]
+    library = Library.for_project(root)
+
+    def pipeline(definition: str, with_: Mapping[str, Any] | None, part: str) -> Pipeline:
+        step: dict[str, Any] = {"use": definition, **({"with": dict(with_)} if with_ else {})}
+        return compile_pipeline([step], source=f"action {name}", where=f"{where}.{part}", library=library)
+
+    inner = MistralPublisher({"body": "$", "allow_paths": spec.get("allow_paths")}, client=client,
+                             operation=catalog.get(action.operation), root=root, where=where)
+    request, answer = pipeline(action.request, spec.get("with"), "with"), pipeline(action.answer, None, "answer")
+    if name == "create-embeddings":
+        return EmbeddingsPublisher(inner, request, answer)
+    finish = LocalImages(spec, root, f"{where}.with.image") if name == "analyze-image" else (lambda request: request)
+    return ActionPublisher(inner, request, answer, finish)
