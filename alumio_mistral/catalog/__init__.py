@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from alumio_mistral.catalog.cohere import cohere_entities
 from alumio_mistral.catalog.entity import Entity, Pagination, Param
 from alumio_mistral.catalog.naming import NamingError
 from alumio_mistral.catalog.router import Router
@@ -104,7 +105,7 @@ class Catalog:
     def get(self, name: str) -> Entity:
         """The entity of a stable name (``models.delete``) or of a title (``Delete Model``,
         any case): platform users pick operations by title, project files keep working by name."""
-        entity = self._entities.get(name)
+        entity = self._entities.get(name) or cohere_entities().get(name)
         if entity is not None:
             return entity
         titled = self._titled.get(_title_key(name), [])

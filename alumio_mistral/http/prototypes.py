@@ -1,7 +1,9 @@
 """Client prototypes: what a client needs to be told, and the defaults each prototype fills in.
 
-``mistral`` needs only an API key (bearer auth, base URI ``https://api.mistral.ai``);
-``generic`` reaches any REST service (a webhook, Cohere...) with no auth, a bearer token, a
+``mistral`` needs only an API key (bearer auth, base URI ``https://api.mistral.ai``), and so
+does ``cohere`` (bearer auth, base URI ``https://api.cohere.com``, its chat and generate
+operations in :mod:`alumio_mistral.catalog.cohere`);
+``generic`` reaches any REST service (a webhook...) with no auth, a bearer token, a
 named header, or basic auth. Timeouts, retries, the rate limit and the circuit breaker have safe
 defaults for both.
 
@@ -23,15 +25,16 @@ from typing import Any, Literal, Mapping
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.secrets import MASK, is_secret_key, redact_value
 
-Prototype = Literal["mistral", "generic"]
+Prototype = Literal["mistral", "cohere", "generic"]
 ClientAuth = Literal["bearer", "header", "basic", "none"]
 
 MISTRAL_BASE_URI = "https://api.mistral.ai"
+COHERE_BASE_URI = "https://api.cohere.com"
 #: the word that stands for "start the embedded sandbox and use its URI"
 SANDBOX = "sandbox"
 #: the key a sandbox client sends (the sandbox takes any key; this one reads plainly in logs)
 SANDBOX_KEY = "sandbox-key"
-PROTOTYPES = ("mistral", "generic")
+PROTOTYPES = ("mistral", "cohere", "generic")
 AUTH_KINDS = ("bearer", "header", "basic", "none")
 
 _SECRET_FIELDS = frozenset({"api_key", "admin_api_key", "password"})
@@ -99,7 +102,7 @@ class ClientConfig:
         if not self.base_uri:
             if self.prototype == "generic":
                 raise ClientConfigError(f"{where}: a generic client needs a base_uri")
-            self.base_uri = MISTRAL_BASE_URI
+            self.base_uri = COHERE_BASE_URI if self.prototype == "cohere" else MISTRAL_BASE_URI
         if self.auth == "basic" and not self.username:
             raise ClientConfigError(f"{where}: basic auth needs a username")
         if self.max_attempts < 1:

@@ -24,9 +24,11 @@ from alumio_mistral.http.broken import broken_response
 
 #: the marker completion streams send instead of a last event
 DONE = "[DONE]"
-#: the last event of the Mistral streams that name their events (conversations, audio)
+#: the last event of the Mistral streams that name their events (conversations, audio), and of
+#: Cohere's v2 chat stream
 END_EVENTS = frozenset(
-    {"conversation.response.done", "conversation.response.error", "transcription.done", "speech.audio.done"}
+    {"conversation.response.done", "conversation.response.error", "transcription.done", "speech.audio.done",
+     "message-end"}
 )
 #: what the bytes of a stream end with when its last event is complete
 _EVENT_ENDS = (b"\n\n", b"\r\r", b"\r\n\r\n")

@@ -9,12 +9,17 @@ event carrying usage, or None>}`` (plus ``conversation_id`` when the stream name
 from __future__ import annotations
 
 import base64
-from typing import Any, Iterable
+import json
+from typing import Any, Iterable, Iterator
 
 import requests
 
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.http.bodies import decode_body, decoded_events, is_event_stream
+from alumio_mistral.http.broken import broken_response
+
+#: the content type of a stream of JSON lines (Cohere v1 chat and generate)
+JSON_LINES = "application/stream+json"
 
 
 def read_response(response: requests.Response, entity: Entity | None = None) -> Any:
@@ -26,6 +31,8 @@ def read_response(response: requests.Response, entity: Entity | None = None) -> 
     """
     if is_event_stream(response):
         return assemble_stream(data for event, data in decoded_events(response, entity) if event.data)
+    if response.headers.get("Content-Type", "").startswith(JSON_LINES):
+        return assemble_stream(json_lines(response, entity))
     body = decode_body(response, entity)
     if isinstance(body, bytes):
         # a task result is JSON: binary content (a file download) travels as base64
@@ -45,7 +52,7 @@ def assemble_stream(payloads: Iterable[Any]) -> dict[str, Any]:
         if not isinstance(payload, dict):
             continue
         parts.extend(_text_of(payload))
-        if payload.get("usage"):
+        if payload.get("usage") or payload.get("event_type") == "stream-end" or payload.get("type") == "message-end":
             final = payload
         conversation_id = payload.get("conversation_id") or conversation_id
     result: dict[str, Any] = {"output": "".join(parts), "events": events, "final": final}
@@ -58,11 +65,34 @@ def _text_of(payload: dict[str, Any]) -> list[str]:
     """The text a single event adds to the output (first choice only for completions)."""
     if payload.get("type") == "message.output.delta":
         return _content_text(payload.get("content"))
+    if payload.get("event_type") == "text-generation":  # Cohere v1 chat and generate
+        return _content_text(payload.get("text"))
+    if payload.get("type") == "content-delta":  # Cohere v2 chat
+        return _content_text(((payload.get("delta") or {}).get("message") or {}).get("content"))
     choices = payload.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         delta = choices[0].get("delta") or {}
         return _content_text(delta.get("content")) if isinstance(delta, dict) else []
     return []
+
+
+def json_lines(response: requests.Response, entity: Entity | None = None) -> Iterator[Any]:
+    """The events of a JSON-lines stream (Cohere's ``application/stream+json``), as they arrive."""
+    finished = False
+    try:
+        for line in response.iter_lines():
+            if line.strip():
+                event = json.loads(line)
+                finished = isinstance(event, dict) and event.get("is_finished") is True
+                yield event
+    except ValueError as error:
+        raise broken_response(response, entity, f"a stream line is not JSON: {error}") from None
+    except (requests.RequestException, OSError) as error:
+        raise broken_response(response, entity, f"the stream was cut off: {error}") from None
+    finally:
+        response.close()
+    if not finished:
+        raise broken_response(response, entity, "the stream ended before its last event (is_finished)")
 
 
 def _content_text(content: Any) -> list[str]:

@@ -19,6 +19,8 @@ from waitress.channel import ClientDisconnected
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.sandbox import compute, sse
+from alumio_mistral.sandbox.cohere import PATHS as COHERE_PATHS
+from alumio_mistral.sandbox.cohere import CohereEmulator
 from alumio_mistral.sandbox.reconify import TRACK_PATH, Tracker
 from alumio_mistral.sandbox.clock import Clock
 from alumio_mistral.sandbox.faults import Decision, Faults
@@ -97,6 +99,7 @@ class SandboxApp:
         for family in families:
             self.handlers.update(family.handlers())
         self.tracker = Tracker()
+        self.cohere = CohereEmulator()
         with self._counts_lock:
             self._counts.clear()
 
@@ -113,7 +116,9 @@ class SandboxApp:
         if request.path.startswith(CONTROL_PREFIX):
             reply = self._control(request)
         elif request.path == TRACK_PATH and request.method == "POST":
-            reply = self._track(request)
+            reply = self._beside(request, "reconify.track", self.tracker.track)
+        elif request.path in COHERE_PATHS and request.method == "POST":
+            reply = self._beside(request, COHERE_PATHS[request.path], self.cohere.handle)
         else:
             reply = self._serve(request)
         body = reply.body
@@ -172,14 +177,17 @@ class SandboxApp:
         self._count(f"{entity.method} {entity.path}", entity.name, f"status {reply.status}")
         return reply
 
-    def _track(self, request: Request) -> Reply:
-        """Reconify's tracking endpoint, with the same fault injection as the API."""
-        decision = self.faults.decide(request.path, "reconify.track", self.clock, self.seed) if self.faults else None
-        reply = self._faulted(decision) or self.tracker.track(request)
+    def _beside(self, request: Request, name: str, handle: Callable[[Request], Reply]) -> Reply:
+        """A route served beside the Mistral API (Reconify's /track, the Cohere emulator),
+        with the same fault injection and counters."""
+        decision = self.faults.decide(request.path, name, self.clock, self.seed) if self.faults else None
+        reply = self._faulted(decision) or handle(request)
+        if decision is not None:
+            reply = _damage(reply, decision)
         if decision is not None and decision.drop:
-            self._count("POST /track", "dropped")
+            self._count(f"POST {request.path}", name, "dropped")
             raise DroppedConnection(request.path)
-        self._count("POST /track", f"status {reply.status}")
+        self._count(f"POST {request.path}", name, f"status {reply.status}")
         return reply
 
     def _variant(self, entity: Entity, request: Request) -> Entity:

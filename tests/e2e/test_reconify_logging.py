@@ -23,18 +23,31 @@ APP_KEY, API_KEY = "app-KEY-3f9d1c", "api-KEY-77ab20"
 TOP_KEYS = {"reconify", "timestamps", "session", "sessionTimeout", "user", "request", "response"}
 
 
-def _project(folder: Path, sandbox, *, stream: bool = False, endpoint: str | None = None) -> Path:
+#: operation -> the request body of one ticket, and how the answer's text is found
+COHERE = {
+    "cohere.chat": {"message": "&{subject}", "max_tokens": 8},
+    "cohere.chat_v2": {"model": "command-a-03-2025", "messages": [{"role": "user", "content": "&{subject}"}],
+                       "max_tokens": 8},
+    "cohere.generate": {"prompt": "&{subject}", "max_tokens": 8},
+}
+
+
+def _project(folder: Path, sandbox, *, stream: bool = False, endpoint: str | None = None,
+             operation: str = "chat.complete") -> Path:
     folder.mkdir(exist_ok=True)
     rows = [{"id": n, "ticket": f"T{n}", "subject": f"printer {n} jams", "customer": {"id": f"c{n}"}}
             for n in range(3)]
     (folder / "tickets.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    body = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "&{subject}"}],
-            "max_tokens": 8, **({"stream": True} if stream else {})}
+    body = COHERE.get(operation) or {"model": "mistral-small-latest",
+                                     "messages": [{"role": "user", "content": "&{subject}"}], "max_tokens": 8}
+    body = {**body, **({"stream": True} if stream else {})}
+    client = "cohere" if operation.startswith("cohere.") else "mistral"
     document = {
-        "clients": {"mistral": {"base_uri": sandbox.base_uri, "api_key": "sandbox-key"}},
+        "clients": {"mistral": {"base_uri": sandbox.base_uri, "api_key": "sandbox-key"},
+                    "cohere": {"prototype": "cohere", "base_uri": sandbox.base_uri, "api_key": "co-key"}},
         "incoming": {"tickets": {"subscriber": {"type": "jsonl", "path": "tickets.jsonl"}}},
         "outgoing": {"triage": {
-            "publisher": {"entity": "chat.complete"},
+            "publisher": {"entity": operation, "client": client},
             "entity_transformers": [{"type": "set", "path": "@", "value": body}],
             "log": {"to": "reconify", "endpoint": endpoint or sandbox.base_uri + "/track",
                     "app_key": "${RECONIFY_APP_KEY}", "api_key": "${RECONIFY_API_KEY}",
@@ -54,9 +67,12 @@ def _received(sandbox) -> list[dict]:
     return requests.get(sandbox.base_uri + "/_sandbox/reconify", timeout=5).json()
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["chat", "chat-stream"])
-def test_each_chat_call_is_one_reconify_event(tmp_path, mistral_sandbox, stream):
-    folder = _project(tmp_path / "p", mistral_sandbox, stream=stream)
+@pytest.mark.parametrize(("operation", "stream"), [
+    ("chat.complete", False), ("chat.complete", True), ("cohere.chat", False), ("cohere.chat", True),
+    ("cohere.chat_v2", False), ("cohere.chat_v2", True), ("cohere.generate", False), ("cohere.generate", True),
+])
+def test_each_call_is_one_reconify_event(tmp_path, mistral_sandbox, operation, stream):
+    folder = _project(tmp_path / "p", mistral_sandbox, stream=stream, operation=operation)
     stats = engine.run(load_project(folder, environ=ENVIRON))
     assert stats.failed == 0, stats.failures
     events = sorted(_received(mistral_sandbox), key=lambda e: e["session"])
@@ -66,12 +82,14 @@ def test_each_chat_call_is_one_reconify_event(tmp_path, mistral_sandbox, stream)
         assert store.outbox_counts() == {"interactions:triage": {"pending": 0, "delivered": 3, "gave_up": 0}}
     for n, (event, task) in enumerate(zip(events, tasks)):
         assert set(event) == TOP_KEYS
-        assert event["reconify"] == {"format": "mistral", "type": "chat", "version": event["reconify"]["version"],
+        provider, kind = operation.split(".")[0].replace("chat", "mistral"), "generate" if "generate" in operation else "chat"
+        assert event["reconify"] == {"format": provider, "type": kind, "version": event["reconify"]["version"],
                                      "appKey": "***", "apiKey": "***"}
         assert 1_600_000_000_000 < event["timestamps"]["request"] <= event["timestamps"]["response"]
         assert (event["session"], event["sessionTimeout"]) == (f"T{n}", 15)
         assert event["user"] == {"userId": f"c{n}", "isAuthenticated": True}
-        assert event["request"]["messages"] == [{"role": "user", "content": f"printer {n} jams"}]
+        assert f"printer {n} jams" in json.dumps(event["request"])  # the request as sent
+        assert event["request"] == {**COHERE.get(operation, event["request"]), **event["request"]}
         assert event["request"].get("stream", False) is stream
         assert event["response"] == task.result  # the answer as received (assembled when streamed)
 
