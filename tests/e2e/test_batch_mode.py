@@ -157,3 +157,11 @@ def test_batch_mode_only_on_a_batchable_operation(tmp_path: Path, entity: str, o
         return
     with pytest.raises(AlumioError, match=r"outgoing\.out\.mode: outgoing 'out': .* not an operation the Batch API runs"):
         load_project(folder, environ={})
+
+
+def test_run_prints_each_job_with_its_size_status_and_progress(tmp_path: Path, mistral_sandbox) -> None:
+    folder = write_project(tmp_path / "p", mistral_sandbox.base_uri, rows(4))
+    result = CliRunner().invoke(main, ["run", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "(out): 4 requests, QUEUED" in result.output
+    assert "(out): SUCCESS 4/4" in result.output
