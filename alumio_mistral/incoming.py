@@ -39,13 +39,14 @@ class EntityRejected(AlumioError):
 
 @runtime_checkable
 class MarkingSubscriber(Protocol):
-    """A subscriber that keeps marks (a trigger's high-water mark) in the project's storages:
-    it reads them from ``use_storage``'s namespace, and the incoming writes ``pending_marks``
-    only once every entity read is stored, so a crash in between reads the same again."""
+    """A subscriber that keeps marks (a trigger's high-water mark, outbox messages taken) in the
+    task store: it reads them through ``use_storage`` (its namespace is the incoming's), and the
+    incoming calls ``stored`` only once every entity read is stored, when the marks may move
+    on; a crash in between reads the same again."""
 
     def use_storage(self, storages: TaskStore, namespace: str) -> None: ...
 
-    def pending_marks(self) -> list[tuple[str, str, Any]]: ...
+    def stored(self) -> None: ...
 
 
 class IdentityError(AlumioError):
@@ -189,9 +190,7 @@ class _Incoming:
         finally:
             batch.store()
         if isinstance(subscriber, MarkingSubscriber) and stats.failed == failed_before and self.outgoings != []:
-            # every event read is a task now: only then may the subscriber's marks move on
-            for namespace, key, value in subscriber.pending_marks():
-                self.store.set(namespace, key, value)
+            subscriber.stored()  # every entity read is a task now: only then may its marks move on
 
 
 class _Batch:

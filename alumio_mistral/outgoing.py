@@ -43,6 +43,8 @@ from alumio_mistral.http.errors import (
 from alumio_mistral.publishers import PlannedCall, Publisher, build_publisher
 from alumio_mistral.reconify.interactions import Call, InteractionLog, now_ms
 from alumio_mistral.secrets import redact, redact_value
+from alumio_mistral.publishers.actions import action_operation
+from alumio_mistral.subscribers.triggers import emitted_events
 from alumio_mistral.tasks import DEFAULT_LEASE_SECONDS, LeaseHeldError, Task, TaskStore, TaskStoreError, worker_id
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.library import Library
@@ -199,6 +201,8 @@ class Outgoing:
         self._operation: str | None = (
             config.publisher.get("entity") if config.publisher.get("type", "mistral") == "mistral" else None
         )
+        #: the operation whose successful calls emit a trigger event (``chat.complete``...), actions included
+        self._emits: str | None = self._operation or action_operation(config.publisher)
         self._client_name = str(config.publisher.get("client", "mistral"))
         self._lookup = reconcile.lookup_for(self._operation, project.catalog) if self._operation else None
         self._log: InteractionLog | None = (
@@ -333,9 +337,12 @@ class Outgoing:
         """
         sends = _Sends()
         outcome = self._outcome(store, task, sends)
-        if self._log is None or not sends.calls:
+        logged = self._log.entries(task.entity, sends.calls) if self._log is not None and sends.calls else ()
+        events = emitted_events(self._emits, [(call.request, call.response) for call in sends.calls]) \
+            if outcome.status == "processed" and self._emits else ()
+        if not logged and not events:
             return outcome
-        return replace(outcome, outbox=self._log.entries(task.entity, sends.calls))
+        return replace(outcome, outbox=logged + events)
 
     def _outcome(self, store: TaskStore, task: Task, sends: _Sends) -> _Outcome:
         try:

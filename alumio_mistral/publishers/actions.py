@@ -47,6 +47,15 @@ ACTIONS: dict[str, Action] = {
 NAMES = (*ACTIONS, "api-request")
 
 
+def action_operation(spec: Mapping[str, Any]) -> str | None:
+    """The catalog operation an action publisher calls (``None`` for other publishers, and for
+    an ``api-request`` by method and uri)."""
+    name = spec.get("action") if spec.get("type", "action") == "action" else None
+    if name == "api-request":
+        return spec.get("entity")
+    return ACTIONS[name].operation if name in ACTIONS else None
+
+
 def media_type(content: bytes, name: str) -> str:
     """The image's media type from its first bytes, else from its name."""
     for magic, kind in _MAGIC:

@@ -18,7 +18,7 @@ from alumio_mistral.subscribers.base import Subscriber
 from alumio_mistral.subscribers.batch_job import BatchJobSubscriber
 from alumio_mistral.subscribers.files import DEFAULT_ENCODING, CsvFile, JsonFile, JsonlFile, Stdin
 from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
-from alumio_mistral.subscribers.triggers import TRIGGERS, build_trigger
+from alumio_mistral.subscribers.triggers import NAMES as TRIGGERS, build_trigger
 from alumio_mistral.webhooks import DEFAULT_MAX_BYTES, DEFAULT_SIGNATURE_HEADER
 
 SUBSCRIBERS: Registry[Subscriber] = Registry("subscriber", SubscriberError)

@@ -11,11 +11,18 @@ Each trigger name picks one small detection strategy (:data:`TRIGGERS`):
 - :class:`Transitions` (``batch_job.succeeded``/``.failed``, ``fine_tuning_job.succeeded``/
   ``.failed``): each ``id:status`` seen in a final status fires once.
 
+Events of our own outgoings (``chat_completion.created``, ``model.deleted`` by our own
+``models.delete``... see :data:`EMITTED`) are written to the task store's outbox in the
+transaction that finishes their task (:func:`emitted_events`); a trigger incoming on such an
+event takes them from there (:class:`OutboxEvents`), and acknowledges them only once they are
+stored as tasks. A polling trigger that also has an emitted side (``model.deleted``,
+``file.deleted``) reads both.
+
 The first poll of a trigger records what exists and fires nothing (``baseline: skip``, the
 default); ``baseline: fire`` fires for everything there is (a backfill). The marks live in the
-project's storages; the subscriber only proposes them (:meth:`TriggerSubscriber.pending_marks`)
-and the incoming writes them once the events are stored as tasks, so a crash in between reads
-again and de-dup (events have stable ids) keeps doubles out.
+project's storages; the incoming calls :meth:`TriggerSubscriber.stored` once the events are
+stored as tasks, and only then is the mark saved, so a crash in between reads again and de-dup
+(events have stable ids) keeps doubles out.
 """
 
 from __future__ import annotations
@@ -27,16 +34,13 @@ from typing import Any, Iterable, Iterator, Mapping, Protocol
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.subscribers.base import Record
 from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
+from alumio_mistral.tasks.store import worker_id
 
 #: the final statuses ``batch_job.failed`` and ``fine_tuning_job.failed`` fire for by default
 FAILED_STATUSES = ("FAILED", "TIMEOUT_EXCEEDED", "CANCELLED")
 FINE_TUNING_FAILED_STATUSES = ("FAILED", "FAILED_VALIDATION", "CANCELLED")
 #: the storage key of a trigger's state inside its incoming's namespace
 STATE_KEY = "state"
-
-
-class Storages(Protocol):
-    def get(self, namespace: str, key: str) -> Any: ...
 
 
 def _iso(moment: Any) -> str:
@@ -128,6 +132,71 @@ class Transitions:
         return events, sorted(current)
 
 
+#: operation -> the event our own outgoings emit when a call to it succeeds
+EMITTED: dict[str, str] = {
+    "chat.complete": "chat_completion.created",
+    "fim.complete": "fim_completion.created",
+    "embeddings.create": "embeddings.generated",
+    "agents.complete": "agent_completion.created",
+    "conversations.start": "agent_completion.created",
+    "conversations.append": "agent_completion.created",
+    "conversations.restart": "agent_completion.created",
+    "conversations.start_stream": "agent_completion.created",
+    "conversations.append_stream": "agent_completion.created",
+    "conversations.restart_stream": "agent_completion.created",
+    "ocr.process": "ocr.completed",
+    "models.delete": "model.deleted",
+    "files.delete": "file.deleted",
+}
+#: the outbox topic of an emitted event
+TOPIC_PREFIX = "trigger:"
+#: outbox messages taken per poll (what is left waits for the next poll)
+OUTBOX_BATCH = 1000
+
+
+def emitted_events(operation: str | None, calls: Iterable[tuple[Any, Any]]) -> tuple[tuple[str, Any], ...]:
+    """Outbox entries for the successful ``(request, answer)`` calls of ``operation``: the
+    event, with the request and the answer (the resource; a delete answers with the id it deleted)."""
+    name = EMITTED.get(operation or "")
+    if name is None:
+        return ()
+    now = datetime.now(timezone.utc).timestamp()
+    entries = []
+    for request, answer in calls:
+        resource = dict(answer) if isinstance(answer, Mapping) else {"value": answer}
+        # an answer without an id (a stream assembled by hand?) still gets an id of its own
+        key = resource.get("id") or f"{now:.6f}"
+        entries.append((TOPIC_PREFIX + name, {**event(name, resource, now, key), "request": request, "answer": answer}))
+    return tuple(entries)
+
+
+class Outbox(Protocol):
+    def outbox_claim(self, topics: Iterable[str] | None, limit: int, worker: str) -> list[Any]: ...
+
+    def outbox_delivered(self, ids: Iterable[int], worker: str) -> int: ...
+
+
+class OutboxEvents:
+    """The events our own outgoings wrote to the outbox for one trigger, claimed under a lease
+    and marked delivered only after they are stored (a crash in between: the lease lapses and
+    the next poll claims them again; de-dup on the event id keeps them single)."""
+
+    def __init__(self, event_name: str, worker: str) -> None:
+        self.topic = TOPIC_PREFIX + event_name
+        self.worker = worker
+        self.claimed: list[int] = []
+
+    def events(self, outbox: Outbox) -> list[dict[str, Any]]:
+        messages = outbox.outbox_claim([self.topic], OUTBOX_BATCH, self.worker)
+        self.claimed = [message.id for message in messages]
+        return [message.payload for message in messages]
+
+    def acknowledge(self, outbox: Outbox) -> None:
+        if self.claimed:
+            outbox.outbox_delivered(self.claimed, self.worker)
+        self.claimed = []
+
+
 def _fine_tuned(model: Mapping[str, Any]) -> bool:
     return model.get("type") != "base" and model.get("owned_by") != "mistralai"
 
@@ -161,55 +230,81 @@ def query_for(operation: str, spec: Mapping[str, Any], filters: tuple[str, ...])
     return {**query, **(spec.get("params") or {})}
 
 
-class TriggerSubscriber:
-    """One poll of one trigger: reads the whole list, then yields its events.
+class Polling:
+    """The polling side of a trigger: one list read whole, then its strategy against the mark."""
 
-    The incoming gives it its storages (:meth:`use_storage`) before reading and writes
-    :meth:`pending_marks` after the events are stored.
-    """
-
-    def __init__(self, event_name: str, strategy: Strategy, reader: MistralSubscriber, *, baseline: str = "skip") -> None:
-        self.event_name = event_name
+    def __init__(self, strategy: Strategy, reader: MistralSubscriber) -> None:
         self.strategy = strategy
         self.reader = reader
-        self.baseline = baseline
-        self._storages: Storages | None = None
-        self._namespace = ""
-        self._pending: list[tuple[str, str, Any]] = []
         self._filters = {param.name for param in reader.entity.params}
 
-    def use_storage(self, storages: Storages, namespace: str) -> None:
-        """Where this trigger's marks live (its incoming's own namespace)."""
-        self._storages, self._namespace = storages, namespace
-
-    def pending_marks(self) -> list[tuple[str, str, Any]]:
-        """``(namespace, key, value)`` writes to make once the events read are stored."""
-        return list(self._pending)
-
-    def records(self) -> Iterator[Record]:
-        if self._storages is None:
-            raise SubscriberError(f"trigger {self.event_name}: no storage for its marks (run it from an incoming)")
-        state = self._storages.get(self._namespace, STATE_KEY)
+    def detect(self, state: Any) -> tuple[list[dict[str, Any]], Any]:
         if isinstance(self.strategy, NewItems) and state and "created_after" in self._filters:
             # only what is at or after the mark: the request's parameters from the storage
             # (a second early: whether the server's bound is inclusive or not, the mark's second is read)
             self.reader.query["created_after"] = _iso(state["created_at"] - 1)
         # every page first: a page that fails raises here, before any event or mark
         items = [record.entity for record in self.reader.records() if isinstance(record.entity, dict)]
-        events, new_state = self.strategy.detect(items, state)
-        if state is None and self.baseline == "skip":
-            events = []
-        self._pending = [(self._namespace, STATE_KEY, new_state)]
-        origin = f"trigger {self.event_name} ({self.reader.entity.name})"
+        return self.strategy.detect(items, state)
+
+
+class TriggerSubscriber:
+    """One poll of one trigger: its polled events and those our own outgoings emitted.
+
+    The incoming gives it the store (:meth:`use_storage`) before reading and calls
+    :meth:`stored` once every event read is a task: only then do the mark and the outbox move on.
+    """
+
+    def __init__(self, event_name: str, polling: Polling | None, outbox: OutboxEvents | None, *,
+                 baseline: str = "skip") -> None:
+        self.event_name = event_name
+        self.polling = polling
+        self.outbox = outbox
+        self.baseline = baseline
+        self._store: Any = None
+        self._namespace = ""
+        self._new_state: Any = None
+
+    def use_storage(self, store: Any, namespace: str) -> None:
+        """The task store (storages and outbox); the mark lives in the incoming's own ``namespace``."""
+        self._store, self._namespace = store, namespace
+
+    def stored(self) -> None:
+        """Every event read is stored: save the mark, acknowledge the outbox messages."""
+        if self.polling is not None and self._new_state is not None:
+            self._store.set(self._namespace, STATE_KEY, self._new_state)
+        if self.outbox is not None:
+            self.outbox.acknowledge(self._store)
+
+    def records(self) -> Iterator[Record]:
+        if self._store is None:
+            raise SubscriberError(f"trigger {self.event_name}: no store for its marks (run it from an incoming)")
+        events: list[dict[str, Any]] = []
+        if self.polling is not None:
+            state = self._store.get(self._namespace, STATE_KEY)
+            events, self._new_state = self.polling.detect(state)
+            if state is None and self.baseline == "skip":
+                events = []
+        if self.outbox is not None:
+            events += self.outbox.events(self._store)
+        origin = f"trigger {self.event_name}"
         for entity in events:
             yield Record(entity, origin)
 
 
+#: every trigger name: the polled ones and those only our own outgoings emit
+NAMES = tuple(dict.fromkeys([*TRIGGERS, *EMITTED.values()]))
+
+
 def build_trigger(spec: Mapping[str, Any], client: Any, catalog: Catalog, where: str) -> TriggerSubscriber:
     name = spec["event"]
-    if name not in TRIGGERS:
-        raise SubscriberError(f"{where}.event: unknown trigger {name!r} (one of: {', '.join(TRIGGERS)})")
-    operation, strategy, filters = TRIGGERS[name]
-    reader = MistralSubscriber(client, catalog.get(operation), query_for(operation, spec, filters),
-                               page_size=spec.get("page_size"))
-    return TriggerSubscriber(name, strategy(spec), reader, baseline=spec.get("baseline", "skip"))
+    if name not in NAMES:
+        raise SubscriberError(f"{where}.event: unknown trigger {name!r} (one of: {', '.join(NAMES)})")
+    polling = None
+    if name in TRIGGERS:
+        operation, strategy, filters = TRIGGERS[name]
+        polling = Polling(strategy(spec), MistralSubscriber(client, catalog.get(operation),
+                                                            query_for(operation, spec, filters),
+                                                            page_size=spec.get("page_size")))
+    outbox = OutboxEvents(name, worker_id(f"trigger-{name}")) if name in EMITTED.values() else None
+    return TriggerSubscriber(name, polling, outbox, baseline=spec.get("baseline", "skip"))
