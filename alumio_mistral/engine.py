@@ -185,7 +185,7 @@ def publish(
         if stop is not None and stop.is_set():
             break
         worker = _publisher(runtime, name, progress)
-        stats.absorb(name, worker.publish(store, on_finish=progress.add if progress is not None else None,
+        stats.absorb(name, worker.publish(store, on_finish=progress.finisher(name) if progress is not None else None,
                                           task_ids=None if owned is None else owned[name], stop=stop))
     stats.duration = time.monotonic() - started
     return stats

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from alumio_mistral.cli.output import Progress, echo_json, run_or_fail
+from alumio_mistral.cli.output import echo_json, run_or_fail, show_progress
 
 #: failures printed before "... and N more"
 SHOWN_FAILURES = 20
@@ -29,8 +29,7 @@ def run(project: str, names: tuple[str, ...], as_json: bool) -> None:
     from alumio_mistral.runtime import Runtime
 
     loaded = load_for_sending(project)
-    progress = None if as_json else Progress("incoming")
-    with Runtime(loaded) as runtime:
+    with Runtime(loaded) as runtime, show_progress("incoming", not as_json) as progress:
         stats = run_or_fail(lambda: runtime.read(list(names) or None, progress=progress))
     if as_json:
         echo_json(with_sandbox(stats.to_dict(), loaded))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
 
-from alumio_mistral.cli.output import Progress, echo_json, exit_after_publish, run_or_fail
+from alumio_mistral.cli.output import (
+    echo_json,
+    exit_after_publish,
+    run_or_fail,
+    show_progress,
+)
 
 
 def summary_line(stats: Any) -> str:
@@ -75,12 +79,10 @@ def run(project: str, incoming: tuple[str, ...], outgoing: tuple[str, ...], dry_
     from alumio_mistral.cli.project import load_for_sending, with_sandbox
 
     loaded = load_for_sending(project)
-    progress = None if (as_json or dry_run) else Progress("run")
-    stats = run_or_fail(lambda: engine.run(
-        loaded, incoming=incoming or None, outgoing=outgoing or None, dry_run=dry_run, progress=progress,
-    ))
-    if progress is not None and sys.stderr.isatty():
-        click.echo("\x1b[2K\r", nl=False, err=True)  # clear the live progress line
+    with show_progress("run", not (as_json or dry_run)) as progress:
+        stats = run_or_fail(lambda: engine.run(
+            loaded, incoming=incoming or None, outgoing=outgoing or None, dry_run=dry_run, progress=progress,
+        ))
     if as_json:
         echo_json(with_sandbox(stats.to_dict(), loaded))
     else:

@@ -10,11 +10,11 @@ import click
 
 from alumio_mistral.cli.output import (
     EXIT_REVIEW,
-    Progress,
     echo_json,
     exit_after_publish,
     fail,
     run_or_fail,
+    show_progress,
 )
 from alumio_mistral.tasks import actions
 from alumio_mistral.tasks.store import STATUSES, TaskStoreError
@@ -124,8 +124,7 @@ def retry(project: str, task_ids: tuple[int, ...], status: str, force: bool, as_
         if warning:
             click.echo(f"warning: {warning}; sending again as --force asks", err=True)
         ids = run_or_fail(lambda: actions.requeue_for_retry(store, chosen))
-        progress = None if as_json else Progress("retry")
-        with Runtime(loaded, store=store) as runtime:
+        with Runtime(loaded, store=store) as runtime, show_progress("retry", not as_json) as progress:
             stats = run_or_fail(lambda: engine.publish(runtime, task_ids=ids, progress=progress))
     if as_json:
         echo_json(with_sandbox(stats.to_dict(), loaded))
