@@ -5,6 +5,7 @@ from __future__ import annotations
 from alumio_mistral.reconify.delivery import DeliveryLoop, DeliveryStats, deliver_due
 from alumio_mistral.reconify.event import OPERATION_KINDS, build_event, with_keys
 from alumio_mistral.reconify.interactions import Call, InteractionLog, now_ms, topic_for
+from alumio_mistral.reconify.logger import Logger
 from alumio_mistral.reconify.sinks import HttpSink, JsonlSink, ReconifySink, sink_for
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "HttpSink",
     "InteractionLog",
     "JsonlSink",
+    "Logger",
     "OPERATION_KINDS",
     "ReconifySink",
     "build_event",

@@ -83,7 +83,7 @@ class DeliveryLoop:
 
     def __init__(self, store: TaskStore, sinks: Mapping[str, Sink], interval: float = 0.5,
                  base_delay: float = RETRY_DELAY) -> None:
-        self._store, self._sinks, self._interval, self._base_delay = store, dict(sinks), interval, base_delay
+        self._store, self.sinks, self.interval, self._base_delay = store, dict(sinks), interval, base_delay
         #: set by close(): one last pass, then the thread ends
         self._closing = threading.Event()
         #: set when close() stops waiting: the pass in flight ends after its current send
@@ -92,19 +92,19 @@ class DeliveryLoop:
         self._worker = worker_id("outbox")
 
     def start(self) -> DeliveryLoop:
-        if self._sinks:
+        if self.sinks:
             self._thread.start()
         return self
 
     def _pass(self) -> None:
         try:
-            deliver_due(self._store, self._sinks, worker=self._worker, base_delay=self._base_delay,
+            deliver_due(self._store, self.sinks, worker=self._worker, base_delay=self._base_delay,
                         stop=self._abort)
         except Exception:  # a store hiccup must not end delivery for the rest of the run
             log.exception("outbox delivery pass failed")
 
     def _run(self) -> None:
-        while not self._closing.wait(self._interval):
+        while not self._closing.wait(self.interval):
             self._pass()
         self._pass()
 
