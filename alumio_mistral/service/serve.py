@@ -33,9 +33,6 @@ log = logging.getLogger("alumio_mistral.serve")
 UTC = timezone.utc
 #: how long ``worker`` naps when it found nothing to publish (a new task waits at most this)
 IDLE_NAP = 0.5
-#: a scheduled run's lease in the store: renewed while it runs; another process takes the job
-#: over this long after its holder died
-SCHEDULE_LEASE = 30.0
 
 
 def job_name(kind: str, name: str) -> str:
@@ -72,8 +69,10 @@ class Service:
         self.runtime = runtime
         self.stop = stop
         project = runtime.project
+        # a scheduled run holds its job under the project's lease, like a task: renewed while it
+        # runs, taken over by another process that long after its holder died
         self.scheduler = Scheduler(self._jobs(), runtime.store, worker_id("serve"),  # type: ignore[arg-type]
-                                   lease_seconds=SCHEDULE_LEASE)
+                                   lease_seconds=project.store.lease_seconds)
         self.metrics = Metrics(tasks=self._task_counts, breakers=self._breakers, lags=self._lags)
         for name in project.clients:
             runtime.clients[name].observers.append(self._observe)

@@ -136,6 +136,30 @@ def test_serve_polls_drains_then_stops_gracefully_mid_flight(tmp_path: Path, mis
 
 
 @pytest.mark.slow
+def test_a_second_signal_leaves_at_once_and_nothing_is_lost(tmp_path: Path, mistral_sandbox_factory: Any) -> None:
+    sandbox = mistral_sandbox_factory(faults="latency=3s@/v1/chat/*")
+    folder = project(tmp_path / "p", sandbox, 10, incoming={"schedule": "1s"}, outgoing={"schedule": "1s"},
+                     concurrency=5, lease=1)
+    serve = start("serve", str(folder), "--port", "0", "--grace", "30")
+    try:
+        listening(serve)
+        wait_for(lambda: statuses(folder).get("processing", 0) == 5, 30, "5 chat calls in flight")
+        serve.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=2) == 1  # not the 3 s the calls in flight would take
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    assert statuses(folder).get("processing", 0) == 5  # left to their leases
+    time.sleep(1.5)  # the leases lapse; a chat completion is safe to send again
+    rerun = subprocess.run([*CLI, "serve", str(folder), "--once"], capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert statuses(folder) == {"processed": 10}
+    assert sorted(answered_rows(folder)) == sorted(f"r{n}" for n in range(10))
+
+
+@pytest.mark.slow
 def test_two_serve_processes_run_each_tick_once(tmp_path: Path, mistral_sandbox: Any) -> None:
     folder = project(tmp_path / "p", mistral_sandbox, 5, incoming={"schedule": "1s"})
     processes = [start("serve", str(folder), "--port", "0") for _ in range(2)]

@@ -8,12 +8,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 import responses
 import yaml
+from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
+
+from alumio_mistral.cli import main
 
 from alumio_mistral.config import load_project
 from alumio_mistral.http import Client, ClientConfig
+from alumio_mistral.http.errors import RateLimitedError
 from alumio_mistral.runtime import Runtime
 from alumio_mistral.service.serve import Service, is_loopback
 
@@ -59,10 +64,8 @@ def test_observers_see_every_answer_and_every_failure(tmp_path: Path) -> None:
     with Client(ClientConfig(base_uri=BASE, api_key="k", max_attempts=1)) as client:
         client.observers.append(lambda *args: seen.append(args))
         client.request("GET", "/v1/models")
-        try:
+        with pytest.raises(RateLimitedError):
             client.request("GET", "/v1/files")
-        except Exception:  # noqa: BLE001 - the 429 is raised; the observer saw it first
-            pass
     assert [(name, status) for name, status, _elapsed, _retried in seen] == [("mistral", 200), ("mistral", 429)]
 
 
@@ -90,3 +93,18 @@ def test_metrics_parse_and_count_tasks_requests_and_health(tmp_path: Path) -> No
 def test_only_loopback_addresses_count_as_local() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("example.org")
+
+
+def test_every_new_command_has_help() -> None:
+    for command in ("serve", "worker", "status"):
+        result = CliRunner().invoke(main, [command, "--help"])
+        assert result.exit_code == 0 and "PROJECT" in result.output
+
+
+def test_status_prints_tasks_and_schedules_that_never_ran(tmp_path: Path) -> None:
+    with Runtime(_project(tmp_path)) as runtime:
+        runtime.store.add_tasks("rows", _chat(1), ["chat"], "1")
+    result = CliRunner().invoke(main, ["status", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "chat: new 1" in result.output
+    assert "incoming:rows (every 60s): never ran; next " in result.output
