@@ -73,6 +73,8 @@ class _Job:
     tasks: dict[int, Task]
     requests: dict[int, Any] = field(default_factory=dict)
     last_status: str | None = None
+    #: taken over from a record a previous run left
+    resumed: bool = False
 
 
 class BatchPublisher:
@@ -99,19 +101,21 @@ class BatchPublisher:
         stats = OutgoingStats()
         worker = worker_id(self.name)
         with _Heartbeat(store, worker, self.outgoing.lease_seconds) as heartbeat:
-            jobs = self._resume(store, worker, heartbeat, stats)
+            jobs = self._resume(store, worker, heartbeat, stats, on_finish)
             recovered = self.outgoing.recover(store)  # stale tasks of no job: nothing was sent for them
             stats.resumed += recovered.resumed
             stats.review += recovered.review
             stats.failures += recovered.failures
             waiting = None if task_ids is None else [int(i) for i in task_ids]
-            while not (stop is not None and stop.is_set()):
+            while not (stop is not None and stop.is_set()) and stats.stopped is None:
                 claimed = self._claim(store, worker, waiting)
                 if not claimed:
                     break
                 heartbeat.hold(task.id for task in claimed)
                 for lines in self._split(store, claimed, stats, on_finish):
-                    jobs.append(self._start(store, worker, lines))
+                    job = self._start(store, worker, lines)
+                    if self._launch(store, job, lines, stats, on_finish):
+                        jobs.append(job)
             self._wait(store, jobs, stats, on_finish)
             stats.leased = len(store.leased(self.name))
         return stats
@@ -171,21 +175,42 @@ class BatchPublisher:
         return _Line(task, requests[0], body, line.encode() + b"\n")
 
     def _start(self, store: TaskStore, worker: str, lines: list[_Line]) -> _Job:
-        """Record the job's tasks, then upload (or inline) and create it, recording each id."""
+        """Record the job's tasks before anything leaves."""
         key = uuid.uuid4().hex
-        record: dict[str, Any] = {"outgoing": self.name, "client": self.client.name, "key": key, "tasks": [line.task.id for line in lines],
-                                  "size": len(lines), "input_file": None, "job": None, "status": None,
+        record: dict[str, Any] = {"outgoing": self.name, "client": self.client.name, "key": key,
+                                  "tasks": [line.task.id for line in lines], "size": len(lines), "input_file": None, "job": None, "status": None,
                                   "created": time.time()}
         store.set(BATCH_NAMESPACE, key, record)
-        job = _Job(record, worker, {line.task.id: line.task for line in lines},
-                   {line.task.id: line.request for line in lines})
-        self._create(store, job, lines)
-        return job
+        return _Job(record, worker, {line.task.id: line.task for line in lines},
+                    {line.task.id: line.request for line in lines})
 
-    def _create(self, store: TaskStore, job: _Job, lines: list[_Line]) -> None:
-        """Upload and create, unless the server already has this batch key's job."""
+    def _launch(self, store: TaskStore, job: _Job, lines: list[_Line], stats: OutgoingStats,
+                on_finish: Callable[[str], None] | None) -> bool:
+        """Upload and create the recorded job; False when it could not be.
+
+        A refusal the server did not act on fails the job's tasks (and forgets the job); a
+        failure after which it may have acted leaves the record, so the next run looks for the
+        job by its batch key, and this pass creates no more jobs.
+        """
+        # a recorded job without an id may have been created just before a crash: look first
+        found = self._find(job.record["key"]) if job.resumed else None
+        try:
+            self._create(store, job, lines, found)
+        except ApiError as error:
+            if error.server_may_have_acted:
+                stats.stopped = (f"outgoing {self.name!r}: batch {job.record['key']}: {error}; the next run"
+                                 " looks for its job before creating one")
+                return False
+            failed = error_record(error)
+            self._settle(store, [TaskOutcome(task_id, "failed", error=failed) for task_id in job.tasks],
+                         stats, on_finish)
+            store.delete(BATCH_NAMESPACE, job.record["key"])
+            return False
+        return True
+
+    def _create(self, store: TaskStore, job: _Job, lines: list[_Line], found: dict[str, Any] | None) -> None:
+        """Upload and create, unless the server already has this batch key's job (``found``)."""
         record = job.record
-        found = self._find(record["key"])
         if found is None:
             inline = len(lines) < int(self.settings["inline_below"])
             if not inline and record["input_file"] is None:
@@ -236,7 +261,8 @@ class BatchPublisher:
 
     # -- resuming ------------------------------------------------------------------------------
 
-    def _resume(self, store: TaskStore, worker: str, heartbeat: _Heartbeat, stats: OutgoingStats) -> list[_Job]:
+    def _resume(self, store: TaskStore, worker: str, heartbeat: _Heartbeat, stats: OutgoingStats,
+                on_finish: Callable[[str], None] | None) -> list[_Job]:
         """Take back the unfinished tasks of this outgoing's recorded jobs (those no live run holds)."""
         jobs = []
         for key, record in list(store.items(BATCH_NAMESPACE)):
@@ -252,10 +278,16 @@ class BatchPublisher:
                 store.delete(BATCH_NAMESPACE, key)  # every task of it finished
                 continue
             heartbeat.hold(task.id for task in tasks)
-            job = _Job(record, worker, {task.id: task for task in tasks})
+            job = _Job(record, worker, {task.id: task for task in tasks}, resumed=True)
             if record["job"] is None:
-                lines = [line for task in tasks if (line := self._line(task)) is not None]
-                self._create(store, job, lines)
+                lines = [line for part in self._split(store, tasks, stats, on_finish) for line in part]
+                job.tasks = {line.task.id: line.task for line in lines}
+                job.requests = {line.task.id: line.request for line in lines}
+                if not lines:
+                    store.delete(BATCH_NAMESPACE, key)
+                    continue
+                if not self._launch(store, job, lines, stats, on_finish):
+                    continue
             jobs.append(job)
         return jobs
 

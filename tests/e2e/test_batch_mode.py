@@ -165,3 +165,24 @@ def test_run_prints_each_job_with_its_size_status_and_progress(tmp_path: Path, m
     assert result.exit_code == 0, result.output
     assert "(out): 4 requests, QUEUED" in result.output
     assert "(out): SUCCESS 4/4" in result.output
+
+
+def test_a_refused_create_fails_the_jobs_tasks_and_keeps_no_record(tmp_path: Path, mistral_sandbox_factory) -> None:
+    sandbox = mistral_sandbox_factory(faults="error=1.0:400@batch_jobs.create")
+    folder = write_project(tmp_path / "p", sandbox.base_uri, rows(3))
+    stats = engine.run(load_project(folder, environ={}))
+    assert stats.failed == 3 and {task.status for task in tasks_of(folder)} == {"failed"}
+    with SqliteTaskStore(folder / ".alumio" / "tasks.db") as store:
+        assert open_batch_jobs(store) == []
+
+
+def test_a_create_the_server_may_have_acted_on_is_looked_for_by_the_next_run(
+        tmp_path: Path, mistral_sandbox_factory) -> None:
+    sandbox = mistral_sandbox_factory(faults="drop=1.0@batch_jobs.create")  # created, never answered
+    folder = write_project(tmp_path / "p", sandbox.base_uri, rows(3), lease=1)
+    stats = engine.run(load_project(folder, environ={}))
+    assert stats.stopped and stats.processed == 0
+    store_lease_lapse(folder)
+    sandbox.app.faults = type(sandbox.app.faults).parse(None)
+    stats = engine.run(load_project(folder, environ={}))
+    assert stats.processed == 3 and sandbox.app.counts().get("batch_jobs.create") == 1
