@@ -18,7 +18,9 @@ from alumio_mistral.subscribers.base import Subscriber
 from alumio_mistral.subscribers.batch_job import BatchJobSubscriber
 from alumio_mistral.subscribers.files import DEFAULT_ENCODING, CsvFile, JsonFile, JsonlFile, Stdin
 from alumio_mistral.subscribers.mistral import MistralSubscriber, SubscriberError
+from alumio_mistral.subscribers.params import ParamsFromPipeline
 from alumio_mistral.subscribers.triggers import NAMES as TRIGGERS, build_trigger
+from alumio_mistral.transformers.library import Library
 from alumio_mistral.webhooks import DEFAULT_MAX_BYTES, DEFAULT_SIGNATURE_HEADER
 
 SUBSCRIBERS: Registry[Subscriber] = Registry("subscriber", SubscriberError)
@@ -34,6 +36,8 @@ class MistralSubscriberSchema(TypedSchema):
     max_pages = bounded_int(1, MAX_COUNT)
     limit = bounded_int(1, MAX_COUNT)
     pattern = fields.String()
+    #: a pipeline over {params, now, now_seconds} with the storages at hand; its ``params`` are sent
+    params_transformers = fields.List(fields.Dict(), validate=Length(min=1))
 
 
 def _text_encoding(value: str) -> None:
@@ -131,16 +135,22 @@ def _client(spec: Mapping[str, Any], wiring: Wiring, where: str) -> Any:
     return wiring.clients[client_name]
 
 
-def _mistral(spec: Mapping[str, Any], wiring: Wiring, where: str) -> MistralSubscriber:
-    return MistralSubscriber(
-        _client(spec, wiring, where),
-        wiring.catalog.get(spec["entity"]),
-        spec.get("params"),
-        page_size=spec.get("page_size"),
-        max_pages=spec.get("max_pages"),
-        limit=spec.get("limit"),
-        pattern=spec.get("pattern"),
-    )
+def _mistral(spec: Mapping[str, Any], wiring: Wiring, where: str) -> Subscriber:
+    def reader(params: Mapping[str, Any] | None) -> MistralSubscriber:
+        return MistralSubscriber(
+            _client(spec, wiring, where),
+            wiring.catalog.get(spec["entity"]),
+            params,
+            page_size=spec.get("page_size"),
+            max_pages=spec.get("max_pages"),
+            limit=spec.get("limit"),
+            pattern=spec.get("pattern"),
+        )
+
+    if spec.get("params_transformers"):
+        return ParamsFromPipeline(spec["params_transformers"], spec.get("params") or {},
+                                  Library.for_project(wiring.root), f"{where}.params_transformers", reader)
+    return reader(spec.get("params"))
 
 
 def _encoding(spec: Mapping[str, Any]) -> str:

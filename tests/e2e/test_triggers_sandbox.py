@@ -211,3 +211,44 @@ def test_fine_tuning_job_triggers_against_a_sandbox_serving_the_older_routes(tmp
         [(bad["id"], "FAILED_VALIDATION"), (stopped["id"], "CANCELLED")])
     for name in ("created", "succeeded", "failed"):
         assert poll(folder, name) == []
+
+
+def test_params_transformers_read_a_storage_and_the_time_before_the_read(tmp_path: Path, sandbox, client,
+                                                                        clock: ManualClock) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "alumio.yaml").write_text(json.dumps({
+        "clients": {"mistral": {"base_uri": sandbox.base_uri, "api_key": KEY, "max_attempts": 1}},
+        "incoming": {"recent": {"subscriber": {"entity": "batch_jobs.list", "params": {"page_size": 50},
+                                               "params_transformers": [
+            {"type": "storage-get", "namespace": "cursors", "key": "jobs", "to": "params.created_after"},
+            {"type": "set", "path": "params.order_by", "value": "-created"},
+            {"type": "set", "path": "checked_at", "value": "&{now}"},
+        ]}}},
+    }))
+    batch(client)
+    clock.sleep(60)
+    newer = batch(client)
+    with Runtime(load_project(folder, environ={})) as runtime:
+        runtime.store.set("cursors", "jobs", _iso_of(newer["created_at"]))
+        assert runtime.read(["recent"]).ok
+        assert [t.entity["id"] for t in runtime.store.list(incoming="recent")] == [newer["id"]]
+
+
+def _iso_of(seconds: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def test_params_transformers_see_the_current_time() -> None:
+    from alumio_mistral.subscribers.params import ParamsFromPipeline
+    from alumio_mistral.transformers.context import MemoryStorages
+    from alumio_mistral.transformers.library import Library
+
+    built: list[dict[str, Any]] = []
+    steps = [{"type": "set", "path": "params.created_after", "value": "&{now}"}]
+    reader = ParamsFromPipeline(steps, {"page_size": 5}, Library.for_project(None), "incoming.x.subscriber",
+                                lambda params: built.append(params) or object(), clock=lambda: 1767225600.0)
+    reader.use_storage(MemoryStorages(), "marks:x")
+    assert built == [{"page_size": 5, "created_after": "2026-01-01T00:00:00Z"}]
