@@ -252,3 +252,17 @@ def test_params_transformers_see_the_current_time() -> None:
                                 lambda params: built.append(params) or object(), clock=lambda: 1767225600.0)
     reader.use_storage(MemoryStorages(), "marks:x")
     assert built == [{"page_size": 5, "created_after": "2026-01-01T00:00:00Z"}]
+
+
+def test_a_status_trigger_restarted_before_its_mark_fires_nothing_twice(tmp_path: Path, sandbox, client) -> None:
+    folder = project(tmp_path / "p", sandbox.base_uri, done={"event": "batch_job.succeeded"})
+    poll(folder, "done")
+    job = batch(client)
+    for _ in range(3):
+        client.call("batch_jobs.get", path_params={"job_id": job["id"]})
+    with Runtime(load_project(folder, environ={})) as runtime:
+        mark = runtime.store.get("marks:done", STATE_KEY)
+    assert [e["resource"]["id"] for e in poll(folder, "done")] == [job["id"]]
+    with Runtime(load_project(folder, environ={})) as runtime:  # the mark lost: a crash before it was saved
+        runtime.store.set("marks:done", STATE_KEY, mark)
+    assert poll(folder, "done") == []
