@@ -24,8 +24,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from alumio_mistral import reconcile
 from alumio_mistral.errors import AlumioError
@@ -113,6 +114,9 @@ class BatchPublisher:
                     break
                 heartbeat.hold(task.id for task in claimed)
                 for lines in self._split(store, claimed, stats, on_finish):
+                    if stats.stopped is not None:  # a create went unanswered: send nothing more
+                        stats.deferred += store.release([line.task.id for line in lines], worker)
+                        continue
                     job = self._start(store, worker, lines)
                     if self._launch(store, job, lines, stats, on_finish):
                         jobs.append(job)
@@ -308,8 +312,8 @@ class BatchPublisher:
                     store.delete(BATCH_NAMESPACE, job.record["key"])
                     open_jobs.remove(job)
             if open_jobs and time.monotonic() >= deadline:
-                stats.stopped = (f"outgoing {self.name!r}: {len(open_jobs)} batch job(s) still running after"
-                                 f" batch.max_wait; the next run resumes them")
+                stats.stopped = stats.stopped or (f"outgoing {self.name!r}: {len(open_jobs)} batch job(s) still"
+                                                  " running after batch.max_wait; the next run resumes them")
                 return
             if open_jobs:
                 self._sleep(interval)
@@ -345,7 +349,13 @@ class BatchPublisher:
         self._settle(store, [TaskOutcome(task_id, "failed", error=missing) for task_id in job.tasks], stats, on_finish)
 
     def _request_of(self, task: Task) -> Any:
-        requests = self.outgoing.requests_for(task.entity)
+        """The request a resumed task sent (made again: a run that created the job kept it),
+        shown to the response transformers at ``_task.request``; ``None`` if it cannot be made."""
+        try:
+            requests = self.outgoing.requests_for(task.entity)
+        except Exception as error:  # the answer is still the task's: only the echo of its request is lost
+            log.warning("outgoing %s: task %d: its request could not be made again: %s", self.name, task.id, error)
+            return None
         return requests[0] if requests else None
 
     def _lines(self, file_id: str | None) -> Iterator[dict[str, Any]]:
@@ -354,9 +364,13 @@ class BatchPublisher:
             return
         response = self.client.call("files.download", path_params={"file_id": file_id}, stream=True)
         try:
-            for raw in response.iter_lines():
-                if raw.strip():
+            for number, raw in enumerate(response.iter_lines(), start=1):
+                if not raw.strip():
+                    continue
+                try:
                     yield json.loads(raw)
+                except ValueError:  # its task, if any, ends with "no result in batch job J"
+                    log.warning("outgoing %s: line %d of batch result file %s is not JSON", self.name, number, file_id)
         finally:
             response.close()
 

@@ -26,12 +26,15 @@ CHAT = {"use": "mistral/chat-request", "with": {"prompt": "Label this: &{text}",
 
 def write_project(folder: Path, base_uri: str, rows: list[dict[str, Any]], *, mode: str = "batch",
                   batch: dict[str, Any] | None = None, entity: str = "chat.complete",
-                  transformers: list[Any] | None = None, lease: float = 60.0) -> Path:
+                  transformers: list[Any] | None = None, lease: float = 60.0,
+                  then: dict[str, Any] | None = None) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     outgoing: dict[str, Any] = {"publisher": {"entity": entity}, "mode": mode,
                                 "entity_transformers": transformers if transformers is not None else [CHAT],
                                 "response_transformers": [{"use": "mistral/chat-answer"}]}
+    if then is not None:
+        outgoing["then"] = then
     if mode == "batch":
         outgoing["batch"] = {"poll_interval": 0, **(batch or {})}
     document = {
@@ -186,3 +189,17 @@ def test_a_create_the_server_may_have_acted_on_is_looked_for_by_the_next_run(
     sandbox.app.faults = type(sandbox.app.faults).parse(None)
     stats = engine.run(load_project(folder, environ={}))
     assert stats.processed == 3 and sandbox.app.counts().get("batch_jobs.create") == 1
+
+
+def test_answers_go_through_the_then_target_as_in_direct_mode(tmp_path: Path, mistral_sandbox) -> None:
+    then = {"type": "jsonl", "path": "out/answers.jsonl"}
+    batched = write_project(tmp_path / "b", mistral_sandbox.base_uri, rows(6), then=then)
+    direct = write_project(tmp_path / "d", mistral_sandbox.base_uri, rows(6), then=then, mode="direct")
+    for folder in (batched, direct):
+        assert engine.run(load_project(folder, environ={})).processed == 6
+
+    def answers(folder: Path) -> list[Any]:
+        lines = (folder / "out" / "answers.jsonl").read_text().splitlines()
+        return sorted((json.loads(line) for line in lines), key=json.dumps)
+
+    assert answers(batched) == answers(direct) and len(answers(batched)) == 6
