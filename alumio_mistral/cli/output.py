@@ -155,8 +155,8 @@ class Progress:
             counts, outgoing, wait = dict(self.counts), {k: dict(v) for k, v in self.outgoing.items()}, self._wait
         elapsed = self.elapsed
         busiest = max([counts.get("read", 0), sum(sum(per.values()) for per in outgoing.values())])
-        parts = [", ".join(f"{name} {value:,}" for name, value in counts.items()) or "starting"]
-        parts += [f"{name}: " + ", ".join(f"{status} {value:,}" for status, value in per.items())
+        parts = [", ".join(f"{name} {value}" for name, value in counts.items()) or "starting"]
+        parts += [f"{name}: " + ", ".join(f"{status} {value}" for status, value in per.items())
                   for name, per in outgoing.items()]
         parts.append(f"{elapsed:.1f}s, {busiest / elapsed:.0f}/s" if elapsed > 0 else "-")
         if wait is not None and (left := wait[0] - time.monotonic()) > 0:
