@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -54,6 +55,23 @@ def action_operation(spec: Mapping[str, Any]) -> str | None:
     if name == "api-request":
         return spec.get("entity")
     return ACTIONS[name].operation if name in ACTIONS else None
+
+
+def parameter_problems(name: str, given: Mapping[str, Any]) -> list[str]:
+    """What is wrong with an action's ``with:`` against its shipped request definition (unknown
+    or missing parameters), so that ``validate`` says it before any run."""
+    if name not in ACTIONS:
+        return []
+    parameters = _shipped().get(ACTIONS[name].request).parameters
+    problems = [f"{name} has no parameter {key!r} (parameters: {', '.join(parameters)})"
+                for key in sorted(set(given) - set(parameters))]
+    return problems + [f"{name} needs parameter {key!r}" for key, spec in parameters.items()
+                       if spec["required"] and key not in given]
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> Library:
+    return Library.for_project(None)
 
 
 def media_type(content: bytes, name: str) -> str:

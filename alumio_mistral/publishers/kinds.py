@@ -14,7 +14,7 @@ from marshmallow.validate import Length, OneOf
 
 from alumio_mistral.http import Client
 from alumio_mistral.kinds import Registry, Wiring
-from alumio_mistral.publishers.actions import NAMES as ACTION_NAMES, build_action
+from alumio_mistral.publishers.actions import NAMES as ACTION_NAMES, build_action, parameter_problems
 from alumio_mistral.publishers.base import Publisher
 from alumio_mistral.publishers.files import (
     DEFAULT_BATCH_SIZE,
@@ -91,6 +91,9 @@ class ActionPublisherSchema(RequestSchema):
             MistralPublisherSchema._entity_or_uri(self, data)  # type: ignore[arg-type]
         elif "entity" in data or "uri" in data:
             raise ValidationError(f"the {data['action']} action chooses its operation; give `with:` parameters instead")
+        problems = parameter_problems(data["action"], data.get("with") or {})
+        if problems:
+            raise ValidationError(problems, "with")
 
 class HttpPublisherSchema(RequestSchema):
     method = HttpMethod(load_default="POST")

@@ -170,3 +170,14 @@ def test_api_request_calls_any_catalog_operation_or_a_raw_path(tmp_path: Path, m
     raw = write(tmp_path / "raw", {"publisher": {"action": "api-request", "method": "GET", "uri": "/v1/models"}}, [{}])
     assert engine.run(load_project(raw, environ=environ(mistral_sandbox))).processed == 1
     assert outputs(raw)[0]["data"]
+
+
+def test_validate_names_a_missing_or_unknown_action_parameter(tmp_path: Path) -> None:
+    from alumio_mistral.config.problems import ConfigError
+
+    folder = write(tmp_path / "p", {"publisher": {"action": "analyze-image", "with": {"image": "&{x}", "colour": 1}}}, [{}])
+    with pytest.raises(ConfigError) as raised:
+        load_project(folder, environ={})
+    message = str(raised.value)
+    assert "outgoing.act.publisher.with" in message and "needs parameter 'question'" in message
+    assert "has no parameter 'colour'" in message
