@@ -46,22 +46,31 @@ def deliver_due(
     lease_seconds: float = 60.0,
     base_delay: float = RETRY_DELAY,
     stop: threading.Event | None = None,
+    early: bool = False,
 ) -> DeliveryStats:
-    """Send the due messages of the ``sinks``' topics (topic -> sink), one claimed batch at a time."""
+    """Send the due messages of the ``sinks``' topics (topic -> sink), one claimed batch at a time.
+
+    The pass stops at the first failure worth retrying (the endpoint is down or struggling):
+    the rest of the batch is given back with the same delay, untried, so a hanging endpoint
+    costs one timeout per pass, not one per message. ``early``: try messages still waiting out
+    a retry delay too (the first pass of a new process).
+    """
     worker = worker or worker_id("outbox")
     stats = DeliveryStats()
     while not (stop is not None and stop.is_set()):
-        batch = store.outbox_claim(list(sinks), limit, worker, lease_seconds=lease_seconds)
+        batch = store.outbox_claim(list(sinks), limit, worker, lease_seconds=lease_seconds, early=early)
         if not batch:
             break
-        for message in batch:
+        for index, message in enumerate(batch):
             try:
                 sinks[message.topic].send(message.payload)
             except TransientDelivery as error:
-                store.outbox_retry(message.id, worker, str(error), retry_delay(message.attempts, base_delay))
+                delay = retry_delay(message.attempts, base_delay)
+                for waiting in batch[index:]:
+                    store.outbox_retry(waiting.id, worker, str(error), delay)
                 stats.retried += 1
-                log.warning("outbox message %s (%s): will retry: %s", message.id, message.topic, error)
-                continue
+                log.warning("outbox message %s (%s): will retry in %.0fs: %s", message.id, message.topic, delay, error)
+                return stats
             except PermanentDelivery as error:
                 store.outbox_give_up(message.id, worker, str(error))
                 stats.gave_up += 1
@@ -69,8 +78,7 @@ def deliver_due(
                 continue
             store.outbox_delivered([message.id], worker)
             stats.delivered += 1
-        if stats.retried or stats.gave_up:
-            break  # the endpoint is struggling: leave the rest for the next pass
+        early = False
     return stats
 
 
@@ -96,14 +104,15 @@ class DeliveryLoop:
             self._thread.start()
         return self
 
-    def _pass(self) -> None:
+    def _pass(self, early: bool = False) -> None:
         try:
             deliver_due(self._store, self.sinks, worker=self._worker, base_delay=self._base_delay,
-                        stop=self._abort)
+                        stop=self._abort, early=early)
         except Exception:  # a store hiccup must not end delivery for the rest of the run
             log.exception("outbox delivery pass failed")
 
     def _run(self) -> None:
+        self._pass(early=True)  # a new process tries its backlog at once: the endpoint may be back
         while not self._closing.wait(self.interval):
             self._pass()
         self._pass()

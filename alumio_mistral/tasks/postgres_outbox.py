@@ -79,15 +79,16 @@ class PostgresOutbox:
         limit: int,
         worker: str,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        early: bool = False,
     ) -> list[OutboxMessage]:
         params: dict[str, Any] = {"now": self._now(), "worker": worker, "lease": float(lease_seconds),
-                                  "limit": int(limit)}
+                                  "limit": int(limit), "early": early}
         only = ""
         if topics is not None:
             params["topics"] = list(topics)
             only = " AND topic = ANY(%(topics)s)"
         rows = self._read(
-            f"WITH picked AS (SELECT id FROM outbox WHERE {OUTBOX_STATE_SQL['pending']} AND next_attempt_at <= {NOW_SQL}"
+            f"WITH picked AS (SELECT id FROM outbox WHERE {OUTBOX_STATE_SQL['pending']} AND (%(early)s OR next_attempt_at <= {NOW_SQL})"
             f" AND (lease_until IS NULL OR lease_until <= {NOW_SQL}){only} ORDER BY id LIMIT %(limit)s"
             " FOR UPDATE SKIP LOCKED)"
             f" UPDATE outbox SET attempts = outbox.attempts + 1, claimed_by = %(worker)s,"

@@ -64,9 +64,10 @@ class SqliteOutbox:
         limit: int,
         worker: str,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        early: bool = False,
     ) -> list[OutboxMessage]:
         now = self._clock()
-        only, args = "", [worker, now + lease_seconds, now, now]
+        only, args = "", [worker, now + lease_seconds, float("inf") if early else now, now]
         if topics is not None:
             only = " AND topic IN (SELECT value FROM json_each(?))"
             args.append(dumps(list(topics)))

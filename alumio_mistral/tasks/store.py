@@ -328,11 +328,13 @@ class TaskStore(Protocol):
         limit: int,
         worker: str,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        early: bool = False,
     ) -> list[OutboxMessage]:
         """Lease up to ``limit`` due messages (pending, next attempt reached, no live lease) of
         ``topics`` (``None``: any) to ``worker``, oldest first, counting an attempt each; two
         workers claiming at once get disjoint messages. A worker that dies leaves its lease to
-        lapse, and the message is claimed again."""
+        lapse, and the message is claimed again. ``early``: pending messages whose retry delay
+        has not passed too (a new process tries its backlog at once: the endpoint may be back)."""
 
     def outbox_delivered(self, ids: Iterable[int], worker: str) -> int:
         """Mark messages ``worker`` holds as delivered; returns how many."""

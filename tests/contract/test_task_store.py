@@ -556,6 +556,17 @@ def test_outbox_retry_waits_for_its_delay_and_give_up_is_kept(store: TaskStore, 
         store.outbox_list(state="lost")
 
 
+def test_an_early_claim_takes_messages_still_waiting_out_their_delay(store: TaskStore, clock: Clock) -> None:
+    store.outbox_add([("a", 1), ("a", 2)])
+    first, second = store.outbox_claim(None, 10, "w")
+    store.outbox_retry(first.id, "w", "503", 300)
+    store.outbox_give_up(second.id, "w", "400")
+    assert store.outbox_claim(None, 10, "w2") == []
+    [again] = store.outbox_claim(None, 10, "w2", early=True)  # never a given-up one
+    assert (again.id, again.attempts) == (first.id, 2)
+    assert store.outbox_claim(None, 10, "w3", early=True) == []  # leased
+
+
 def test_two_deliverers_claiming_at_once_take_disjoint_messages(backing: Backing) -> None:
     with backing.open() as setup:
         setup.outbox_add([("t", n) for n in range(200)])
