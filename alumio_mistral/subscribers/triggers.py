@@ -208,9 +208,9 @@ TRIGGERS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
     "model.deleted": ("models.list", lambda spec: Disappeared("model.deleted", _fine_tuned), ()),
     "batch_job.created": ("batch_jobs.list", lambda spec: NewItems("batch_job.created"), ("model", "metadata")),
     "batch_job.succeeded": ("batch_jobs.list", lambda spec: Transitions(
-        "batch_job.succeeded", spec.get("statuses") or ("SUCCESS",)), ("model", "metadata")),
+        "batch_job.succeeded", spec.get("statuses") or ("SUCCESS",)), ("model", "metadata", "status")),
     "batch_job.failed": ("batch_jobs.list", lambda spec: Transitions(
-        "batch_job.failed", spec.get("statuses") or FAILED_STATUSES), ("model", "metadata")),
+        "batch_job.failed", spec.get("statuses") or FAILED_STATUSES), ("model", "metadata", "status")),
     "fine_tuning_job.created": ("fine_tuning.jobs.list", lambda spec: NewItems("fine_tuning_job.created"),
                                 ("model",)),
     "fine_tuning_job.succeeded": ("fine_tuning.jobs.list", lambda spec: Transitions(
@@ -302,9 +302,12 @@ def build_trigger(spec: Mapping[str, Any], client: Any, catalog: Catalog, where:
         raise SubscriberError(f"{where}.event: unknown trigger {name!r} (one of: {', '.join(NAMES)})")
     polling = None
     if name in TRIGGERS:
-        operation, strategy, filters = TRIGGERS[name]
-        polling = Polling(strategy(spec), MistralSubscriber(client, catalog.get(operation),
-                                                            query_for(operation, spec, filters),
-                                                            page_size=spec.get("page_size")))
+        operation, make_strategy, filters = TRIGGERS[name]
+        strategy = make_strategy(spec)
+        query = query_for(operation, spec, filters)
+        if isinstance(strategy, Transitions) and "status" in filters:
+            query.setdefault("status", list(strategy.statuses))  # only the jobs that can fire are read
+        polling = Polling(strategy, MistralSubscriber(client, catalog.get(operation), query,
+                                                      page_size=spec.get("page_size")))
     outbox = OutboxEvents(name, worker_id(f"trigger-{name}")) if name in EMITTED.values() else None
     return TriggerSubscriber(name, polling, outbox, baseline=spec.get("baseline", "skip"))

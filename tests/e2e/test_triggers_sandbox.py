@@ -266,3 +266,12 @@ def test_a_status_trigger_restarted_before_its_mark_fires_nothing_twice(tmp_path
     with Runtime(load_project(folder, environ={})) as runtime:  # the mark lost: a crash before it was saved
         runtime.store.set("marks:done", STATE_KEY, mark)
     assert poll(folder, "done") == []
+
+
+def test_batch_job_created_with_model_and_metadata_filters_is_accepted_and_fires(tmp_path: Path, sandbox, client, clock) -> None:
+    folder = project(tmp_path / "p", sandbox.base_uri,
+                     mine={"event": "batch_job.created", "model": "mistral-embed", "metadata": {"team": "a"}})
+    assert poll(folder, "mine") == []
+    clock.sleep(2)
+    made = batch(client)
+    assert [e["resource"]["id"] for e in poll(folder, "mine")] == [made["id"]]
