@@ -44,7 +44,7 @@ from alumio_mistral.publishers import PlannedCall, Publisher, build_publisher
 from alumio_mistral.reconify.interactions import Call, InteractionLog, now_ms
 from alumio_mistral.secrets import redact, redact_value
 from alumio_mistral.publishers.actions import action_operation
-from alumio_mistral.subscribers.triggers import emitted_events
+from alumio_mistral.subscribers.triggers import emits, emitted_events
 from alumio_mistral.tasks import DEFAULT_LEASE_SECONDS, LeaseHeldError, Task, TaskStore, TaskStoreError, worker_id
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.library import Library
@@ -202,7 +202,7 @@ class Outgoing:
             config.publisher.get("entity") if config.publisher.get("type", "mistral") == "mistral" else None
         )
         #: the operation whose successful calls emit a trigger event (``chat.complete``...), actions included
-        self._emits: str | None = self._operation or action_operation(config.publisher)
+        self._emits: str | None = emits(project, self._operation or action_operation(config.publisher))
         self._client_name = str(config.publisher.get("client", "mistral"))
         self._lookup = reconcile.lookup_for(self._operation, project.catalog) if self._operation else None
         self._log: InteractionLog | None = (

@@ -154,6 +154,15 @@ TOPIC_PREFIX = "trigger:"
 OUTBOX_BATCH = 1000
 
 
+def emits(project: Any, operation: str | None) -> str | None:
+    """``operation`` when a call to it fires an event some trigger incoming of ``project`` takes
+    (no listener: no outbox message, which nothing would ever take)."""
+    name = EMITTED.get(operation or "")
+    listening = any(config.subscriber.get("type") == "trigger" and config.subscriber.get("event") == name
+                    for config in project.incoming.values())
+    return operation if name is not None and listening else None
+
+
 def emitted_events(operation: str | None, calls: Iterable[tuple[Any, Any]]) -> tuple[tuple[str, Any], ...]:
     """Outbox entries for the successful ``(request, answer)`` calls of ``operation``: the
     event, with the request and the answer (the resource; a delete answers with the id it deleted)."""

@@ -77,3 +77,11 @@ def test_a_failed_outgoing_emits_nothing(tmp_path: Path, mistral_sandbox) -> Non
     events(folder)
     assert engine.run(load_project(folder, environ={}), incoming="rows").failed == 1
     assert events(folder) == []
+
+
+def test_no_trigger_listening_means_no_outbox_message(tmp_path: Path, mistral_sandbox) -> None:
+    folder = write(tmp_path / "p", mistral_sandbox.base_uri, {"publisher": {
+        "action": "create-chat-completion", "with": {"prompt": "Hello &{name}"}}}, [{"name": "Ada"}], "file.uploaded")
+    assert engine.run(load_project(folder, environ={}), incoming="rows").processed == 1
+    with Runtime(load_project(folder, environ={})) as runtime:
+        assert TOPIC_PREFIX + "chat_completion.created" not in runtime.store.outbox_counts()
