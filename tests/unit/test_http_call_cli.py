@@ -45,6 +45,15 @@ def test_path_and_query_params_go_where_the_entity_says() -> None:
     assert responses.calls[0].request.headers["Authorization"] == f"Bearer {KEY}"
 
 
+@responses.activate
+def test_an_entity_may_be_called_by_its_title() -> None:
+    responses.delete(BASE + "/v1/models/ft-old", json={"id": "ft-old", "deleted": True})
+    code, out, _ = run("Delete Model", "-p", "model_id=ft-old", "--json")
+    assert code == 0 and json.loads(out)["entity"] == "models.delete"
+    code, _, err = run("update a library.", "-p", "library_id=l1")
+    assert code == 1 and "ambiguous" in err and "libraries.update" in err
+
+
 def test_unknown_param_lists_the_valid_ones() -> None:
     code, _, err = run("models.retrieve", "-p", "id=x")
     assert code == 1
