@@ -9,6 +9,7 @@ from alumio_mistral.reconify.logger import Logger
 from alumio_mistral.reconify.sinks import HttpSink, JsonlSink, ReconifySink, sink_for
 
 __all__ = [
+    "OPERATION_KINDS",
     "Call",
     "DeliveryLoop",
     "DeliveryStats",
@@ -16,7 +17,6 @@ __all__ = [
     "InteractionLog",
     "JsonlSink",
     "Logger",
-    "OPERATION_KINDS",
     "ReconifySink",
     "build_event",
     "deliver_due",

@@ -45,7 +45,7 @@ def _flavour(client: Any) -> dict[tuple[str, ...], tuple[str, str]]:
     raise TypeError(f"{type(client).__name__}: not a mistralai or cohere client")
 
 
-def _epoch_ms(moment: float | int | datetime) -> int:
+def _epoch_ms(moment: float | datetime) -> int:
     """Epoch milliseconds from a datetime, epoch seconds, or epoch milliseconds."""
     if isinstance(moment, datetime):
         return int(moment.timestamp() * 1000)

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Protocol
 import requests
 
 from alumio_mistral.errors import AlumioError
+from alumio_mistral.http.prototypes import SANDBOX
 from alumio_mistral.reconify.event import with_keys
 from alumio_mistral.secrets import redact, register_secret
 
@@ -104,10 +105,18 @@ class JsonlSink:
 
 
 def sink_for(config: Mapping[str, Any], root: Path) -> Sink:
-    """The sink a ``log:`` configuration names (paths relative to the project folder)."""
+    """The sink a ``log:`` configuration names (paths relative to the project folder); the
+    endpoint ``sandbox`` is the tracking endpoint of the embedded sandbox, started on first use."""
     timeout = float(config.get("timeout", DEFAULT_TIMEOUT))
     if config["to"] == "reconify":
-        return ReconifySink(config["endpoint"], config["app_key"], config["api_key"], timeout)
+        endpoint = config["endpoint"]
+        if endpoint == SANDBOX:
+            from alumio_mistral.sandbox import (
+                embedded_base_uri,  # only a sandbox project starts it
+            )
+
+            endpoint = embedded_base_uri() + "/track"
+        return ReconifySink(endpoint, config["app_key"], config["api_key"], timeout)
     if config["to"] == "http":
         return HttpSink(config["url"], config.get("headers"), timeout)
     return JsonlSink(root / config["path"])

@@ -5,6 +5,10 @@ ever stored."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +133,40 @@ def test_a_refused_event_is_kept_and_listed(tmp_path, mistral_sandbox):
         kept = store.outbox_list(topic="interactions:triage", state="gave_up")
     assert len(kept) == 3 and "HTTP 404" in kept[0].last_error
     assert _received(mistral_sandbox) == []
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reconify-logging"
+
+
+def test_the_example_logs_mistral_and_cohere_calls_and_prints_no_key(tmp_path, mistral_sandbox):
+    folder = tmp_path / "reconify-logging"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("out", ".alumio"))
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("MISTRAL_", "COHERE_"))}
+    environment.update({**ENVIRON, "RECONIFY_ENDPOINT": mistral_sandbox.base_uri + "/track"})
+    done = subprocess.run([sys.executable, "-c", "from alumio_mistral.cli import main; main()", "run", str(folder),
+                           "--json"], env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["processed"] == 9
+    events = _received(mistral_sandbox)
+    assert sorted((e["reconify"]["format"], e["reconify"]["type"]) for e in events) == sorted(
+        [("mistral", "chat")] * 3 + [("cohere", "chat")] * 3 + [("cohere", "generate")] * 3)
+    assert {e["session"] for e in events} == {"T-1001", "T-1002", "T-1003"}
+    assert all(e["user"]["isAuthenticated"] is True and e["user"]["userId"].startswith("C-") for e in events)
+    for key in (APP_KEY, API_KEY):
+        assert key not in done.stdout + done.stderr
+        for path in (folder / ".alumio").rglob("*"):
+            assert key.encode() not in path.read_bytes() if path.is_file() else True
+
+
+def test_the_example_runs_on_a_fresh_machine_with_the_embedded_sandbox(tmp_path):
+    folder = tmp_path / "reconify-logging"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("out", ".alumio"))
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith(("MISTRAL_", "COHERE_", "RECONIFY_"))}
+    done = subprocess.run([sys.executable, "-c", "from alumio_mistral.cli import main; main()", "run", str(folder)],
+                          env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with SqliteTaskStore(folder / ".alumio" / "sandbox" / "tasks.db") as store:
+        counts = store.outbox_counts()
+    assert {topic: counts[topic]["delivered"] for topic in counts if topic.startswith("interactions:")} == {
+        "interactions:mistral-answer": 3, "interactions:cohere-chat": 3, "interactions:cohere-generate": 3}
