@@ -153,12 +153,13 @@ class Service:
 
     def start(self, host: str, port: int) -> Callable[[float], bool]:
         """Serve HTTP and run the schedules; returns what winds it all down within a grace period."""
+        # the schedules first: once the address is printed, /healthz must already say "running"
+        self._scheduler_thread = threading.Thread(target=self.scheduler.serve, name="scheduler", daemon=True)
+        self._scheduler_thread.start()
         server = BackgroundServer(self.app, host=host, port=port, ident="alumio-mistral serve").start()
         log.info("serving on %s (webhooks: %s; jobs: %s)", server.base_uri,
                  ", ".join(self.app.hooks) or "none", ", ".join(self.scheduler.jobs) or "none")
         print(f"serve: listening on {server.base_uri}", flush=True)
-        self._scheduler_thread = threading.Thread(target=self.scheduler.serve, name="scheduler", daemon=True)
-        self._scheduler_thread.start()
 
         def finish(grace: float) -> bool:
             self.scheduler.stop()
