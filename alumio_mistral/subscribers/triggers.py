@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.subscribers.base import Record
@@ -112,9 +112,11 @@ class Disappeared:
 class Transitions:
     """Jobs in one of ``statuses``, each ``id:status`` once; the event carries the final status."""
 
-    def __init__(self, name: str, statuses: Iterable[str]) -> None:
+    def __init__(self, name: str, statuses: Iterable[str], keep: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
         self.name = name
         self.statuses = tuple(statuses)
+        #: which jobs count (``ocr.completed`` watches jobs on the OCR endpoint only)
+        self.keep = keep
 
     def detect(self, items: list[dict[str, Any]], state: Any) -> tuple[list[dict[str, Any]], Any]:
         seen = set(state or ())
@@ -123,7 +125,7 @@ class Transitions:
         current = []
         for item in items:
             key = f"{item['id']}:{item.get('status')}"
-            if item.get("status") not in self.statuses:
+            if item.get("status") not in self.statuses or (self.keep is not None and not self.keep(item)):
                 continue
             current.append(key)
             if key not in seen:
@@ -210,6 +212,10 @@ def _fine_tuned(model: Mapping[str, Any]) -> bool:
     return model.get("type") != "base" and model.get("owned_by") != "mistralai"
 
 
+def _on_ocr(job: Mapping[str, Any]) -> bool:
+    return str(job.get("endpoint", "")).rstrip("/") == "/v1/ocr"
+
+
 #: trigger name -> (list operation, the strategy for the settings, the filters the operation takes)
 TRIGGERS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
     "file.uploaded": ("files.list", lambda spec: NewItems("file.uploaded"), ("purpose",)),
@@ -220,6 +226,8 @@ TRIGGERS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
         "batch_job.succeeded", spec.get("statuses") or ("SUCCESS",)), ("model", "metadata", "status")),
     "batch_job.failed": ("batch_jobs.list", lambda spec: Transitions(
         "batch_job.failed", spec.get("statuses") or FAILED_STATUSES), ("model", "metadata", "status")),
+    "ocr.completed": ("batch_jobs.list", lambda spec: Transitions("ocr.completed", ("SUCCESS",), _on_ocr),
+                      ("model", "metadata", "status")),
     "fine_tuning_job.created": ("fine_tuning.jobs.list", lambda spec: NewItems("fine_tuning_job.created"),
                                 ("model",)),
     "fine_tuning_job.succeeded": ("fine_tuning.jobs.list", lambda spec: Transitions(

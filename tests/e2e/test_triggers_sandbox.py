@@ -275,3 +275,19 @@ def test_batch_job_created_with_model_and_metadata_filters_is_accepted_and_fires
     clock.sleep(2)
     made = batch(client)
     assert [e["resource"]["id"] for e in poll(folder, "mine")] == [made["id"]]
+
+
+def test_ocr_completed_fires_for_a_batch_job_on_the_ocr_endpoint_only(tmp_path: Path, sandbox, client) -> None:
+    folder = project(tmp_path / "p", sandbox.base_uri, ocr={"event": "ocr.completed"})
+    assert poll(folder, "ocr") == []
+    document = {"type": "image_url", "image_url": "data:image/png;base64,iVBORw0KGgo="}
+    ocr_job = client.call("batch_jobs.create", json={"endpoint": "/v1/ocr", "model": "mistral-ocr-latest", "requests": [
+        {"custom_id": "page", "body": {"document": document}}]}).json()
+    other = batch(client)
+    for job in (ocr_job, other):
+        for _ in range(3):
+            client.call("batch_jobs.get", path_params={"job_id": job["id"]})
+    [fired] = poll(folder, "ocr")
+    assert (fired["event"], fired["resource"]["id"], fired["resource"]["final_status"]) == (
+        "ocr.completed", ocr_job["id"], "SUCCESS")
+    assert poll(folder, "ocr") == []
