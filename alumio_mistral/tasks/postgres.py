@@ -461,10 +461,12 @@ class PostgresTaskStore(PostgresScheduleLog, PostgresOutbox):
         text: str | None = None,
         before: int | None = None,
         limit: int = PAGE_SIZE,
+        after: int | None = None,
     ) -> list[Task]:
         where, params = [], []
         for condition, value in (("status = %s", status), ("incoming = %s", incoming),
-                                 ("outgoing = %s", outgoing), ("id < %s", before)):
+                                 ("outgoing = %s", outgoing), ("id < %s", before),
+                                 ("id > %s", after)):
             if value is not None:
                 where.append(condition)
                 params.append(value)
@@ -476,11 +478,12 @@ class PostgresTaskStore(PostgresScheduleLog, PostgresOutbox):
         query = f"SELECT {_COLUMNS} FROM tasks" + (" WHERE " + " AND ".join(where) if where else "")
         return [_task(row) for row in self._read(query + " ORDER BY id DESC LIMIT %s", [*params, int(limit)])]
 
-    def finished_per_hour(self, since: datetime) -> dict[tuple[str, str], int]:
+    def finished_per_hour(self, since: datetime, until: datetime | None = None) -> dict[tuple[str, str], int]:
         rows = self._read(
             "SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'), status, COUNT(*) FROM tasks"
-            " WHERE updated_at >= %s AND status IN ('processed', 'failed') GROUP BY 1, 2",
-            (since,),
+            " WHERE updated_at >= %s AND (%s::timestamptz IS NULL OR updated_at < %s)"
+            " AND status IN ('processed', 'failed') GROUP BY 1, 2",
+            (since, until, until),
         )
         return {(hour, status): int(count) for hour, status, count in rows}
 

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -75,6 +75,22 @@ def _load(text: str | None) -> Any:
 
 def _json_or_null(value: Any) -> str | None:
     return None if value is None else _dump(value)
+
+
+def _hours(since: datetime, until: datetime | None) -> Iterator[tuple[str, str, str | None]]:
+    """The UTC hours from ``since`` to ``until`` (``None``: open-ended) as (``YYYY-MM-DDTHH``,
+    start, end) in the stored text form; the first starts at ``since``, the last ends at ``until``."""
+    start = since.astimezone(timezone.utc)
+    last = (until or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    while until is None or start < last:
+        following = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        open_ended = until is None and following > last
+        end = None if open_ended else min(following, last)
+        yield (start.strftime("%Y-%m-%dT%H"), start.isoformat(timespec="milliseconds"),
+               None if end is None else end.isoformat(timespec="milliseconds"))
+        if end is None:
+            return
+        start = end
 
 
 def _task(row: sqlite3.Row) -> Task:
@@ -483,10 +499,18 @@ class SqliteTaskStore(SqliteScheduleLog, SqliteOutbox):
         text: str | None = None,
         before: int | None = None,
         limit: int = PAGE_SIZE,
+        after: int | None = None,
     ) -> list[Task]:
+        if outgoing is not None and status is None:
+            # the (outgoing, status, id) index holds ids in order within one status: read each
+            # status's newest and merge, rather than sort every task of the outgoing
+            found = [task for each in STATUSES for task in self.page(
+                each, incoming, outgoing, text, before, limit, after)]
+            return sorted(found, key=lambda task: task.id, reverse=True)[:limit]
         where, args = [], []
         for condition, value in (("status = ?", status), ("incoming = ?", incoming),
-                                 ("outgoing = ?", outgoing), ("id < ?", before)):
+                                 ("outgoing = ?", outgoing), ("id < ?", before),
+                                 ("id > ?", after)):
             if value is not None:
                 where.append(condition)
                 args.append(value)
@@ -499,14 +523,23 @@ class SqliteTaskStore(SqliteScheduleLog, SqliteOutbox):
         sql = f"SELECT {_COLUMNS} FROM tasks" + (" WHERE " + " AND ".join(where) if where else "")
         return [_task(row) for row in self._db().execute(sql + " ORDER BY id DESC LIMIT ?", [*args, int(limit)])]
 
-    def finished_per_hour(self, since: datetime) -> dict[tuple[str, str], int]:
-        # ISO text sorts as time: the hour is its first 13 characters, the range an index range
-        rows = self._db().execute(
-            "SELECT substr(updated_at, 1, 13), status, COUNT(*) FROM tasks WHERE updated_at >= ?"
-            " AND status IN ('processed', 'failed') GROUP BY 1, 2",
-            (since.astimezone(timezone.utc).isoformat(timespec="milliseconds"),),
-        ).fetchall()
-        return {(hour, status): count for hour, status, count in rows}
+    def finished_per_hour(self, since: datetime, until: datetime | None = None) -> dict[tuple[str, str], int]:
+        # one range count per hour and status: each reads a slice of the (updated_at, status)
+        # index and nothing else, where a GROUP BY on the hour would compute it for every row;
+        # named, as without ANALYZE statistics SQLite would pick (status, id) and read every
+        # processed task there is
+        found = {}
+        for hour, start, end in _hours(since, until):
+            bounds, args = "updated_at >= ?", [start]
+            if end is not None:
+                bounds, args = bounds + " AND updated_at < ?", [start, end]
+            for status in ("processed", "failed"):
+                count = self._db().execute(f"SELECT COUNT(*) FROM tasks INDEXED BY tasks_by_update WHERE {bounds}"
+                                           " AND status = ?",
+                                           [*args, status]).fetchone()[0]
+                if count:
+                    found[(hour, status)] = count
+        return found
 
     # -- storages ----------------------------------------------------------------------
 

@@ -362,15 +362,18 @@ class TaskStore(Protocol):
         text: str | None = None,
         before: int | None = None,
         limit: int = PAGE_SIZE,
+        after: int | None = None,
     ) -> list[Task]:
         """Up to ``limit`` tasks, newest first, with ids below ``before`` (the last id of the
-        page before: keyset paging, so page 1000 costs what page 1 does); ``text``: a
-        substring of the entity, identity or error. Reads the ``(status, id)`` and
-        ``(outgoing, status, id)`` indexes backwards and stops at ``limit`` rows."""
+        page before: keyset paging, so page 1000 costs what page 1 does) and above ``after``
+        (a bound on how far a ``text`` search reads); ``text``: a substring of the entity,
+        identity or error. Reads the ``(status, id)`` and ``(outgoing, status, id)`` indexes
+        backwards and stops at ``limit`` rows."""
 
-    def finished_per_hour(self, since: datetime) -> dict[tuple[str, str], int]:
-        """Tasks that ended ``processed`` or ``failed`` since ``since``, per (UTC hour as
-        ``YYYY-MM-DDTHH``, status), by their last update (the dashboard's chart)."""
+    def finished_per_hour(self, since: datetime, until: datetime | None = None) -> dict[tuple[str, str], int]:
+        """Tasks that ended ``processed`` or ``failed`` from ``since`` to before ``until``
+        (``None``: no end), per (UTC hour as ``YYYY-MM-DDTHH``, status), by their last update
+        (the dashboard's chart); hours without any are left out."""
 
     def set(self, namespace: str, key: str, value: Any) -> None:
         """Store a JSON value under ``namespace``/``key``."""

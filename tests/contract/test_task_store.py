@@ -20,6 +20,7 @@ from alumio_mistral.tasks import (
     Dedup,
     LeaseHeldError,
     NewEntity,
+    Task,
     TaskOutcome,
     TaskStore,
     TaskStoreError,
@@ -383,6 +384,9 @@ def test_page_newest_first_by_keyset_with_filters(store: TaskStore) -> None:
     assert [t.entity["id"] for t in store.page(text="item_3")] == [3, 3]
     assert store.page(text="tem_3%") != [] and store.page(text="item%3") == []  # % and _ are literal
     assert [t.id for t in store.page(text="quota")] == [claimed.id]  # the error is searched too
+    ids = sorted(t.id for t in store.page(limit=100))
+    assert [t.id for t in store.page(after=ids[2], before=ids[6])] == ids[5:2:-1]
+    assert [t.entity["id"] for t in store.page(text="item_", after=ids[-3])] == [5, 5]
     with pytest.raises(TaskStoreError, match="unknown task status"):
         store.page(status="lost")
 
@@ -398,6 +402,26 @@ def test_finished_per_hour_counts_outcomes_by_hour(store: TaskStore) -> None:
     assert counts.get((hour, "processed"), 0) + counts.get((hour, "failed"), 0) == 4  # an hour may turn between
     assert sum(counts.values()) == 4 and sum(n for (_, s), n in counts.items() if s == "failed") == 1
     assert store.finished_per_hour(datetime.now(UTC) + timedelta(hours=1)) == {}
+    assert store.finished_per_hour(since, until=since + timedelta(hours=1)) == {}
+    assert store.finished_per_hour(since, until=datetime.now(UTC) + timedelta(seconds=5)) == counts
+
+
+def test_finished_per_hour_puts_each_task_in_the_hour_of_its_last_update(store: TaskStore) -> None:
+    def at(task_id: int, status: str, moment: datetime) -> Task:
+        text = moment.isoformat(timespec="milliseconds")
+        return Task(task_id, "in", "out", {"id": task_id}, str(task_id), status, 1, text, text)
+
+    store.import_tasks([
+        at(1, "processed", TICK - timedelta(minutes=1)),  # 09:59, before the range
+        at(2, "processed", TICK), at(3, "failed", TICK + timedelta(minutes=59, seconds=59)),
+        at(4, "processed", TICK + timedelta(hours=1)), at(5, "new", TICK + timedelta(hours=1)),
+        at(6, "failed", TICK + timedelta(hours=3, minutes=30)),
+    ])
+    assert store.finished_per_hour(TICK, until=TICK + timedelta(hours=4)) == {
+        ("2026-11-30T10", "processed"): 1, ("2026-11-30T10", "failed"): 1,
+        ("2026-11-30T11", "processed"): 1, ("2026-11-30T13", "failed"): 1}
+    assert store.finished_per_hour(TICK + timedelta(minutes=30), until=TICK + timedelta(hours=1)) == {
+        ("2026-11-30T10", "failed"): 1}
 
 
 def test_storages(store: TaskStore) -> None:

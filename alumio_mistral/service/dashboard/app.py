@@ -70,6 +70,7 @@ class Dashboard:
         self.guard = Guard(token)
         self.poll_seconds = poll_seconds
         self._clock = clock
+        self._hourly = views.HourlyCounts()
         self._templates = Environment(loader=PackageLoader("alumio_mistral.service.dashboard", "templates"),
                                       autoescape=select_autoescape(default=True), trim_blocks=True,
                                       lstrip_blocks=True)
@@ -109,7 +110,8 @@ class Dashboard:
                   "page": path.split("/")[1] or "overview",
                   "project_name": self.project.path.name}
         if path == "/":
-            context = views.overview(self.store, list(self.project.outgoing), self._breakers(), self._sections, now)
+            context = views.overview(self.store, list(self.project.outgoing), self._breakers(), self._sections,
+                                     self._hourly, now)
             return self._page(start_response, "overview.html", {**common, **context})
         if path == "/tasks":
             chosen = views.TaskFilter.from_query(query)

@@ -9,6 +9,7 @@ Whatever could hold a secret (entities, requests, errors, configuration) goes th
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Sequence
@@ -24,6 +25,10 @@ from alumio_mistral.tasks.store import PAGE_SIZE, STATUSES, Task, TaskStore
 UTC = timezone.utc
 #: shown in place of an outgoing for the tasks of an incoming without routes
 NO_ROUTE = "(no route)"
+#: how long the chart's finished hours are kept before they are read again, in seconds
+PAST_HOURS_KEPT = 60
+#: how many task ids one page of a text search reads, newest first (a bound on its cost)
+TEXT_WINDOW = 50_000
 #: keys shown per storage namespace on the schedules page (de-dup marks: only their number)
 STORAGE_KEYS_SHOWN = 20
 
@@ -46,7 +51,7 @@ def pretty(value: Any) -> str:
 
 
 def overview(store: TaskStore, outgoings: Sequence[str], breakers: Mapping[str, str],
-             sections: Sequence[Section], now: datetime) -> dict[str, Any]:
+             sections: Sequence[Section], hourly: HourlyCounts, now: datetime) -> dict[str, Any]:
     counts = store.counts_by_outgoing()
     names = list(outgoings) + sorted({name or NO_ROUTE for name, _ in counts if (name or NO_ROUTE) not in outgoings})
     table = {name: {status: 0 for status in STATUSES} for name in names}
@@ -55,8 +60,30 @@ def overview(store: TaskStore, outgoings: Sequence[str], breakers: Mapping[str, 
     panels = [(section.title, None if section.read is None else section.read()) for section in sections]
     return {"table": table, "statuses": STATUSES,
             "totals": {status: sum(row[status] for row in table.values()) for status in STATUSES},
-            "chart": chart(store.finished_per_hour(now - timedelta(hours=HOURS)), now),
+            "chart": chart(hourly.counts(store, now), now),
             "breakers": dict(sorted(breakers.items())), "panels": panels}
+
+
+class HourlyCounts:
+    """The chart's counts: the current hour read at every request, the finished hours of the
+    day kept for :data:`PAST_HOURS_KEPT` seconds (a retry moves a task out of its old hour, so
+    they do change, but rarely), so a page polled every few seconds reads one hour, not 24."""
+
+    def __init__(self) -> None:
+        self._past: dict[tuple[str, str], int] = {}
+        self._past_key: tuple[datetime, datetime] | None = None
+        self._read_at = datetime.min.replace(tzinfo=UTC)
+        self._lock = threading.Lock()
+
+    def counts(self, store: TaskStore, now: datetime) -> dict[tuple[str, str], int]:
+        current = now.replace(minute=0, second=0, microsecond=0)
+        since = current - timedelta(hours=HOURS - 1)
+        with self._lock:
+            if self._past_key != (since, current) or (now - self._read_at).total_seconds() > PAST_HOURS_KEPT:
+                self._past = store.finished_per_hour(since, until=current)
+                self._past_key, self._read_at = (since, current), now
+            past = dict(self._past)
+        return {**past, **store.finished_per_hour(current)}
 
 
 @dataclass(frozen=True)
@@ -85,11 +112,20 @@ class TaskFilter:
 
 
 def task_page(store: TaskStore, chosen: TaskFilter) -> dict[str, Any]:
+    """One page of tasks. A text search reads at most :data:`TEXT_WINDOW` ids per page (no
+    index answers "contains"), and says which ids it searched; "older" searches on below them."""
+    upper, floor = chosen.before, None
+    if chosen.text:
+        newest = store.page(limit=1)
+        upper = chosen.before or (newest[0].id + 1 if newest else 1)
+        floor = max(upper - 1 - TEXT_WINDOW, 0)
     found = store.page(status=chosen.status, incoming=chosen.incoming, outgoing=chosen.outgoing,
-                       text=chosen.text, before=chosen.before, limit=PAGE_SIZE + 1)
+                       text=chosen.text, before=upper, after=floor, limit=PAGE_SIZE + 1)
     shown = found[:PAGE_SIZE]
-    return {"tasks": [row(task) for task in shown], "filter": chosen,
-            "next_before": shown[-1].id if len(found) > PAGE_SIZE else None}
+    next_before = shown[-1].id if len(found) > PAGE_SIZE else (floor + 1 if floor else None)
+    searched = None if floor is None or upper is None else (floor + 1, upper - 1)
+    return {"tasks": [row(task) for task in shown], "filter": chosen, "next_before": next_before,
+            "searched": searched}
 
 
 def row(task: Task) -> dict[str, Any]:
