@@ -124,6 +124,19 @@ def test_a_token_guards_every_page_and_the_login_sets_a_cookie(project: Path) ->
         assert runtime.store.get(failed).status == "processed"
 
 
+def test_without_a_token_only_loopback_host_names_are_answered(project: Path) -> None:
+    with served(project) as (server, runtime):
+        rebound = requests.get(server.base_uri + "/tasks", headers={"Host": f"evil.example:{server.port}"}, timeout=10)
+        assert rebound.status_code == 403
+        for host in ("localhost", f"127.0.0.1:{server.port}", f"[::1]:{server.port}"):
+            assert requests.get(server.base_uri + "/", headers={"Host": host}, timeout=10).status_code == 200
+        page = requests.get(server.base_uri + "/tasks?status=failed", timeout=10).text
+        failed = ids_on(page)[0]
+        away = requests.post(server.base_uri + "/actions/retry", allow_redirects=False, timeout=30,
+                             data={"id": failed, "csrf": csrf_on(page), "next": "/\\evil.example/"})
+        assert away.headers["Location"] == f"/tasks/{failed}"
+
+
 def test_check_bind_refuses_the_network_without_a_token() -> None:
     with pytest.raises(BindRefused, match=TOKEN_VARIABLE):
         check_bind("0.0.0.0", {})

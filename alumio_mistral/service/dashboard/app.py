@@ -87,6 +87,8 @@ class Dashboard:
         if path == "/login":
             return self._login(environ, start_response)
         session = self.guard.session_of(environ)
+        if session is None and self.guard.token is None:
+            return self._text(start_response, 403, "this dashboard answers only to a loopback host name")
         if session is None:
             return self._page(start_response, "login.html", {"failed": False}, status=401)
         try:
@@ -157,8 +159,7 @@ class Dashboard:
                 self.store.resolve(task_id, status, actions.resolution(status, note, by))
         else:
             return self._text(start_response, 404, f"no action {path}")
-        back = form.get("next", [""])[0]
-        back = back if back.startswith("/") and not back.startswith("//") else f"/tasks/{ids[0]}"
+        back = _local_path(form.get("next", [""])[0]) or f"/tasks/{ids[0]}"
         start_response("303 See Other", [("Location", back), ("Content-Length", "0")])
         return [b""]
 
@@ -212,6 +213,11 @@ class Dashboard:
         start_response(f"{status} {_REASONS[status]}", [("Content-Type", "text/plain; charset=utf-8"),
                                                         ("Content-Length", str(len(body)))])
         return [body]
+
+
+def _local_path(path: str) -> str | None:
+    """``path`` when it stays on this site (``//host`` and ``/\\host`` lead browsers away), else ``None``."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else None
 
 
 def _query(environ: Mapping[str, Any]) -> dict[str, str]:

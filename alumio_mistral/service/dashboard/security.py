@@ -58,6 +58,13 @@ def check_bind(host: str, environ: Mapping[str, str]) -> str | None:
     return token
 
 
+def _hostname(host_header: str) -> str:
+    """The host of a ``Host`` header, without its port (``[::1]:8080`` is ``::1``)."""
+    if host_header.startswith("["):
+        return host_header[1:].partition("]")[0]
+    return host_header.rpartition(":")[0] if host_header.count(":") == 1 else host_header
+
+
 class Guard:
     """Checks the login and the CSRF token of each request (``token`` ``None``: no login)."""
 
@@ -66,9 +73,13 @@ class Guard:
         self._key = secrets.token_bytes(32)  # per process: a restart logs everybody out
 
     def session_of(self, environ: Mapping[str, Any]) -> str | None:
-        """The proof of login this request carries (``"open"`` without a token), else ``None``."""
+        """The proof of login this request carries (``"open"`` without a token), else ``None``.
+
+        Without a token the request must name a loopback host: a web page whose own name was
+        pointed at 127.0.0.1 (DNS rebinding) could otherwise read the pages and act on them.
+        """
         if self.token is None:
-            return "open"
+            return "open" if is_loopback(_hostname(environ.get("HTTP_HOST", ""))) else None
         header = environ.get("HTTP_AUTHORIZATION", "")
         if header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip().encode(), self.token.encode()):
             return "bearer"
