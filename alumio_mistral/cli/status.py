@@ -9,6 +9,10 @@ import click
 from alumio_mistral.cli.output import echo_json, run_or_fail
 
 
+#: how many messages the endpoint refused for good ``status`` lists (the oldest first)
+REFUSED_SHOWN = 20
+
+
 def status_report(project: Any, store: Any) -> dict[str, Any]:
     """What ``status`` shows, from the store alone (no ``serve`` needs to be running).
 
@@ -19,12 +23,15 @@ def status_report(project: Any, store: Any) -> dict[str, Any]:
     tasks: dict[str, dict[str, int]] = {}
     for (outgoing, status), count in sorted(store.counts_by_outgoing().items(), key=lambda item: str(item[0])):
         tasks.setdefault(outgoing or "", {})[status] = count
-    return {"tasks": tasks, "schedules": schedule_status(project, store)}
+    refused = [{"id": m.id, "topic": m.topic, "attempts": m.attempts, "error": m.last_error}
+               for m in store.outbox_list(state="gave_up", limit=REFUSED_SHOWN)]
+    return {"tasks": tasks, "schedules": schedule_status(project, store), "outbox": store.outbox_counts(),
+            "refused": refused}
 
 
 @click.command()
 @click.argument("project", type=click.Path(exists=True))
-@click.option("--json", "as_json", is_flag=True, help="Print {tasks: {outgoing: {status: n}}, schedules: [...]}.")
+@click.option("--json", "as_json", is_flag=True, help="Print {tasks: {outgoing: {status: n}}, schedules: [...], outbox: {topic: {state: n}}, refused: [...]}.")
 def status(project: str, as_json: bool) -> None:
     """Show PROJECT's tasks by outgoing and status, and each schedule's last and next run."""
     from alumio_mistral.cli.project import load_for_reading, with_sandbox
@@ -53,3 +60,10 @@ def status(project: str, as_json: bool) -> None:
         click.echo(f"  {row['job']} ({row['schedule']}): {ran}; next {row['next']}")
     if not report["schedules"]:
         click.echo("  none")
+    click.echo("outbox:")
+    for topic, counts in report["outbox"].items():
+        click.echo(f"  {topic}: " + ", ".join(f"{state} {count}" for state, count in counts.items()))
+    if not report["outbox"]:
+        click.echo("  none")
+    for message in report["refused"]:
+        click.echo(f"  refused #{message['id']} ({message['topic']}, {message['attempts']} attempts): {message['error']}")

@@ -22,8 +22,11 @@ SANDBOX_NOTICE = "using the embedded sandbox: no MISTRAL_API_KEY is set; answers
 
 
 def is_credential_path(path: str) -> bool:
-    """Is this dotted path a client credential (``clients.NAME.api_key``, ``clients.NAME.headers.X``)?"""
+    """Is this dotted path a credential: a client's (``clients.NAME.api_key``, ``clients.NAME.headers.X``)
+    or an interaction log's (``outgoing.NAME.log.app_key``, ``.api_key``, ``.headers.X``)?"""
     parts = path.split(".")
+    if len(parts) >= 4 and parts[0] == "outgoing" and parts[2] == "log":
+        return parts[3] in ("app_key", "api_key", "headers")
     return len(parts) >= 3 and parts[0] == "clients" and (parts[2] in _SECRET_SETTINGS or parts[2] == "headers")
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from click.testing import CliRunner
 
 from alumio_mistral import engine
+from alumio_mistral.cli import main
 from alumio_mistral.config import load_project
 from alumio_mistral.reconify import deliver_due
 from alumio_mistral.reconify.project import project_sinks
@@ -133,6 +135,14 @@ def test_a_refused_event_is_kept_and_listed(tmp_path, mistral_sandbox):
         kept = store.outbox_list(topic="interactions:triage", state="gave_up")
     assert len(kept) == 3 and "HTTP 404" in kept[0].last_error
     assert _received(mistral_sandbox) == []
+    shown = CliRunner().invoke(main, ["status", str(folder), "--json"])
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.output)
+    assert report["outbox"]["interactions:triage"]["gave_up"] == 3
+    assert [m["id"] for m in report["refused"] if m["topic"] == "interactions:triage"] == [m.id for m in kept]
+    assert APP_KEY not in shown.output and API_KEY not in shown.output
+    text = CliRunner().invoke(main, ["status", str(folder)]).output
+    assert f"refused #{kept[0].id} (interactions:triage" in text
 
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reconify-logging"
