@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from alumio_mistral.publishers.responses import assemble_stream
 from alumio_mistral.reconify.delivery import DeliveryLoop
 from alumio_mistral.reconify.event import build_event
 from alumio_mistral.reconify.interactions import now_ms
@@ -28,7 +29,10 @@ from alumio_mistral.tasks.sqlite import SqliteTaskStore
 TOPIC = "interactions:sdk"
 
 #: per SDK flavour: attribute path of a logged method -> (format, type)
-_MISTRAL = {("chat", "complete"): ("mistral", "chat"), ("agents", "complete"): ("mistral", "chat")}
+_MISTRAL = {("chat", "complete"): ("mistral", "chat"), ("agents", "complete"): ("mistral", "chat"),
+            ("chat", "stream"): ("mistral", "chat"), ("agents", "stream"): ("mistral", "chat")}
+#: methods answering a stream of events: logged once, with the assembled answer, when it ends
+_STREAMING = {("chat", "stream"), ("agents", "stream")}
 _COHERE_V1 = {("chat",): ("cohere", "chat"), ("generate",): ("cohere", "generate")}
 _COHERE_V2 = {("chat",): ("cohere", "chat")}
 
@@ -143,12 +147,12 @@ class _Proxy:
         attribute = getattr(self._target, name)
         path = (*self._path, name)
         if path in self._methods:
-            return self._logged(attribute, self._methods[path])
+            return self._logged(attribute, self._methods[path], streams=path in _STREAMING)
         if any(logged[: len(path)] == path for logged in self._methods):
             return _Proxy(attribute, path, self._methods, self._logger, self._user, self._session)
         return attribute
 
-    def _logged(self, method: Callable[..., Any], kind: tuple[str, str]) -> Callable[..., Any]:
+    def _logged(self, method: Callable[..., Any], kind: tuple[str, str], streams: bool) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             request = {**kwargs, **({"args": list(args)} if args else {})}
             started = now_ms()
@@ -157,6 +161,8 @@ class _Proxy:
             except Exception as error:
                 self._log(kind, request, {"type": type(error).__name__, "message": redact(str(error))}, started)
                 raise
+            if streams:
+                return _LoggedStream(answer, lambda assembled: self._log(kind, request, assembled, started))
             self._log(kind, request, answer, started)
             return answer
 
@@ -165,3 +171,39 @@ class _Proxy:
     def _log(self, kind: tuple[str, str], request: Any, answer: Any, started: int) -> None:
         self._logger.log_chat(request, answer, started, now_ms(), provider=kind[0], kind=kind[1],
                               user=self._user, session=self._session)
+
+
+class _LoggedStream:
+    """An SDK event stream passed through unchanged; once it ends (or is closed early) the events
+    seen are assembled into one answer, as for a streamed publisher, and logged once."""
+
+    def __init__(self, stream: Any, done: Callable[[Any], None]) -> None:
+        self._stream, self._done = stream, done
+        self._events: list[Any] = []
+        self._logged = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def __iter__(self) -> Any:
+        try:
+            for event in self._stream:
+                self._events.append(plain(getattr(event, "data", event)))
+                yield event
+        finally:
+            self._finish()
+
+    def __enter__(self) -> _LoggedStream:
+        self._stream.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> Any:
+        try:
+            return self._stream.__exit__(*exc)
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self._logged:
+            self._logged = True
+            self._done(assemble_stream(self._events))

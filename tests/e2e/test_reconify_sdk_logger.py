@@ -51,6 +51,19 @@ def test_a_mistralai_chat_is_logged_without_patching_the_sdk(mistral_sandbox, lo
     assert event["timestamps"]["request"] <= event["timestamps"]["response"]
 
 
+def test_a_mistralai_stream_is_logged_once_with_its_assembled_answer(mistral_sandbox, logger):
+    from mistralai.client import Mistral
+
+    with Mistral(api_key="sandbox-key", server_url=mistral_sandbox.base_uri, timeout_ms=10_000) as sdk:
+        logged = logger.wrap(sdk, session="s2")
+        with logged.chat.stream(model="mistral-small-latest", messages=[{"role": "user", "content": "Hi"}]) as stream:
+            text = "".join(event.data.choices[0].delta.content or "" for event in stream)
+    [event] = _events(mistral_sandbox, 1)
+    assert event["reconify"]["type"] == "chat" and event["session"] == "s2"
+    assert event["response"]["output"] == text and text
+    assert event["timestamps"]["request"] <= event["timestamps"]["response"]
+
+
 def test_cohere_chat_v1_v2_and_generate_are_logged(mistral_sandbox, logger):
     v1 = cohere.Client(api_key="co-key", base_url=mistral_sandbox.base_uri, timeout=10)
     v2 = cohere.ClientV2(api_key="co-key", base_url=mistral_sandbox.base_uri, timeout=10)
