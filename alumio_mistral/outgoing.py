@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
@@ -150,6 +150,16 @@ class _Heartbeat:
                 log.warning("could not renew the leases of %d task(s): %s", len(held), error)
 
 
+class _Inline(Executor):
+    """Runs each task at once in the calling thread: with one request at a time, handing every
+    task to a worker thread and back cost more than a file target's whole write."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))  # what it runs (_process) never raises
+        return future
+
+
 def error_record(error: BaseException) -> dict[str, Any]:
     """The redacted, JSON-safe record of why a task failed."""
     if isinstance(error, ApiError):
@@ -260,9 +270,10 @@ class Outgoing:
         waiting = None if task_ids is None else deque(task_ids)
         running: dict[Future[_Outcome], Task] = {}
         more = True
-        with _Heartbeat(store, worker, self.lease_seconds) as heartbeat, ThreadPoolExecutor(
+        pool: Executor = _Inline() if self.concurrency == 1 else ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix=f"out-{self.name}"
-        ) as pool:
+        )
+        with _Heartbeat(store, worker, self.lease_seconds) as heartbeat, pool:
             while more or running:
                 more = more and not (stop is not None and stop.is_set())
                 if more and len(running) < self.concurrency:
