@@ -23,8 +23,9 @@ PATHS: dict[str, str] = NAMES
 _WORDS = ("steady", "ticket", "answer", "printer", "queue", "customer", "reply", "solved", "check", "next")
 
 
-def _digest(value: Any) -> bytes:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).digest()
+def _digest(body: dict[str, Any]) -> bytes:
+    """The seed of an answer: the request without ``stream``, so streaming does not change it."""
+    return hashlib.sha256(json.dumps({k: v for k, v in body.items() if k != "stream"}, sort_keys=True).encode()).digest()
 
 
 def _id(seed: bytes, salt: str) -> str:
