@@ -96,6 +96,13 @@ def test_retry_and_resolve_follow_the_cli_rules(project: Path) -> None:
         assert settled.status == "failed" and settled.resolution["note"] == "not on the server"
         assert settled.resolution["by"].startswith("dashboard")
 
+        [confirmed] = store.add_tasks("items", {"id": "y", "text": "once more"}, ["chat"], "y")
+        store.claim("chat", 10, "w", ids=[confirmed])
+        store.finish(confirmed, "review", error={"type": "Unknown", "message": "no answer came"})
+        sent = requests.post(server.base_uri + "/actions/retry", timeout=30, allow_redirects=False, data={
+            "id": confirmed, "confirm_review": "yes", "csrf": csrf_on(detail)})
+        assert sent.status_code == 303 and store.get(confirmed).status == "processed"
+
 
 def test_a_token_guards_every_page_and_the_login_sets_a_cookie(project: Path) -> None:
     with served(project, token=TOKEN) as (server, runtime):
