@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from marshmallow import ValidationError, fields, pre_load, validates_schema
+from marshmallow import ValidationError, fields, post_load, pre_load, validates_schema
 from marshmallow.validate import Length, OneOf, Regexp
 
 from alumio_mistral.schema import NamedMapping, StrictSchema, TypedNested, bounded_float, bounded_int
@@ -24,6 +24,7 @@ from alumio_mistral.http.prototypes import (
 )
 from alumio_mistral.publishers.kinds import PUBLISHERS
 from alumio_mistral.schedule import Schedule, ScheduleError
+from alumio_mistral.secrets import register_secret
 from alumio_mistral.subscribers.kinds import SUBSCRIBERS
 from alumio_mistral.tasks.store import DEDUP_POLICIES, DEFAULT_LEASE_SECONDS, LEASE_BOUNDS
 from alumio_mistral.tasks.urls import is_postgres_url
@@ -177,6 +178,13 @@ class LogSchema(StrictSchema):
         missing = [name for name in LOG_SINKS.get(data.get("to", ""), ()) if not data.get(name)]
         if missing:
             raise ValidationError({name: [f"required when to is {data['to']}"] for name in missing})
+
+    @post_load
+    def _mask_keys(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """The keys are secrets from the moment they are read, whatever variable they came from."""
+        for value in (data.get("app_key"), data.get("api_key"), *(data.get("headers") or {}).values()):
+            register_secret(value)
+        return data
 
 
 class BatchSchema(StrictSchema):

@@ -66,3 +66,29 @@ def test_a_pass_delivers_gives_up_and_stops_at_the_first_transient_failure(tmp_p
         with responses.RequestsMock() as mocked:
             mocked.post(URL, json={}, status=200)
             assert deliver_due(store, {"interactions:x": sink}).delivered == 2
+
+
+def test_an_endpoint_echoing_the_body_puts_no_key_in_errors_or_log_lines(tmp_path, caplog):
+    sink = ReconifySink(URL, "app-echoed-7", "api-echoed-8")
+    with SqliteTaskStore(tmp_path / "t.db") as store, responses.RequestsMock() as mocked:
+        store.outbox_add([("interactions:x", EVENT)])
+        mocked.add_callback(responses.POST, URL, callback=lambda request: (400, {}, request.body))
+        stats = deliver_due(store, {"interactions:x": sink})
+        [kept] = store.outbox_list(state="gave_up")
+    assert stats.gave_up == 1 and "HTTP 400" in kept.last_error
+    for text in (kept.last_error, caplog.text, json.dumps(kept.to_dict())):
+        assert "app-echoed-7" not in text and "api-echoed-8" not in text
+
+
+def test_keys_written_in_a_project_are_masked_from_the_moment_it_loads(tmp_path):
+    from alumio_mistral.config import load_project
+
+    (tmp_path / "alumio.yaml").write_text(
+        "incoming: {t: {subscriber: {type: jsonl, path: t.jsonl}}}\n"
+        "outgoing:\n  chat:\n    publisher: {entity: chat.complete}\n"
+        "    log: {to: reconify, endpoint: 'https://r.example.test/track', app_key: lit-app-5150a,"
+        " api_key: lit-api-5150b}\n"
+        "routes: [{incoming: t, outgoing: chat}]\n")
+    load_project(tmp_path, environ={})
+    shown = redact("posted lit-app-5150a and lit-api-5150b")
+    assert "lit-app-5150a" not in shown and "lit-api-5150b" not in shown
