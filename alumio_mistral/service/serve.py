@@ -11,7 +11,6 @@ Both run under :func:`~alumio_mistral.service.lifecycle.run_until_signal`.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ from alumio_mistral.incoming import EntityRejected, receiver
 from alumio_mistral.runtime import Runtime
 from alumio_mistral.schedule import Schedule
 from alumio_mistral.scheduler import Job, JobRun, Scheduler
+from alumio_mistral.service.dashboard import dashboard_for
 from alumio_mistral.service.app import Hook, Ingest, ServiceApp
 from alumio_mistral.service.metrics import Metrics
 from alumio_mistral.tasks import worker_id
@@ -53,19 +53,10 @@ def scheduled(project: Any) -> dict[str, Schedule]:
     return found
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class Service:
     """One project's schedules, webhooks, health and metrics, for the life of ``serve``."""
 
-    def __init__(self, runtime: Runtime, stop: threading.Event) -> None:
+    def __init__(self, runtime: Runtime, stop: threading.Event, dashboard_token: str | None = None) -> None:
         self.runtime = runtime
         self.stop = stop
         project = runtime.project
@@ -76,7 +67,9 @@ class Service:
         self.metrics = Metrics(tasks=self._task_counts, breakers=self._breakers, lags=self._lags)
         for name in project.clients:
             runtime.clients[name].observers.append(self._observe)
-        self.app = ServiceApp(self._hooks(), health=self.health, metrics=self.metrics.render)
+        dashboard = dashboard_for(runtime, token=dashboard_token, schedules=scheduled(project),
+                                  breakers=self._breakers)
+        self.app = ServiceApp(self._hooks(), health=self.health, metrics=self.metrics.render, dashboard=dashboard)
         self._scheduler_thread: threading.Thread | None = None
 
     # -- parts ---------------------------------------------------------------------------------

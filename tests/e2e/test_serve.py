@@ -282,3 +282,22 @@ def test_workers_share_the_tasks_and_survive_a_kill(tmp_path: Path, mistral_sand
     rows = answered_rows(folder)
     assert set(rows) == {f"r{n}" for n in range(600)} and len(rows) <= 604
     assert 600 <= chat_calls(sandbox) <= 604
+
+
+def test_serve_shows_the_dashboard_and_refuses_the_network_without_its_token(
+    tmp_path: Path, mistral_sandbox: Any
+) -> None:
+    folder = project(tmp_path / "p", mistral_sandbox, 3)
+    env = {key: value for key, value in os.environ.items() if key != "ALUMIO_DASHBOARD_TOKEN"}
+    refused = subprocess.run([*CLI, "serve", str(folder), "--host", "0.0.0.0",
+                              "--port", "0"], capture_output=True, text=True, timeout=60, env=env)
+    assert refused.returncode == 1 and "ALUMIO_DASHBOARD_TOKEN" in refused.stderr
+    serve = start("serve", str(folder), "--port", "0")
+    try:
+        base = listening(serve)
+        page = requests.get(base + "/", timeout=10)
+        assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+        assert requests.get(base + "/healthz", timeout=5).json()["ok"] is True
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
