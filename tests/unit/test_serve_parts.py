@@ -20,7 +20,8 @@ from alumio_mistral.config import load_project
 from alumio_mistral.http import Client, ClientConfig
 from alumio_mistral.http.errors import RateLimitedError
 from alumio_mistral.runtime import Runtime
-from alumio_mistral.service.serve import Service, is_loopback
+from alumio_mistral.service.dashboard import is_loopback
+from alumio_mistral.service.serve import Service
 
 BASE = "http://mistral.test"
 CHAT = f"{BASE}/v1/chat/completions"
