@@ -205,6 +205,9 @@ class Outgoing:
         self._attempts = max(1, int(failure.get("attempts", 3)))
         self._backoff = float(failure.get("backoff", 1.0))
         self.concurrency = max(1, int(config.concurrency or 1))
+        #: called with (outgoing, seconds) after each task is published, whatever its outcome
+        #: (``serve`` feeds its publish latency histogram from here)
+        self.latency_observers: list[Callable[[str, float], None]] = []
         store_config = getattr(project, "store", None)
         self.lease_seconds: float = float(getattr(store_config, "lease_seconds", DEFAULT_LEASE_SECONDS))
         #: the catalog operation and client of the publisher, recorded so a send can be looked for later
@@ -347,7 +350,10 @@ class Outgoing:
         unsafe request may have landed (or did, and a later step failed).
         """
         sends = _Sends()
+        started = time.monotonic()
         outcome = self._outcome(store, task, sends)
+        for observe in self.latency_observers:
+            observe(self.name, time.monotonic() - started)
         logged = self._log.entries(task.entity, sends.calls) if self._log is not None and sends.calls else ()
         events = emitted_events(self._emits, [(call.request, call.response) for call in sends.calls]) \
             if outcome.status == "processed" and self._emits else ()

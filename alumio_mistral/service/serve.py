@@ -67,6 +67,8 @@ class Service:
         self.metrics = Metrics(tasks=self._task_counts, breakers=self._breakers, lags=self._lags)
         for name in project.clients:
             runtime.clients[name].observers.append(self._observe)
+        for name in project.outgoing:
+            runtime.outgoing(name).latency_observers.append(self._observe_publish)
         dashboard = dashboard_for(runtime, token=dashboard_token, schedules=scheduled(project),
                                   breakers=self._breakers)
         self.app = ServiceApp(self._hooks(), health=self.health, metrics=self.metrics.render, dashboard=dashboard)
@@ -114,6 +116,9 @@ class Service:
             self.metrics.retries.labels(client=client).inc()
             if earlier == 429:
                 self.metrics.rate_limited.labels(client=client).inc()
+
+    def _observe_publish(self, outgoing: str, seconds: float) -> None:
+        self.metrics.publish_seconds.labels(outgoing=outgoing).observe(seconds)
 
     def _task_counts(self) -> Mapping[tuple[str, str], int]:
         return {(outgoing or "", status): count

@@ -87,6 +87,8 @@ def test_metrics_parse_and_count_tasks_requests_and_health(tmp_path: Path) -> No
                 if s.name.endswith("_total")}
     assert requests["429"] >= 1
     assert [s.value for s in families["alumio_breaker_state"].samples] == [0]
+    latency = {s.name: s.value for s in families["alumio_publish_seconds"].samples if s.labels.get("outgoing") == "chat"}
+    assert latency["alumio_publish_seconds_count"] == 3  # one observation per published task
     assert sorted(service.scheduler.jobs) == ["incoming:rows", "outgoing:chat"]
     assert details["store"] == "ok" and not ok  # the scheduler loop was never started
 
