@@ -29,8 +29,8 @@ def _events(sandbox, count: int) -> list[dict]:
 
 @pytest.fixture
 def logger(mistral_sandbox, tmp_path):
-    with Logger({"to": "reconify", "endpoint": mistral_sandbox.base_uri + "/track", "app_key": "app-k",
-                 "api_key": "api-k"}, outbox=tmp_path / "outbox.db", interval=0.05) as made:
+    with Logger({"to": "reconify", "endpoint": mistral_sandbox.base_uri + "/track", "app_key": "app-key-sdk-1",
+                 "api_key": "api-key-sdk-2"}, outbox=tmp_path / "outbox.db", interval=0.05) as made:
         yield made
 
 
@@ -90,8 +90,8 @@ def test_a_failed_call_is_logged_with_its_error_and_raised(mistral_sandbox, logg
 
 
 def test_events_wait_in_the_outbox_while_the_endpoint_is_down(tmp_path):
-    with Logger({"to": "reconify", "endpoint": "http://127.0.0.1:9/track", "app_key": "app-k",
-                 "api_key": "api-k"}, outbox=tmp_path / "o.db", interval=0.05, flush_wait=0.5) as logger:
+    with Logger({"to": "reconify", "endpoint": "http://127.0.0.1:9/track", "app_key": "app-key-sdk-1",
+                 "api_key": "api-key-sdk-2"}, outbox=tmp_path / "o.db", interval=0.05, flush_wait=0.5) as logger:
         logger.log_chat({"messages": []}, {"choices": []}, time.time(), time.time(), session="s")
         started = time.monotonic()
     assert time.monotonic() - started < 3

@@ -51,7 +51,7 @@ def test_a_pass_delivers_gives_up_and_stops_at_the_first_transient_failure(tmp_p
     clock = [1000.0]
     with SqliteTaskStore(tmp_path / "t.db", clock=lambda: clock[0]) as store:
         store.outbox_add([("interactions:x", {**EVENT, "session": str(n)}) for n in range(4)])
-        sink = ReconifySink(URL, "a", "b")
+        sink = ReconifySink(URL, "app-key-pass-1", "api-key-pass-2")
         with responses.RequestsMock() as mocked:
             mocked.post(URL, json={}, status=200)
             mocked.post(URL, json={}, status=400)
