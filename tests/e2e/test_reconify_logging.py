@@ -180,3 +180,21 @@ def test_the_example_runs_on_a_fresh_machine_with_the_embedded_sandbox(tmp_path)
         counts = store.outbox_counts()
     assert {topic: counts[topic]["delivered"] for topic in counts if topic.startswith("interactions:")} == {
         "interactions:mistral-answer": 3, "interactions:cohere-chat": 3, "interactions:cohere-generate": 3}
+
+
+def test_jsonl_and_http_sinks_keep_the_same_events_without_keys(tmp_path, mistral_sandbox):
+    for sink in ({"to": "jsonl", "path": "out/interactions.jsonl"},
+                 {"to": "http", "url": mistral_sandbox.base_uri + "/track", "headers": {"X-Team": "support"}}):
+        folder = _project(tmp_path / sink["to"], mistral_sandbox, operation="cohere.generate")
+        document = yaml.safe_load((folder / "alumio.yaml").read_text())
+        document["outgoing"]["triage"]["log"] = {**sink, "session": "&{ticket}", "user": {"userId": "&{customer.id}"}}
+        (folder / "alumio.yaml").write_text(yaml.safe_dump(document))
+        assert engine.run(load_project(folder, environ={})).failed == 0
+    lines = [json.loads(line) for line in (tmp_path / "jsonl" / "out" / "interactions.jsonl").read_text().splitlines()]
+    assert sorted(e["session"] for e in lines) == ["T0", "T1", "T2"]
+    assert all(e["reconify"] == {"format": "cohere", "type": "generate", "version": e["reconify"]["version"]}
+               for e in lines)
+    # a generic endpoint gets the event as stored (no keys to add): Reconify's /track refuses it
+    with SqliteTaskStore(tmp_path / "http" / ".alumio" / "tasks.db") as store:
+        refused = store.outbox_list(topic="interactions:triage", state="gave_up")
+    assert len(refused) == 3 and "appKey" in refused[0].last_error
