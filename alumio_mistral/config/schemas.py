@@ -23,6 +23,7 @@ from alumio_mistral.http.prototypes import (
     credential_problem,
 )
 from alumio_mistral.publishers.kinds import PUBLISHERS
+from alumio_mistral.reconify.event import OPERATION_KINDS
 from alumio_mistral.schedule import Schedule, ScheduleError
 from alumio_mistral.secrets import register_secret
 from alumio_mistral.subscribers.kinds import SUBSCRIBERS
@@ -219,6 +220,14 @@ class OutgoingSchema(DescribedSchema):
     batch = fields.Nested(BatchSchema, load_default=lambda: BatchSchema().load({}))
     schedule = ScheduleField(load_default=None, allow_none=True)
     log = fields.Nested(LogSchema, load_default=None, allow_none=True)
+
+    @validates_schema
+    def _loggable(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        """``log:`` only where the call is an interaction Reconify knows (a chat or a generate)."""
+        entity = (data.get("publisher") or {}).get("entity")
+        if data.get("log") and entity not in OPERATION_KINDS:
+            raise ValidationError({"log": [f"{entity or 'this publisher'} is not a chat or generate operation;"
+                                           f" log: takes {', '.join(sorted(OPERATION_KINDS))}"]})
 
 
 class RouteSchema(DescribedSchema):

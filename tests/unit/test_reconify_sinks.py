@@ -92,3 +92,16 @@ def test_keys_written_in_a_project_are_masked_from_the_moment_it_loads(tmp_path)
     load_project(tmp_path, environ={})
     shown = redact("posted lit-app-5150a and lit-api-5150b")
     assert "lit-app-5150a" not in shown and "lit-api-5150b" not in shown
+
+
+def test_log_on_an_operation_that_is_not_an_interaction_is_a_config_error(tmp_path):
+    from alumio_mistral.config import ConfigError, load_project
+
+    (tmp_path / "alumio.yaml").write_text(
+        "incoming: {t: {subscriber: {type: jsonl, path: t.jsonl}}}\n"
+        "outgoing:\n  files:\n    publisher: {entity: files.list}\n"
+        "    log: {to: jsonl, path: out/i.jsonl}\n"
+        "routes: [{incoming: t, outgoing: files}]\n")
+    with pytest.raises(ConfigError) as raised:
+        load_project(tmp_path, environ={})
+    assert "alumio.yaml:5: outgoing.files.log: files.list is not a chat or generate operation" in str(raised.value)
