@@ -42,7 +42,7 @@ _SHAPES = re.compile(
 )
 
 _SECRET_KEY_NAMES = re.compile(
-    r"api[_-]?key|apikey|authorization|password|passwd|secret|token", re.IGNORECASE
+    r"(?:api|app|access|private)[_-]?key|apikey|authorization|password|passwd|secret|token", re.IGNORECASE
 )
 #: keys that look like secrets by name but are harmless numbers or markers
 _HARMLESS_KEYS = re.compile(r"(?:max|total|prompt|completion|num)_?tokens?$|tokens?_", re.I)

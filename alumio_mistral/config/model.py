@@ -13,13 +13,23 @@ from typing import Any, Literal
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.http import ClientConfig
 from alumio_mistral.schedule import Schedule
+from alumio_mistral.secrets import redact, redact_value
 from alumio_mistral.tasks.store import DEFAULT_LEASE_SECONDS
 
 DedupPolicy = Literal["always", "new", "changed"]
 
 
-@dataclass
-class IncomingConfig:
+class _MaskedRepr:
+    """A repr with every secret masked: settings hold ``${VAR}`` keys and tokens (a webhook's
+    secret, a publisher's query key, a log's API key), and a repr ends up in logs and errors."""
+
+    def __repr__(self) -> str:
+        masked = redact_value(dict(vars(self)))
+        return redact(f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in masked.items())})")
+
+
+@dataclass(repr=False)
+class IncomingConfig(_MaskedRepr):
     """Where entities come from and how they become tasks."""
 
     name: str
@@ -34,8 +44,8 @@ class IncomingConfig:
     disabled: bool = False
 
 
-@dataclass
-class OutgoingConfig:
+@dataclass(repr=False)
+class OutgoingConfig(_MaskedRepr):
     """How a task's entity is turned into a request, and what is kept of the answer."""
 
     name: str
@@ -46,11 +56,11 @@ class OutgoingConfig:
     then: dict[str, Any] | None = None
     failure: dict[str, Any] = field(default_factory=lambda: {"policy": "retry", "attempts": 3, "backoff": 1.0})
     concurrency: int = 1
+    #: when ``serve`` drains it (``None``: only ``run`` and ``worker`` publish it)
+    schedule: Schedule | None = None
     #: ``direct`` (one request per task) or ``batch`` (Batch API jobs, set up by ``batch``)
     mode: str = "direct"
     batch: dict[str, Any] = field(default_factory=dict)
-    #: when ``serve`` drains it (``None``: only ``run`` and ``worker`` publish it)
-    schedule: Schedule | None = None
     #: interaction logging of its chat or generate calls (``to: reconify|jsonl|http``)
     log: dict[str, Any] | None = None
     description: str = ""

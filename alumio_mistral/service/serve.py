@@ -21,6 +21,8 @@ from alumio_mistral.incoming import EntityRejected, receiver
 from alumio_mistral.runtime import Runtime
 from alumio_mistral.schedule import Schedule
 from alumio_mistral.scheduler import Job, JobRun, Scheduler
+from alumio_mistral.reconify.delivery import DeliveryLoop
+from alumio_mistral.reconify.project import project_sinks
 from alumio_mistral.service.dashboard import dashboard_for
 from alumio_mistral.service.app import Hook, Ingest, ServiceApp
 from alumio_mistral.service.metrics import Metrics
@@ -154,6 +156,8 @@ class Service:
         # the schedules first: once the address is printed, /healthz must already say "running"
         self._scheduler_thread = threading.Thread(target=self.scheduler.serve, name="scheduler", daemon=True)
         self._scheduler_thread.start()
+        # logged interactions (``log:``) are delivered in the background for as long as serve runs
+        delivery = DeliveryLoop(self.runtime.store, project_sinks(self.runtime.project)).start()
         server = BackgroundServer(self.app, host=host, port=port, ident="alumio-mistral serve").start()
         log.info("serving on %s (webhooks: %s; jobs: %s)", server.base_uri,
                  ", ".join(self.app.hooks) or "none", ", ".join(self.scheduler.jobs) or "none")
@@ -163,6 +167,7 @@ class Service:
             self.scheduler.stop()
             finished = self.scheduler.close(grace)
             server.stop(timeout=min(grace, 5.0))
+            delivery.close(min(grace, 5.0))
             return finished
 
         return finish

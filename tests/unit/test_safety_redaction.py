@@ -132,3 +132,17 @@ def test_a_secret_echoed_in_an_http_publishers_answer_never_reaches_the_task_rec
     assert f"signed by {MASK}" in shown.output
     with SqliteTaskStore(tmp_path / ".alumio" / "tasks.db") as store:
         assert webhook_token not in json.dumps(store.get(1).to_dict())
+
+
+def test_incoming_and_outgoing_reprs_mask_their_secrets() -> None:
+    from alumio_mistral.config.model import IncomingConfig, OutgoingConfig
+    from alumio_mistral.secrets import register_secret
+
+    register_secret("a-registered-query-secret")
+    outgoing = OutgoingConfig(name="chat", publisher={"query": {"sig": "a-registered-query-secret"}},
+                              log={"to": "reconify", "app_key": "app-key-in-clear", "api_key": "api-key-in-clear"})
+    incoming = IncomingConfig(name="hook", subscriber={"type": "webhook", "token": "a-webhook-token-in-clear"})
+    shown = repr(outgoing) + repr(incoming)
+    for secret in ("a-registered-query-secret", "app-key-in-clear", "api-key-in-clear", "a-webhook-token-in-clear"):
+        assert secret not in shown
+    assert "OutgoingConfig(name='chat'" in shown and "IncomingConfig(name='hook'" in shown
