@@ -1,9 +1,11 @@
 """A project for the dashboard's tests: entities published to the sandbox, some failing, and
-the dashboard served over loopback on its store (ServiceApp + Dashboard on a BackgroundServer)."""
+the dashboard served over loopback by the application ``serve`` runs (its Service's app: the
+webhooks, /healthz, /metrics and the dashboard) on a BackgroundServer."""
 
 from __future__ import annotations
 
 import json
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -13,8 +15,7 @@ import yaml
 from alumio_mistral import engine
 from alumio_mistral.config import load_project
 from alumio_mistral.runtime import Runtime
-from alumio_mistral.service.app import ServiceApp
-from alumio_mistral.service.dashboard.app import dashboard_for
+from alumio_mistral.service.serve import Service
 from alumio_mistral.wsgi_server import BackgroundServer
 
 #: the project's API key: no page may show it
@@ -51,9 +52,8 @@ def served(folder: Path, token: str | None = None,
            poll_seconds: float = 3.0) -> Iterator[tuple[BackgroundServer, Runtime]]:
     """The dashboard of the project in ``folder`` on a free loopback port."""
     with Runtime(load_project(folder, environ={"MISTRAL_API_KEY": KEY})) as runtime:
-        dashboard = dashboard_for(runtime, token=token, poll_seconds=poll_seconds)
-        app = ServiceApp(health=lambda: (True, {}), metrics=lambda: (b"", "text/plain"), dashboard=dashboard)
-        server = BackgroundServer(app, ident="dashboard-test").start()
+        service = Service(runtime, threading.Event(), token, poll_seconds=poll_seconds)
+        server = BackgroundServer(service.app, ident="dashboard-test").start()
         try:
             yield server, runtime
         finally:

@@ -58,7 +58,8 @@ def scheduled(project: Any) -> dict[str, Schedule]:
 class Service:
     """One project's schedules, webhooks, health and metrics, for the life of ``serve``."""
 
-    def __init__(self, runtime: Runtime, stop: threading.Event, dashboard_token: str | None = None) -> None:
+    def __init__(self, runtime: Runtime, stop: threading.Event, dashboard_token: str | None = None,
+                 poll_seconds: float = 3.0) -> None:
         self.runtime = runtime
         self.stop = stop
         project = runtime.project
@@ -72,7 +73,7 @@ class Service:
         for name in project.outgoing:
             runtime.outgoing(name).latency_observers.append(self._observe_publish)
         dashboard = dashboard_for(runtime, token=dashboard_token, schedules=scheduled(project),
-                                  breakers=self._breakers)
+                                  breakers=self._breakers, poll_seconds=poll_seconds)
         self.app = ServiceApp(self._hooks(), health=self.health, metrics=self.metrics.render, dashboard=dashboard)
         self._scheduler_thread: threading.Thread | None = None
 
