@@ -263,9 +263,9 @@ def types_command(name: str | None, as_json: bool, markdown: bool) -> None:
         docs = reference.describe(name)
     except KeyError:
         from alumio_mistral.schema import did_you_mean
-        from alumio_mistral.transformers.registry import catalogue
+        from alumio_mistral.transformers.registry import transformer_types
 
-        fail(f"no transformer type {name!r}{did_you_mean(str(name), catalogue())}")
+        fail(f"no transformer type {name!r}{did_you_mean(str(name), transformer_types())}")
     if as_json:
         echo_json([doc.to_dict() for doc in docs])
         return

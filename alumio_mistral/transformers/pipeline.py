@@ -16,7 +16,7 @@ from alumio_mistral.errors import AlumioError
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.errors import StepFailure, TransformConfigError, TransformError, flatten_messages
 from alumio_mistral.transformers.patterns import clone
-from alumio_mistral.transformers.registry import StepsField, Transformer, catalogue
+from alumio_mistral.transformers.registry import StepsField, Transformer, transformer_types
 
 if TYPE_CHECKING:
     from alumio_mistral.transformers.library import Library
@@ -206,7 +206,7 @@ class _Compiler:
             if "type" in step:
                 raise TransformConfigError.one(self.source, where, "give either 'type' or 'use', not both")
             step = {"type": "use", "name": step["use"], **{k: v for k, v in step.items() if k != "use"}}
-        types = catalogue()
+        types = transformer_types()
         kind = step.get("type")
         if not isinstance(kind, str) or kind not in types:
             close = difflib.get_close_matches(str(kind), types, n=3) if kind is not None else []

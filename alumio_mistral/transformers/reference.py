@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from marshmallow import fields, missing, validate
 
-from alumio_mistral.transformers.registry import Transformer, catalogue
+from alumio_mistral.transformers.registry import Transformer, transformer_types
 
 #: names of marshmallow's own fields in the reference (the first match wins); the project's
 #: fields name themselves with ``reference_kind``
@@ -58,7 +58,7 @@ class TypeDoc:
 
 def describe(name: str | None = None) -> list[TypeDoc]:
     """Every transformer type (or the one named), in name order; KeyError for an unknown name."""
-    types = catalogue()
+    types = transformer_types()
     chosen = [name] if name is not None else sorted(types)
     return [_describe(kind, types[kind]) for kind in chosen]
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from alumio_mistral.transformers.context import TransformContext
     from alumio_mistral.transformers.pipeline import Pipeline
 
-#: modules holding the catalogue; imported on first use so each registers its types
+#: modules holding the transformer types; imported on first use so each registers its types
 FAMILIES = ("fields", "values", "strings", "dates", "flow", "validate", "storage", "http_enrich")
 
 
@@ -161,12 +161,12 @@ REGISTRY: dict[str, type[Transformer]] = {}
 
 
 def register(cls: type[Transformer]) -> type[Transformer]:
-    """Class decorator adding a transformer type to the catalogue."""
+    """Class decorator adding a transformer type to the registry."""
     REGISTRY[cls.type_name] = cls
     return cls
 
 
-def catalogue() -> dict[str, type[Transformer]]:
+def transformer_types() -> dict[str, type[Transformer]]:
     """Every transformer type by name (importing the family modules once)."""
     for family in FAMILIES:
         importlib.import_module(f"alumio_mistral.transformers.{family}")

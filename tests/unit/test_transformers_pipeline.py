@@ -9,7 +9,7 @@ import pytest
 
 from alumio_mistral.config import check_project
 from alumio_mistral.transformers import TransformConfigError, TransformError, compile_pipeline
-from alumio_mistral.transformers.registry import catalogue
+from alumio_mistral.transformers.registry import transformer_types
 
 
 def problems(steps: Any) -> list[tuple[str, str, str]]:
@@ -75,8 +75,8 @@ def test_steps_must_be_a_list() -> None:
     assert problems({"type": "set"})[0][2] == "expects a list of steps"
 
 
-def test_every_catalogue_type_refuses_unknown_keys() -> None:
-    for name in catalogue():
+def test_every_transformer_type_refuses_unknown_keys() -> None:
+    for name in transformer_types():
         found = problems([{"type": name, "surely_not_a_parameter": 1}])
         assert any(path.endswith("[0].surely_not_a_parameter") for _, path, _ in found), name
 
@@ -134,7 +134,7 @@ def test_explain_traces_each_step_and_stops_on_failure_or_filter() -> None:
 
 
 def test_every_parameter_is_documented_in_its_transformer_docstring() -> None:
-    for name, cls in catalogue().items():
+    for name, cls in transformer_types().items():
         documentation = "".join(klass.__doc__ or "" for klass in cls.__mro__)
         for field_name, field in cls.Params().fields.items():
             assert f"``{field.data_key or field_name}``" in documentation, (name, field.data_key or field_name)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from alumio_mistral.transformers import Library, TransformContext, TransformError, compile_pipeline
 from alumio_mistral.transformers.context import MemoryStorages
-from alumio_mistral.transformers.registry import catalogue
+from alumio_mistral.transformers.registry import transformer_types
 
 
 class EchoClient:
@@ -96,7 +96,7 @@ CASES = [(kind, params) for kind, sets in PARAMETERS.items() for params in sets]
 
 
 def test_every_transformer_type_is_covered() -> None:
-    assert set(PARAMETERS) == set(catalogue())
+    assert set(PARAMETERS) == set(transformer_types())
 
 
 @pytest.mark.parametrize("kind, params", CASES, ids=[f"{kind}-{index}" for index, (kind, _) in enumerate(CASES)])

@@ -12,15 +12,15 @@ from alumio_mistral.cli import main
 from alumio_mistral.transformers.library import Library
 from alumio_mistral.transformers.pipeline import compile_pipeline
 from alumio_mistral.transformers.reference import describe, markdown
-from alumio_mistral.transformers.registry import catalogue
+from alumio_mistral.transformers.registry import transformer_types
 
 DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "transformers.md"
 
 
 def test_every_registered_type_is_described_with_every_parameter() -> None:
     docs = {doc.name: doc for doc in describe()}
-    assert set(docs) == set(catalogue())
-    for name, cls in catalogue().items():
+    assert set(docs) == set(transformer_types())
+    for name, cls in transformer_types().items():
         declared = {field.data_key or key for key, field in cls.Params().fields.items()}
         assert {param.name for param in docs[name].params} == declared, name
         assert docs[name].summary, f"{name} has no docstring summary"
@@ -44,7 +44,7 @@ def test_types_command_lists_one_type_with_its_parameters_and_json() -> None:
     assert shown.exit_code == 0
     assert "length (integer) required" in shown.output and "example: {type: truncate" in shown.output
     as_json = json.loads(runner.invoke(main, ["transform", "types", "--json"]).output)
-    assert [entry["name"] for entry in as_json] == sorted(catalogue())
+    assert [entry["name"] for entry in as_json] == sorted(transformer_types())
     cast = next(entry for entry in as_json if entry["name"] == "cast")
     assert next(p for p in cast["params"] if p["name"] == "to")["choices"] == [
         "boolean", "date", "integer", "json", "number", "object", "string"]
