@@ -1,4 +1,4 @@
-"""Publishers: where an outgoing sends each transformed entity.
+"""Publishers: where an outgoing sends each transformed record.
 
 Every publisher has the same small surface (:class:`Publisher`), so the outgoing worker never
 cares which it holds; the kinds and their settings are in :data:`PUBLISHERS`.

@@ -145,11 +145,11 @@ def _sync_and_close(fd: int) -> None:
         os.close(fd)
 
 
-def to_json(entity: Any, where: str = "output", indent: int | None = None) -> str:
-    """The JSON text of ``entity``. NaN and Infinity have no JSON form: writing them would make
+def to_json(record: Any, where: str = "output", indent: int | None = None) -> str:
+    """The JSON text of ``record``. NaN and Infinity have no JSON form: writing them would make
     a file no JSON reader accepts, so they fail the task instead (naming ``where``)."""
     try:
-        return json.dumps(entity, ensure_ascii=False, default=str, allow_nan=False, indent=indent)
+        return json.dumps(record, ensure_ascii=False, default=str, allow_nan=False, indent=indent)
     except ValueError:
         raise PublishError(f"{where}: a number is NaN or Infinity, which JSON cannot represent") from None
 
@@ -164,8 +164,8 @@ class _FilePublisher:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def plan(self, entity: Any) -> PlannedCall:
-        return PlannedCall(f"WRITE {self.kind}", str(self.path), RenderedRequest(json=entity))
+    def plan(self, record: Any) -> PlannedCall:
+        return PlannedCall(f"WRITE {self.kind}", str(self.path), RenderedRequest(json=record))
 
     def flush(self) -> None:
         """Make what was published so far last (see ``durability``); nothing to do here."""
@@ -175,7 +175,7 @@ class _FilePublisher:
 
 
 class _AppendingPublisher(_FilePublisher):
-    """A file target that appends one record per entity, synced as ``durability`` says."""
+    """A file target that appends one line per record, synced as ``durability`` says."""
 
     def __init__(self, path: Path, durability: str = "batch", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         super().__init__(path)
@@ -191,13 +191,13 @@ class _AppendingPublisher(_FilePublisher):
 class JsonlPublisher(_AppendingPublisher):
     kind = "jsonl"
 
-    def publish(self, entity: Any) -> None:
-        line = (to_json(entity, str(self.path)) + "\n").encode("utf-8")
+    def publish(self, record: Any) -> None:
+        line = (to_json(record, str(self.path)) + "\n").encode("utf-8")
         self._file.append(lambda _empty: line)
 
 
 class CsvPublisher(_AppendingPublisher):
-    """One row per entity; ``fields`` fixes the columns (default: the first entity's keys)."""
+    """One row per record; ``fields`` fixes the columns (default: the first record's keys)."""
 
     kind = "csv"
 
@@ -207,11 +207,11 @@ class CsvPublisher(_AppendingPublisher):
         self._fields = fields
         self._delimiter = delimiter
 
-    def publish(self, entity: Any) -> None:
-        if not isinstance(entity, dict):
-            raise PublishError(f"{self.path}: a CSV row needs an object, got {type(entity).__name__}")
-        fields = self._fields or list(entity)
-        cells = [_cell(entity.get(name), f"{self.path}: column {name!r}") for name in fields]
+    def publish(self, record: Any) -> None:
+        if not isinstance(record, dict):
+            raise PublishError(f"{self.path}: a CSV row needs an object, got {type(record).__name__}")
+        fields = self._fields or list(record)
+        cells = [_cell(record.get(name), f"{self.path}: column {name!r}") for name in fields]
 
         def render(empty: bool) -> bytes:
             buffer = io.StringIO()
@@ -261,10 +261,10 @@ class JsonArrayPublisher(_FilePublisher):
             raise PublishError(f"{self.path}: holds a {type(items).__name__}, not a JSON array")
         return items
 
-    def publish(self, entity: Any) -> None:
+    def publish(self, record: Any) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(self.path), _file_lock(self.lock_path):
-            data = to_json([*self._load(), entity], str(self.path), indent=2).encode("utf-8")
+            data = to_json([*self._load(), record], str(self.path), indent=2).encode("utf-8")
             fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
             try:
                 with os.fdopen(fd, "wb") as handle:

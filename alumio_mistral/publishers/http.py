@@ -19,7 +19,7 @@ from alumio_mistral.secrets import redact
 
 
 class HttpPublisher:
-    """Sends one request per entity to ``uri`` (relative to the client's base URI, or absolute).
+    """Sends one request per record to ``uri`` (relative to the client's base URI, or absolute).
 
     The request goes only where the configuration points: the final URL must keep the scheme,
     host and port of the template (or of the client's base URI for a relative template).
@@ -37,13 +37,13 @@ class HttpPublisher:
         self._stream = bool(spec.get("stream", False))
         self.safe_to_repeat = bool(spec.get("safe_to_repeat", self._method in IDEMPOTENT_METHODS))
 
-    def plan(self, entity: Any) -> PlannedCall:
-        rendered = self._template.render(entity)
+    def plan(self, record: Any) -> PlannedCall:
+        rendered = self._template.render(record)
         self._checked_url(rendered)
         return PlannedCall(self._method, self._client.url_for(rendered.uri or "", query=rendered.query), rendered)
 
-    def publish(self, entity: Any) -> Any:
-        rendered = self._template.render(entity)
+    def publish(self, record: Any) -> Any:
+        rendered = self._template.render(record)
         response = self._client.request(
             self._method,
             self._checked_url(rendered),
@@ -63,7 +63,7 @@ class HttpPublisher:
         configured = self._client.url_for(template.prefix if template else "")
         if origin(url) != origin(configured):
             raise PublishError(
-                f"{self._where}.uri: the entity would send the request to {redact(url)} instead of "
+                f"{self._where}.uri: the record would send the request to {redact(url)} instead of "
                 f"{redact(configured)}; refused"
             )
         return url

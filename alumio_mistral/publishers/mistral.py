@@ -1,7 +1,7 @@
 """Publish to a Mistral operation: JSON, multipart, DELETE with a body, empty and SSE answers.
 
 The catalog decides the method, path, body kind, auth and whether the request is safe to send
-again; this module only fills the request from the entity (the data record) and reads the answer.
+again; this module only fills the request from the record and reads the answer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alumio_mistral.publishers.responses import read_response
 
 
 class MistralPublisher:
-    """Sends one request per entity (data record) to one catalog operation through a Mistral client."""
+    """Sends one request per record to one catalog operation through a Mistral client."""
 
     kind = "mistral"
 
@@ -31,22 +31,22 @@ class MistralPublisher:
         self._stream: bool | None = spec.get("stream", True if operation.streams else None)
         self.safe_to_repeat = bool(spec.get("safe_to_repeat", operation.safe_to_retry))
 
-    def _render(self, entity: Any) -> RenderedRequest:
-        rendered = self._template.render(entity)
+    def _render(self, record: Any) -> RenderedRequest:
+        rendered = self._template.render(record)
         if self._stream and isinstance(rendered.json, dict):
             rendered.json = {**rendered.json, "stream": True}
         return rendered
 
-    def plan(self, entity: Any) -> PlannedCall:
-        rendered = self._render(entity)
+    def plan(self, record: Any) -> PlannedCall:
+        rendered = self._render(record)
         return PlannedCall(
             method=self._operation.method,
             url=self._client.url_for(self._operation, path_params=rendered.path_params, query=rendered.query),
             request=rendered,
         )
 
-    def publish(self, entity: Any) -> Any:
-        rendered = self._render(entity)
+    def publish(self, record: Any) -> Any:
+        rendered = self._render(record)
         response = self._client.call(
             self._operation,
             path_params=rendered.path_params,

@@ -1,8 +1,8 @@
-"""The parts of an HTTP request that come from the entity, compiled once per outgoing.
+"""The parts of an HTTP request that come from the record, compiled once per outgoing.
 
 Path params, query values and a URI are placeholder templates (``"&{id}"``); the body is the
-whole transformed entity or the value at a pattern; multipart files come from a local path,
-from base64 content in the entity, or from text in the entity.
+whole transformed record or the value at a pattern; multipart files come from a local path,
+from base64 content in the record, or from text in the record.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from alumio_mistral.transformers.patterns import MISSING, Evaluator, compile_pat
 
 
 class PublishError(AlumioError):
-    """A request could not be built from an entity (missing file, bad base64, non-object body)."""
+    """A request could not be built from a record (missing file, bad base64, non-object body)."""
 
 
 @dataclass
@@ -67,19 +67,19 @@ class _FileSource:
     field_name: str
     read: Callable[[Any], bytes]
     filename: Callable[[Any], Any]
-    #: the top-level entity key the content comes from: not sent again as a form field
+    #: the top-level record key the content comes from: not sent again as a form field
     consumes: str | None
 
 
 class RequestTemplate:
-    """Compiled once, rendered for every entity; errors name the outgoing's dotted path."""
+    """Compiled once, rendered for every record; errors name the outgoing's dotted path."""
 
     def __init__(
         self, spec: Mapping[str, Any], *, root: Path, multipart: bool, has_body: bool, where: str
     ) -> None:
         self._where = where
         self._root = root
-        #: the folders entity data may pick a file to upload from: the project, plus allow_paths
+        #: the folders record data may pick a file to upload from: the project, plus allow_paths
         self._allowed = [root.resolve(), *((root / folder).resolve() for folder in spec.get("allow_paths") or ())]
         self._path_params = {k: compile_value(v) for k, v in (spec.get("path_params") or {}).items()}
         self._query = {k: compile_value(v) for k, v in (spec.get("query") or {}).items()}
@@ -104,21 +104,21 @@ class RequestTemplate:
             path_of = compile_value(source["path"])
             return _FileSource(
                 name,
-                lambda entity: self._read_file(path_of(entity), where),
-                given_name or (lambda entity: Path(str(path_of(entity))).name),
+                lambda record: self._read_file(path_of(record), where),
+                given_name or (lambda record: Path(str(path_of(record))).name),
                 _top_level_key(source["path"]),
             )
         if "content_base64" in source:
             content_of = _reader(source["content_base64"], f"{where}.content_base64")
-            read: Callable[[Any], bytes] = lambda entity: _decode_base64(content_of(entity), where)  # noqa: E731
+            read: Callable[[Any], bytes] = lambda record: _decode_base64(content_of(record), where)  # noqa: E731
             consumed = _top_level_key(source["content_base64"])
         elif "pattern" in source:
             text_of = _reader(source["pattern"], f"{where}.pattern")
-            read = lambda entity: _as_bytes(text_of(entity))  # noqa: E731
+            read = lambda record: _as_bytes(text_of(record))  # noqa: E731
             consumed = _top_level_key(source["pattern"])
         else:
             raise PublishError(f"{where}: give one of path, content_base64 or pattern")
-        return _FileSource(name, read, given_name or (lambda entity: name), consumed)
+        return _FileSource(name, read, given_name or (lambda record: name), consumed)
 
     def _read_file(self, path: Any, where: str) -> bytes:
         """The file's bytes; symlinks are followed before the check, so none leads outside."""
@@ -134,24 +134,24 @@ class RequestTemplate:
         except OSError as error:
             raise PublishError(f"{where}: cannot read {resolved}: {error.strerror}") from error
 
-    def render(self, entity: Any) -> RenderedRequest:
-        """The request for ``entity``; a missing placeholder or pattern raises :class:`PublishError`."""
+    def render(self, record: Any) -> RenderedRequest:
+        """The request for ``record``; a missing placeholder or pattern raises :class:`PublishError`."""
         try:
-            return self._render(entity)
+            return self._render(record)
         except StepFailure as failure:
             raise PublishError(f"{self._where}: {failure}") from None
         except UriTemplateError as error:
             raise PublishError(f"{self._where}.uri: {error}") from None
 
-    def _render(self, entity: Any) -> RenderedRequest:
+    def _render(self, record: Any) -> RenderedRequest:
         rendered = RenderedRequest(
-            path_params={k: fill(entity) for k, fill in self._path_params.items()},
-            query={k: v for k, fill in self._query.items() if (v := fill(entity)) is not None},
-            uri=self.uri_template.render(entity) if self.uri_template else None,
+            path_params={k: fill(record) for k, fill in self._path_params.items()},
+            query={k: v for k, fill in self._query.items() if (v := fill(record)) is not None},
+            uri=self.uri_template.render(record) if self.uri_template else None,
         )
         if not self._has_body:
             return rendered
-        body = self._body(entity) if self._body else entity
+        body = self._body(record) if self._body else record
         if not self._multipart:
             rendered.json = body
             return rendered
@@ -164,7 +164,7 @@ class RequestTemplate:
             if key not in skip and value is not None
         }
         rendered.files = {
-            source.field_name: (str(source.filename(entity)), source.read(entity)) for source in self._files
+            source.field_name: (str(source.filename(record)), source.read(record)) for source in self._files
         }
         return rendered
 
@@ -173,8 +173,8 @@ def _reader(text: str, where: str) -> Evaluator:
     """The value at a pattern; nothing there is an error naming the pattern and where it is set."""
     pattern = compile_pattern(text)
 
-    def read(entity: Any) -> Any:
-        value = pattern.get(entity)
+    def read(record: Any) -> Any:
+        value = pattern.get(record)
         if value is MISSING:
             raise StepFailure(f"{where}: pattern {text!r} matches nothing", text)
         return value

@@ -13,16 +13,16 @@ _lock = threading.Lock()
 
 
 class StdoutPublisher:
-    """Prints each entity as a JSON line; lines from parallel workers never interleave."""
+    """Prints each record as a JSON line; lines from parallel workers never interleave."""
 
     kind = "stdout"
     safe_to_repeat = True
 
-    def plan(self, entity: Any) -> PlannedCall:
-        return PlannedCall("WRITE stdout", "-", RenderedRequest(json=entity))
+    def plan(self, record: Any) -> PlannedCall:
+        return PlannedCall("WRITE stdout", "-", RenderedRequest(json=record))
 
-    def publish(self, entity: Any) -> None:
-        line = to_json(entity) + "\n"
+    def publish(self, record: Any) -> None:
+        line = to_json(record) + "\n"
         with _lock:
             sys.stdout.write(line)
             sys.stdout.flush()

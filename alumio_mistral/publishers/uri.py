@@ -1,8 +1,8 @@
 """An ``http`` publisher's ``uri`` template, filled so that data never changes where it points.
 
 The template is configuration and may name any host; the values its placeholders take come
-from entities and are data. Each value is escaped as one path segment (or one query value
-after ``?``), so a ``/``, ``?``, ``#``, ``@`` or a whole URL in an entity stays inside its
+from records and are data. Each value is escaped as one path segment (or one query value
+after ``?``), so a ``/``, ``?``, ``#``, ``@`` or a whole URL in a record stays inside its
 place; a path segment a value went into may not end up empty, a dot segment or holding a
 slash once decoded (like a Mistral path parameter); and a placeholder may not stand where
 the scheme or host is written.
@@ -34,7 +34,7 @@ def origin(url: str) -> tuple[str, str, int | None]:
 
 
 class UriTemplate:
-    """Compiled once per outgoing; :meth:`render` gives the URI for one entity."""
+    """Compiled once per outgoing; :meth:`render` gives the URI for one record."""
 
     def __init__(self, text: str) -> None:
         pieces = _PLACEHOLDER.split(text)
@@ -49,8 +49,8 @@ class UriTemplate:
             (piece, compile_value(piece)) if index % 2 else piece for index, piece in enumerate(pieces)
         ]
 
-    def render(self, entity: Any) -> str:
-        """The URI for ``entity``; raises :class:`UriTemplateError` for a value that cannot fit."""
+    def render(self, record: Any) -> str:
+        """The URI for ``record``; raises :class:`UriTemplateError` for a value that cannot fit."""
         rendered: list[str] = []
         in_path = True
         filled: dict[int, str] = {}  # path segment index -> the placeholder that went into it
@@ -60,7 +60,7 @@ class UriTemplate:
                 in_path = in_path and not any(mark in piece for mark in "?#")
                 continue
             placeholder, evaluate = piece
-            value = evaluate(entity)
+            value = evaluate(record)
             if in_path:
                 filled["".join(rendered).count("/")] = placeholder
             rendered.append(quote(value if isinstance(value, str) else to_text(value), safe=""))
