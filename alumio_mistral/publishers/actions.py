@@ -6,7 +6,9 @@ saved tests); ``with:`` gives the request definition's parameters. What a YAML p
 do is here: ``analyze-image`` reads a local image (inside the publisher's allowed folders, as
 file uploads are) into a base64 data URL with its media type, and ``create-embeddings`` sends
 long input lists in requests of at most :data:`MAX_EMBEDDING_INPUTS`, numbering every vector
-with its input's index. ``api-request`` is any catalog operation, or a method and a path.
+with its input's index. ``batch-results`` polls a batch job to a final status and reads its
+result lines as a stream (the batch-job subscriber's own code); ``api-request`` is any catalog
+operation, or a method and a path.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from alumio_mistral.catalog import Catalog
+from alumio_mistral.durations import DurationError, parse_duration
 from alumio_mistral.http import Client
 from alumio_mistral.publishers.base import Publisher
 from alumio_mistral.publishers.mistral import MistralPublisher
 from alumio_mistral.publishers.request import PlannedCall, PublishError, RequestTemplate
+from alumio_mistral.subscribers.batch_job import BatchJobSubscriber
+from alumio_mistral.subscribers.mistral import SubscriberError
 from alumio_mistral.transformers.library import Library
 from alumio_mistral.transformers.pipeline import Pipeline, compile_pipeline
 
@@ -37,13 +42,15 @@ _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), 
 class Action:
     operation: str
     request: str
-    answer: str
+    #: the answer definition (``None``: the publisher shapes its answer itself)
+    answer: str | None
 
 
 ACTIONS: dict[str, Action] = {
     "create-chat-completion": Action("chat.complete", "mistral/chat-completion-request", "mistral/chat-answer"),
     "analyze-image": Action("chat.complete", "mistral/analyze-image-request", "mistral/chat-answer"),
     "create-embeddings": Action("embeddings.create", "mistral/embeddings-request", "mistral/embeddings-vectors"),
+    "batch-results": Action("batch_jobs.get", "mistral/batch-results-request", None),
 }
 NAMES = (*ACTIONS, "api-request")
 
@@ -154,6 +161,51 @@ class EmbeddingsPublisher(ActionPublisher):
         return {"vectors": vectors}
 
 
+class BatchResultsPublisher:
+    """Polls a batch job to a final status, then answers ``{job, lines}``: one entry per line of
+    its output and error files (``custom_id``, ``status_code``, ``body`` or ``error``).
+
+    A ``branches`` response step on ``lines`` makes each line one item for the ``then`` target.
+    The files are downloaded as streams and parsed a line at a time (never read whole); the
+    parsed lines are the task's answer, so they are held until the task ends."""
+
+    kind = "action"
+    safe_to_repeat = True  # it only reads
+
+    def __init__(self, inner: MistralPublisher, request: Pipeline, client: Client, where: str) -> None:
+        self._inner = inner
+        self._request = request
+        self._client = client
+        self._where = where
+
+    def _reader(self, entity: Any) -> BatchJobSubscriber:
+        [request] = self._request.run(entity)
+        job_id = request["job_id"]
+        if not isinstance(job_id, str) or not job_id:
+            raise PublishError(f"{self._where}.with.job_id: no batch job id in the entity (got {job_id!r})")
+        try:
+            every, deadline = parse_duration(request["every"]), parse_duration(request["deadline"])
+        except DurationError as error:
+            raise PublishError(f"{self._where}.with: {error}") from error
+        return BatchJobSubscriber(self._client, job_id, every=every, deadline=deadline, results=True)
+
+    def plan(self, entity: Any) -> PlannedCall:
+        return self._inner.plan({"job_id": self._reader(entity).job_id})
+
+    def publish(self, entity: Any) -> Any:
+        reader = self._reader(entity)
+        try:
+            job = reader.wait()
+        except SubscriberError as error:
+            raise PublishError(f"{self._where}: {error}") from error
+        lines = []
+        for record in reader.result_records(job):
+            if record.error is not None:
+                raise PublishError(f"{self._where}: {record.origin}: {record.error}")
+            lines.append(record.entity)
+        return {"job": job, "lines": lines}
+
+
 def build_action(spec: Mapping[str, Any], *, client: Client, catalog: Catalog, root: Path, where: str,
                  fallback: Callable[[], Publisher]) -> Publisher:
     """The publisher of ``spec['action']``; ``fallback`` builds the plain request one (``api-request``)."""
@@ -167,8 +219,14 @@ def build_action(spec: Mapping[str, Any], *, client: Client, catalog: Catalog, r
         step: dict[str, Any] = {"use": definition, **({"with": dict(with_)} if with_ else {})}
         return compile_pipeline([step], source=f"action {name}", where=f"{where}.{part}", library=library)
 
+    operation = catalog.get(action.operation)
+    if name == "batch-results":
+        inner = MistralPublisher({"path_params": {"job_id": "&{job_id}"}}, client=client, operation=operation,
+                                 root=root, where=where)
+        return BatchResultsPublisher(inner, pipeline(action.request, spec.get("with"), "with"), client, where)
     inner = MistralPublisher({"body": "$", "allow_paths": spec.get("allow_paths")}, client=client,
-                             operation=catalog.get(action.operation), root=root, where=where)
+                             operation=operation, root=root, where=where)
+    assert action.answer is not None
     request, answer = pipeline(action.request, spec.get("with"), "with"), pipeline(action.answer, None, "answer")
     if name == "create-embeddings":
         return EmbeddingsPublisher(inner, request, answer)

@@ -72,11 +72,15 @@ class BatchJobSubscriber:
                     continue
                 yield Record(result_entity(line), origin)
 
-    def records(self) -> Iterator[Record]:
-        job = self.wait()
-        yield Record(job, f"batch job {self.job_id}")
-        if not self.results:
-            return
+    def result_records(self, job: dict[str, Any]) -> Iterator[Record]:
+        """One record per line of the finished ``job``'s output, then error, file, streamed
+        (the ``batch-results`` action reads a job through this too)."""
         for key in ("output_file", "error_file"):
             if job.get(key):
                 yield from self._lines(str(job[key]))
+
+    def records(self) -> Iterator[Record]:
+        job = self.wait()
+        yield Record(job, f"batch job {self.job_id}")
+        if self.results:
+            yield from self.result_records(job)

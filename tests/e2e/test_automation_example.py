@@ -1,5 +1,5 @@
 """examples/automation and the actions on the sandbox: a file uploaded -> analyze-image -> a post
-to a webhook; a batch job succeeded -> JSONL; analyze-image from a local PNG sends a data URL;
+to a webhook; a batch job succeeded -> batch-results -> its result lines in JSONL, in one run; analyze-image from a local PNG sends a data URL;
 create-chat-completion, create-embeddings (batched) and api-request end to end."""
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def test_an_uploaded_image_is_analyzed_and_the_answer_posted_to_a_webhook(tmp_pa
     with Client(ClientConfig(base_uri=mistral_sandbox.base_uri, api_key=KEY)) as client:
         image = client.call("files.upload", files={"file": ("cat.png", png(), "image/png"),
                                                    "purpose": (None, "ocr")}).json()
-        job = client.call("batch_jobs.create", json={"endpoint": "/v1/embeddings", "model": "mistral-embed",
-                                                     "requests": [{"custom_id": "x", "body": {"input": "hi"}}]}).json()
+        job = client.call("batch_jobs.create", json={"endpoint": "/v1/embeddings", "model": "mistral-embed", "requests": [
+            {"custom_id": f"line-{n}", "body": {"input": f"text {n}"}} for n in range(3)]}).json()
         for _ in range(3):
             client.call("batch_jobs.get", path_params={"job_id": job["id"]})
     stats = engine.run(load_project(folder, environ=env))
@@ -100,13 +100,14 @@ def test_an_uploaded_image_is_analyzed_and_the_answer_posted_to_a_webhook(tmp_pa
     [chat] = chats
     [text, picture] = chat["messages"][0]["content"]
     assert image["filename"] in text["text"] and picture["image_url"].startswith(mistral_sandbox.base_uri)
-    [line] = (folder / "out" / "succeeded-jobs.jsonl").read_text().splitlines()
-    assert json.loads(line)["resource"]["id"] == job["id"]
-
-    results = engine.run(load_project(folder, environ=env | {"BATCH_JOB_ID": job["id"]}), incoming="batch-results")
-    assert results.failed == 0, results.failures
     lines = [json.loads(line) for line in (folder / "out" / "batch-results.jsonl").read_text().splitlines()]
-    assert lines[0]["id"] == job["id"] and [r["custom_id"] for r in lines[1:]] == ["x"]
+    assert sorted(line["custom_id"] for line in lines) == ["line-0", "line-1", "line-2"]
+    assert all(line["status_code"] == 200 and line["body"]["data"][0]["embedding"] for line in lines)
+    assert {line["job"]["id"] for line in lines} == {job["id"]}
+
+    again = engine.run(load_project(folder, environ=env))
+    assert (again.created, again.failed) == (0, 0), again.failures
+    assert len((folder / "out" / "batch-results.jsonl").read_text().splitlines()) == 3
 
 
 def write(folder: Path, outgoing: dict[str, Any], entities: list[Any]) -> Path:
