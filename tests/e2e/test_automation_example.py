@@ -1,6 +1,7 @@
 """examples/automation and the actions on the sandbox: a file uploaded -> analyze-image -> a post
 to a webhook; a batch job succeeded -> batch-results -> its result lines in JSONL, in one run; analyze-image from a local PNG sends a data URL;
-create-chat-completion, create-embeddings (batched) and api-request end to end."""
+create-chat-completion, create-embeddings (batched), batch-results (polling, deadline) and api-request end
+to end."""
 
 from __future__ import annotations
 
@@ -182,3 +183,34 @@ def test_validate_names_a_missing_or_unknown_action_parameter(tmp_path: Path) ->
     message = str(raised.value)
     assert "outgoing.act.publisher.with" in message and "needs parameter 'question'" in message
     assert "has no parameter 'colour'" in message
+
+
+def batch_results(folder: Path, entities: list[Any], **with_: str) -> Path:
+    return write(folder, {"publisher": {"action": "batch-results", "with": {"job_id": "&{job}", **with_}},
+                          "response_transformers": [{"type": "branches", "path": "lines"}]}, entities)
+
+
+def test_batch_results_polls_a_running_job_and_sends_each_line_to_then(tmp_path: Path, mistral_sandbox) -> None:
+    with Client(ClientConfig(base_uri=mistral_sandbox.base_uri, api_key=KEY)) as client:
+        job = client.call("batch_jobs.create", json={"endpoint": "/v1/embeddings", "model": "mistral-embed", "requests": [
+            {"custom_id": f"n{n}", "body": {"input": str(n)}} for n in range(25)]}).json()
+    assert job["status"] == "QUEUED"
+    folder = batch_results(tmp_path / "p", [{"job": job["id"]}, {"nothing": 1}, {"job": ""}], every="1ms")
+    stats = engine.run(load_project(folder, environ=environ(mistral_sandbox)))
+    assert (stats.processed, stats.failed) == (1, 2)
+    missing, empty = sorted(failure["message"] for failure in stats.failures)
+    assert "batch-results-request.yaml" in missing and "path 'job' is missing" in missing
+    assert "outgoing.act.publisher.with.job_id: no batch job id" in empty
+    assert sorted(line["custom_id"] for line in outputs(folder)) == sorted(f"n{n}" for n in range(25))
+
+
+def test_batch_results_past_its_deadline_fails_naming_the_job(tmp_path: Path, mistral_sandbox_factory) -> None:
+    sandbox = mistral_sandbox_factory(batch_step=3600)  # the job stays QUEUED
+    with Client(ClientConfig(base_uri=sandbox.base_uri, api_key=KEY)) as client:
+        job = client.call("batch_jobs.create", json={"endpoint": "/v1/embeddings", "model": "mistral-embed",
+                                                     "requests": [{"custom_id": "x", "body": {"input": "hi"}}]}).json()
+    folder = batch_results(tmp_path / "p", [{"job": job["id"]}], every="10ms", deadline="50ms")
+    stats = engine.run(load_project(folder, environ=environ(sandbox)))
+    assert stats.failed == 1
+    message = stats.failures[0]["message"]
+    assert job["id"] in message and "QUEUED" in message and "deadline" in message
