@@ -1,7 +1,7 @@
 """examples/automation and the actions on the sandbox: a file uploaded -> analyze-image -> a post
-to a webhook; a batch job succeeded -> batch-results -> its result lines in JSONL, in one run; analyze-image from a local PNG sends a data URL;
-create-chat-completion, create-embeddings (batched), batch-results (polling, deadline) and api-request end
-to end."""
+to a webhook; a batch job succeeded -> batch-results -> its result lines in JSONL, in one run;
+analyze-image from a local PNG sends a data URL; create-chat-completion, create-embeddings
+(batched), batch-results (polling, deadline) and api-request end to end."""
 
 from __future__ import annotations
 
