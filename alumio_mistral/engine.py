@@ -7,7 +7,7 @@ drive one step at a time; :func:`run` also takes a loaded project and opens a ru
 ``dry_run`` works on a throw-away view: the task store is copied to a temporary folder, local
 sources (files, stdin) and Mistral sources whose operation is a GET are read into that copy, and
 the request each pending task would cause is planned, not sent. A GET changes nothing on the
-server, so a dry run can show which entities a run would act on (the models a cleanup would
+server, so a dry run can show which records a run would act on (the models a cleanup would
 delete); a source read with another method only has its first request shown. Nothing is written
 to the real store and nothing that creates, changes or deletes goes on the wire.
 """
@@ -52,7 +52,7 @@ class RunStats:
     deferred: int = 0
     #: why publishing stopped early, one line per outgoing (an open circuit breaker)
     stopped: list[str] = field(default_factory=list)
-    #: entities an incoming could not read or turn into tasks
+    #: records an incoming could not read or turn into tasks
     read_failed: int = 0
     duration: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)

@@ -333,13 +333,13 @@ class Outgoing:
         if on_finish is not None:
             on_finish(outcome.status)
 
-    def requests_for(self, entity: Any) -> list[Any]:
-        """What the entity transformers make of ``entity``: the requests it would send."""
-        return self._entity_pipeline.run(entity)
+    def requests_for(self, record: Any) -> list[Any]:
+        """What the entity transformers make of ``record``: the requests it would send."""
+        return self._entity_pipeline.run(record)
 
-    def plan(self, entity: Any) -> list[PlannedCall]:
-        """The requests ``entity`` would cause, without sending anything (for ``--dry-run``)."""
-        return [self.publisher.plan(request) for request in self._entity_pipeline.run(entity)]
+    def plan(self, record: Any) -> list[PlannedCall]:
+        """The requests ``record`` would cause, without sending anything (for ``--dry-run``)."""
+        return [self.publisher.plan(request) for request in self._entity_pipeline.run(record)]
 
     # -- one task ----------------------------------------------------------------------------
 

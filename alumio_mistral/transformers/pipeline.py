@@ -1,6 +1,6 @@
 """Compiling steps into a :class:`Pipeline`, running it, and tracing it for ``--explain``.
 
-An entity is copied once on entry; steps then change it in place, which keeps the per-step cost
+A record is copied once on entry; steps then change it in place, which keeps the per-step cost
 to the work the step itself does.
 """
 
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
 #: keys any step may carry besides its parameters
 _COMMON = ("type", "description", "disabled")
-#: why a step met Python's recursion limit: every source caps nesting far below it, but an
-#: entity given directly (transform --input) or built by the steps themselves may go deeper
-TOO_DEEP = "the entity is nested too deeply to transform"
+#: why a step met Python's recursion limit: every source caps nesting far below it, but a
+#: record given directly (transform --input) or built by the steps themselves may go deeper
+TOO_DEEP = "the record is nested too deeply to transform"
 
 
 @dataclass
@@ -51,17 +51,17 @@ class StepTrace:
 
 
 class Pipeline:
-    """Compiled steps; ``run`` turns one entity into zero (skipped), one or several entities."""
+    """Compiled steps; ``run`` turns one record into zero (skipped), one or several records."""
 
     def __init__(self, name: str, steps: list[Transformer]) -> None:
         self.name = name
         self.steps = steps
-        #: (mode, bound method) per step, looked up once rather than per entity
+        #: (mode, bound method) per step, looked up once rather than per record
         self._plan: list[tuple[str, Callable[[Any], Any]]] = [
             (step.mode, {"one": step.apply, "many": step.apply_many, "all": step.apply_all}[step.mode])
             for step in steps
         ]
-        #: the same with each step's place, for the loop that runs every entity
+        #: the same with each step's place, for the loop that runs every record
         self._numbered_plan = [(index, mode, function) for index, (mode, function) in enumerate(self._plan)]
 
     def __repr__(self) -> str:
@@ -70,37 +70,37 @@ class Pipeline:
     def __len__(self) -> int:
         return len(self.steps)
 
-    def run(self, entity: Any) -> list[Any]:
-        """Transform a copy of ``entity``; the caller's object is never changed."""
+    def run(self, record: Any) -> list[Any]:
+        """Transform a copy of ``record``; the caller's object is never changed."""
         try:
-            owned = clone(entity)
+            owned = clone(record)
         except RecursionError as error:
             raise self._error(0, error) from None
         return self.run_owned(owned)
 
-    def run_owned(self, entity: Any) -> list[Any]:
-        """Transform ``entity`` in place (for nested pipelines, which already own their input).
+    def run_owned(self, record: Any) -> list[Any]:
+        """Transform ``record`` in place (for nested pipelines, which already own their input).
 
-        The common case, one entity through one-to-one steps, runs without building lists.
+        The common case, one record through one-to-one steps, runs without building lists.
         """
         index = 0
         try:
             for index, mode, function in self._numbered_plan:
                 if mode == "one":
-                    entity = function(entity)
+                    record = function(record)
                     continue
                 if mode == "all":
-                    return self._run_from(index, [entity])
-                results = function(entity)
+                    return self._run_from(index, [record])
+                results = function(record)
                 if len(results) != 1:
                     return self._run_from(index + 1, results) if results else results
-                entity = results[0]
+                record = results[0]
         except Exception as error:  # every failure becomes one typed error naming the step
             raise self._error(index, error) from error
-        return [entity]
+        return [record]
 
     def run_all(self, current: list[Any]) -> list[Any]:
-        """Run the steps over several owned entities at once (merge steps see all of them)."""
+        """Run the steps over several owned records at once (merge steps see all of them)."""
         return self._run_from(0, current)
 
     def _run_from(self, start: int, current: list[Any], stop: int | None = None) -> list[Any]:
@@ -112,9 +112,9 @@ class Pipeline:
                 if not current:
                     break
                 if mode == "one":
-                    current = [function(entity) for entity in current]
+                    current = [function(record) for record in current]
                 elif mode == "many":
-                    current = [result for entity in current for result in function(entity)]
+                    current = [result for record in current for result in function(record)]
                 else:
                     current = function(current)
         except Exception as error:
@@ -124,7 +124,7 @@ class Pipeline:
     def _error(self, index: int, error: Exception) -> TransformError:
         if isinstance(error, TransformError):
             return error  # from a nested pipeline, which already named itself
-        if not self.steps:  # only copying the entity can fail then
+        if not self.steps:  # only copying the record can fail then
             return TransformError(TOO_DEEP, pipeline=self.name, index=0, step_type="copy")
         step = self.steps[index]
         if isinstance(error, RecursionError):  # not a bug: data deeper than Python recurses
@@ -148,11 +148,11 @@ class Pipeline:
             unexpected=not isinstance(error, AlumioError),
         )
 
-    def explain(self, entity: Any) -> list[StepTrace]:
+    def explain(self, record: Any) -> list[StepTrace]:
         """Run step by step, recording each step's input and output; stops at the first failure."""
         traces: list[StepTrace] = []
         try:
-            current = [clone(entity)]
+            current = [clone(record)]
         except RecursionError as error:
             raise self._error(0, error) from None
         for index, step in enumerate(self.steps):
