@@ -1,7 +1,7 @@
 """Actions: named Mistral publishers with sensible defaults, written ``publisher: {action: NAME}``.
 
 An action is a catalog operation plus the shipped transformer definitions that shape its request
-from the entity and its answer into a plain result (``transformers/mistral/*.yaml``, each with
+from the record and its answer into a plain result (``transformers/mistral/*.yaml``, each with
 saved tests); ``with:`` gives the request definition's parameters. What a YAML pipeline cannot
 do is here: ``analyze-image`` reads a local image (inside the publisher's allowed folders, as
 file uploads are) into a base64 data URL with its media type, and ``create-embeddings`` sends
@@ -131,14 +131,14 @@ class ActionPublisher:
         self._finish = finish
         self.safe_to_repeat = inner.safe_to_repeat
 
-    def _requests(self, entity: Any) -> list[Any]:
-        return [self._finish(request) for request in self._request.run(entity)]
+    def _requests(self, record: Any) -> list[Any]:
+        return [self._finish(request) for request in self._request.run(record)]
 
-    def plan(self, entity: Any) -> PlannedCall:
-        return self._inner.plan(self._requests(entity)[0])
+    def plan(self, record: Any) -> PlannedCall:
+        return self._inner.plan(self._requests(record)[0])
 
-    def publish(self, entity: Any) -> Any:
-        answers = [self._answer.run(self._inner.publish(request)) for request in self._requests(entity)]
+    def publish(self, record: Any) -> Any:
+        answers = [self._answer.run(self._inner.publish(request)) for request in self._requests(record)]
         merged = [item for outputs in answers for item in outputs]
         return merged[0] if len(merged) == 1 else merged
 
@@ -146,15 +146,15 @@ class ActionPublisher:
 class EmbeddingsPublisher(ActionPublisher):
     """One input list in requests of at most :data:`MAX_EMBEDDING_INPUTS`; vectors keep their input's index."""
 
-    def _requests(self, entity: Any) -> list[Any]:
-        [request] = self._request.run(entity)
+    def _requests(self, record: Any) -> list[Any]:
+        [request] = self._request.run(record)
         inputs = request["input"] if isinstance(request["input"], list) else [request["input"]]
         return [{**request, "input": inputs[start:start + MAX_EMBEDDING_INPUTS]}
                 for start in range(0, len(inputs), MAX_EMBEDDING_INPUTS)]
 
-    def publish(self, entity: Any) -> Any:
+    def publish(self, record: Any) -> Any:
         vectors: list[Any] = []
-        for request in self._requests(entity):
+        for request in self._requests(record):
             [answer] = self._answer.run(self._inner.publish(request))
             offset = len(vectors)
             vectors.extend({**vector, "index": offset + number} for number, vector in enumerate(answer["vectors"]))
@@ -178,31 +178,31 @@ class BatchResultsPublisher:
         self._client = client
         self._where = where
 
-    def _reader(self, entity: Any) -> BatchJobSubscriber:
-        [request] = self._request.run(entity)
+    def _reader(self, record: Any) -> BatchJobSubscriber:
+        [request] = self._request.run(record)
         job_id = request["job_id"]
         if not isinstance(job_id, str) or not job_id:
-            raise PublishError(f"{self._where}.with.job_id: no batch job id in the entity (got {job_id!r})")
+            raise PublishError(f"{self._where}.with.job_id: no batch job id in the record (got {job_id!r})")
         try:
             every, deadline = parse_duration(request["every"]), parse_duration(request["deadline"])
         except DurationError as error:
             raise PublishError(f"{self._where}.with: {error}") from error
         return BatchJobSubscriber(self._client, job_id, every=every, deadline=deadline, results=True)
 
-    def plan(self, entity: Any) -> PlannedCall:
-        return self._inner.plan({"job_id": self._reader(entity).job_id})
+    def plan(self, record: Any) -> PlannedCall:
+        return self._inner.plan({"job_id": self._reader(record).job_id})
 
-    def publish(self, entity: Any) -> Any:
-        reader = self._reader(entity)
+    def publish(self, record: Any) -> Any:
+        reader = self._reader(record)
         try:
             job = reader.wait()
         except SubscriberError as error:
             raise PublishError(f"{self._where}: {error}") from error
         lines = []
-        for record in reader.result_records(job):
-            if record.error is not None:
-                raise PublishError(f"{self._where}: {record.origin}: {record.error}")
-            lines.append(record.entity)
+        for result in reader.result_records(job):
+            if result.error is not None:
+                raise PublishError(f"{self._where}: {result.origin}: {result.error}")
+            lines.append(result.entity)
         return {"job": job, "lines": lines}
 
 
