@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ def write_project(folder: Path, base_uri: str, rows: list[dict[str, Any]], outgo
     (folder / "alumio.yaml").write_text(yaml.safe_dump({
         "clients": {"mistral": {"base_uri": base_uri, "api_key": "sandbox-key", "max_attempts": 1,
                                 "read_timeout": 10}},
-        "store": {"lease": lease, **({"url": url} if url else {})},
+        # a schema per test: the module's tests share one database
+        "store": {"lease": lease, **({"url": url, "schema": f"workers_{uuid.uuid4().hex[:8]}"} if url else {})},
         "incoming": {"rows": {"subscriber": {"type": "jsonl", "path": "rows.jsonl"}, "identity": "id",
                               "dedup": "new"}},
         "outgoing": {"out": {**outgoing, "concurrency": 4}},
@@ -138,6 +140,7 @@ def test_killing_one_of_four_workers_five_times_sends_no_upload_twice(
         assert killed == [-signal.SIGKILL] * 5
         assert [process.returncode for process in workers] == [0] * WORKERS, messages_of(folder)
         in_review = counts().get("review", 0)
+        assert in_review, "the kills should have caught uploads in flight"
         # no upload sent twice, counted on the sandbox by filename
         by_name = Counter(record["filename"] for record in sandbox.app.files.records.values())
         assert max(by_name.values()) == 1, [name for name, count in by_name.items() if count > 1]
