@@ -35,6 +35,7 @@ from alumio_mistral.tasks.migrations import migrate
 from alumio_mistral.tasks.postgres_outbox import PostgresOutbox
 from alumio_mistral.tasks.postgres_schedules import NOW_SQL, PostgresScheduleLog
 from alumio_mistral.tasks.store import (
+    StoreShortcuts,
     DEFAULT_LEASE_SECONDS,
     FINAL_STATUSES,
     PAGE_SIZE,
@@ -43,7 +44,6 @@ from alumio_mistral.tasks.store import (
     Dedup,
     LeaseHeldError,
     NewEntity,
-    OutboxEntry,
     Task,
     TaskOutcome,
     TaskStore,
@@ -117,7 +117,7 @@ def _queue(outgoing: str | None) -> str:
     return "outgoing IS NULL" if outgoing is None else "outgoing = %(outgoing)s"
 
 
-class PostgresTaskStore(PostgresScheduleLog, PostgresOutbox):
+class PostgresTaskStore(StoreShortcuts, PostgresScheduleLog, PostgresOutbox):
     """Tasks, storages, the outbox and the schedule log in one PostgreSQL database (or one schema of it)."""
 
     def __init__(
@@ -288,16 +288,6 @@ class PostgresTaskStore(PostgresScheduleLog, PostgresOutbox):
             params,
         )
         return sorted((_task(row) for row in rows), key=lambda task: task.id)
-
-    def finish(
-        self,
-        task_id: int,
-        status: str,
-        result: Any = None,
-        error: dict[str, Any] | None = None,
-        outbox: Sequence[OutboxEntry] = (),
-    ) -> None:
-        self.finish_many([TaskOutcome(task_id, status, result, error, tuple(outbox))])
 
     def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
         if not outcomes:

@@ -69,10 +69,6 @@ class PostgresOutbox:
         ).fetchall()
         return sorted(row[0] for row in rows)
 
-    def outbox_add(self, entries: Sequence[OutboxEntry]) -> list[int]:
-        with self._write() as cursor:
-            return self._queue_outbox(cursor, entries)
-
     def outbox_claim(
         self,
         topics: Iterable[str] | None,

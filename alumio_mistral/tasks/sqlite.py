@@ -23,6 +23,7 @@ from alumio_mistral.tasks.migrations import migrate
 from alumio_mistral.tasks.sqlite_outbox import SqliteOutbox
 from alumio_mistral.tasks.sqlite_schedules import SqliteScheduleLog
 from alumio_mistral.tasks.store import (
+    StoreShortcuts,
     DEFAULT_LEASE_SECONDS,
     FINAL_STATUSES,
     PAGE_SIZE,
@@ -31,7 +32,6 @@ from alumio_mistral.tasks.store import (
     Dedup,
     LeaseHeldError,
     NewEntity,
-    OutboxEntry,
     Task,
     TaskOutcome,
     TaskStoreError,
@@ -112,7 +112,7 @@ def _task(row: sqlite3.Row) -> Task:
     )
 
 
-class SqliteTaskStore(SqliteScheduleLog, SqliteOutbox):
+class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
     """Tasks, storages, the outbox and the schedule log in one SQLite file (see the module docstring for why so)."""
 
     def __init__(
@@ -317,16 +317,6 @@ class SqliteTaskStore(SqliteScheduleLog, SqliteOutbox):
                 [*args, limit],
             ).fetchall()
         return sorted((_task(row) for row in rows), key=lambda task: task.id)
-
-    def finish(
-        self,
-        task_id: int,
-        status: str,
-        result: Any = None,
-        error: dict[str, Any] | None = None,
-        outbox: Sequence[OutboxEntry] = (),
-    ) -> None:
-        self.finish_many([TaskOutcome(task_id, status, result, error, tuple(outbox))])
 
     def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
         if not outcomes:

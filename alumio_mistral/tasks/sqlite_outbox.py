@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from alumio_mistral.fastjson import dumps, loads
 from alumio_mistral.tasks.store import (
@@ -53,10 +53,6 @@ class SqliteOutbox:
         now = self._clock()
         return [int(db.execute(_INSERT, (topic, dumps(payload), now, now)).lastrowid or 0)
                 for topic, payload in entries]
-
-    def outbox_add(self, entries: Sequence[OutboxEntry]) -> list[int]:
-        with self._write() as db:
-            return self._queue_outbox(db, entries)
 
     def outbox_claim(
         self,

@@ -209,6 +209,26 @@ def worker_id(name: str = "") -> str:
     return f"{base}:{name}" if name else base
 
 
+class StoreShortcuts:
+    """What each store derives from its own batch and transaction methods, written once for
+    every dialect: one task's finish is a batch of one, and a lone outbox message is queued in
+    a write transaction of its own."""
+
+    def finish(
+        self,
+        task_id: int,
+        status: str,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        outbox: Sequence[OutboxEntry] = (),
+    ) -> None:
+        self.finish_many([TaskOutcome(task_id, status, result, error, tuple(outbox))])  # type: ignore[attr-defined]
+
+    def outbox_add(self, entries: Sequence[OutboxEntry]) -> list[int]:
+        with self._write() as transaction:  # type: ignore[attr-defined]
+            return self._queue_outbox(transaction, entries)  # type: ignore[attr-defined, no-any-return]
+
+
 class TaskStore(Protocol):
     """Durable tasks plus storages; every write is one transaction."""
 
