@@ -14,8 +14,13 @@ otherwise it goes to ``review``: the server may have acted on it, and only a per
 ``tasks reconcile``) can tell. The same holds for a request that fails after it may have
 reached the server (a dropped connection, a read timeout, a 500, a broken 2xx body), and for
 any failure after an unsafe request succeeded: ``failed`` is kept for tasks that are safe to
-replay. File and stdout targets are safe to repeat: at worst a crash between the write and the
-task's finish repeats one record.
+replay. File and stdout targets are safe to repeat: at worst a crash repeats a few records.
+
+A file target writes a batch, makes it durable, then records its tasks in one transaction
+(:class:`_Outcomes`), noting first where the batch goes: after a crash, a batch that reached
+the file has its tasks finished, one that did not is written again, so a crash repeats no
+record that was whole in the file. Its tasks are claimed a batch ahead too. Other targets
+claim a task when a worker is free for it and record it at once.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
@@ -41,11 +46,20 @@ from alumio_mistral.http.errors import (
     TransportError,
 )
 from alumio_mistral.publishers import PlannedCall, Publisher, build_publisher
+from alumio_mistral.publishers.files import PendingWrite, landed
 from alumio_mistral.reconify.interactions import Call, InteractionLog, now_ms
 from alumio_mistral.secrets import redact, redact_value
 from alumio_mistral.publishers.actions import action_operation
 from alumio_mistral.subscribers.triggers import emits, emitted_events
-from alumio_mistral.tasks import DEFAULT_LEASE_SECONDS, LeaseHeldError, Task, TaskStore, TaskStoreError, worker_id
+from alumio_mistral.tasks import (
+    DEFAULT_LEASE_SECONDS,
+    LeaseHeldError,
+    Task,
+    TaskOutcome,
+    TaskStore,
+    TaskStoreError,
+    worker_id,
+)
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.library import Library
 from alumio_mistral.transformers.errors import TransformError
@@ -54,12 +68,18 @@ from alumio_mistral.transformers.pipeline import Pipeline, compile_pipeline
 
 #: storage namespace of "a request that is not safe to repeat has left for this task"
 SENT_NAMESPACE = "outgoing.sent"
+#: storage namespace (``outgoing.written:NAME``) of "this batch is being written to the file target"
+WRITTEN_NAMESPACE = "outgoing.written"
 #: key under which response transformers find the task the response belongs to
 TASK_KEY = "_task"
 #: the longest single wait between task-level retries, whatever the backoff says
 MAX_BACKOFF = 60.0
 #: failures worth another try (where the request is safe to repeat, or the server cannot have acted)
 TRANSIENT_ERRORS = (RateLimitedError, ServerError, TransportError, BrokenResponseError)
+#: outcomes of a file target recorded per transaction at most (its own sync batch when smaller)
+FINISH_BATCH = 1000
+#: the longest a written record's task waits to be recorded (it stays leased meanwhile)
+FINISH_DELAY = 1.0
 #: what a person does with a task in ``review``, said in every review record
 NEXT_STEP = "Check the target, then `tasks reconcile`, `tasks resolve` or `tasks retry --force` (which may send it twice)"
 
@@ -136,9 +156,9 @@ class _Heartbeat:
         with self._lock:
             self._held.update(ids)
 
-    def drop(self, task_id: int) -> None:
+    def drop(self, ids: Iterable[int]) -> None:
         with self._lock:
-            self._held.discard(task_id)
+            self._held.difference_update(ids)
 
     def _beat(self) -> None:
         while not self._stop.wait(self._lease / 3):
@@ -221,6 +241,8 @@ class Outgoing:
         self._log: InteractionLog | None = (
             InteractionLog.for_outgoing(self.name, self._operation, config.log) if config.log else None
         )
+        if self.finish_batch > 1:
+            self.publisher.hold_until_flushed()  # type: ignore[attr-defined]  # a file target
 
     @property
     def safe_to_repeat(self) -> bool:
@@ -232,6 +254,7 @@ class Outgoing:
     def recover(self, store: TaskStore) -> OutgoingStats:
         """Resume or hold for review the tasks whose lease lapsed (their worker died)."""
         stats = OutgoingStats()
+        self._settle_writes(store, stats)
         for task in store.stale(self.name):
             mark = store.get(SENT_NAMESPACE, str(task.id))
             if self.safe_to_repeat or mark is None:
@@ -253,6 +276,26 @@ class Outgoing:
         stats.leased = len(store.leased(self.name))
         return stats
 
+    def _settle_writes(self, store: TaskStore, stats: OutgoingStats) -> None:
+        """Finish the tasks of the batches a dead run wrote whole to its file target but did not
+        record (their records are there: writing them again would repeat them); a batch that
+        did not reach the file is forgotten, and its tasks are resumed and written again."""
+        marks = list(store.items(self.written_namespace))
+        if not marks:
+            return
+        live = {task.id for task in store.leased(self.name)}
+        stale = {task.id for task in store.stale(self.name)}
+        for key, mark in marks:
+            outcomes = [TaskOutcome(*row) for row in mark["outcomes"]]
+            if any(outcome.task_id in live for outcome in outcomes):
+                continue  # a run that is alive is writing this batch
+            if landed(PendingWrite(**mark["write"])):
+                done = [outcome for outcome in outcomes if outcome.task_id in stale]
+                store.finish_many(done)
+                for outcome in done:
+                    stats.add(outcome.status)
+            store.delete(self.written_namespace, key)
+
     def publish(
         self,
         store: TaskStore,
@@ -262,42 +305,80 @@ class Outgoing:
         stop: threading.Event | None = None,
     ) -> OutgoingStats:
         """Publish every ``new`` task of this outgoing (only those of ``task_ids`` when given),
-        ``concurrency`` at a time; once ``stop`` is set nothing more is claimed and the pass
-        ends when the tasks in flight have finished (a graceful shutdown).
+        ``concurrency`` at a time, a free worker taking the next task at once; once ``stop`` is
+        set nothing more is sent and the pass ends when the tasks in flight have finished (a
+        graceful shutdown).
 
-        A task is claimed only when a worker is free for it, so a crash leaves at most
-        ``concurrency`` tasks in ``processing`` and one slow request never idles the others.
+        A task is claimed when a worker is free for it (a file target's a batch ahead), so a
+        crash leaves few tasks in ``processing`` and one slow request never idles the others.
         """
         stats = self.recover(store)
         worker = worker_id(self.name)
         waiting = None if task_ids is None else deque(task_ids)
+        ahead = self.finish_batch
+        claimed: deque[Task] = deque()
         running: dict[Future[_Outcome], Task] = {}
         more = True
         pool: Executor = _Inline() if self.concurrency == 1 else ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix=f"out-{self.name}"
         )
         with _Heartbeat(store, worker, self.lease_seconds) as heartbeat, pool:
-            while more or running:
-                more = more and not (stop is not None and stop.is_set())
-                if more and len(running) < self.concurrency:
-                    claimed, more = self._claim(store, self.concurrency - len(running), worker, waiting)
-                    heartbeat.hold(task.id for task in claimed)
-                    running.update((pool.submit(self._process, store, task), task) for task in claimed)
-                if running:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        task, outcome = running.pop(future), future.result()
-                        self._finish(store, task, outcome, stats, on_finish)
-                        heartbeat.drop(task.id)
-                        if outcome.status == "new" and stats.stopped is None:
-                            # the breaker is open: claim nothing more, the in-flight ones finish
-                            more = False
-                            stats.stopped = (
-                                f"outgoing {self.name!r}: stopped claiming tasks: "
-                                f"{(outcome.error or {}).get('message', 'circuit breaker open')}; the tasks"
-                                " not sent stay new for a later run"
-                            )
+            outcomes = _Outcomes(self, store, stats, heartbeat, on_finish)
+            try:
+                while more or running or claimed:
+                    if stop is not None and stop.is_set():
+                        more = False
+                    if not more and claimed:  # stopping: what no worker took goes back unsent
+                        self._give_back(store, worker, claimed, heartbeat, stats)
+                    if more and not claimed and len(running) < self.concurrency:
+                        batch, more = self._claim(store, max(ahead, self.concurrency - len(running)), worker,
+                                                  waiting)
+                        heartbeat.hold(task.id for task in batch)
+                        claimed.extend(batch)
+                    while claimed and len(running) < self.concurrency:
+                        task = claimed.popleft()
+                        running[pool.submit(self._process, store, task)] = task
+                    if running:
+                        done = [future for future in running if future.done()] or wait(
+                            running, timeout=outcomes.due_in(), return_when=FIRST_COMPLETED)[0]
+                        for future in done:
+                            task, outcome = running.pop(future), future.result()
+                            outcomes.add(task, outcome)
+                            if outcome.status == "new" and stats.stopped is None:
+                                # the breaker is open: send nothing more, the in-flight ones finish
+                                more = False
+                                stats.stopped = (
+                                    f"outgoing {self.name!r}: stopped claiming tasks: "
+                                    f"{(outcome.error or {}).get('message', 'circuit breaker open')}; the tasks"
+                                    " not sent stay new for a later run"
+                                )
+                    outcomes.record_when_due()
+            finally:
+                outcomes.record()
         return stats
+
+    @property
+    def finish_batch(self) -> int:
+        """Tasks recorded per transaction: a file target's sync batch (its records are durable
+        only then); 1 for every other target (and a file target with ``then`` or ``log:``),
+        whose tasks are recorded as they end."""
+        if self.then is not None or self._log is not None or not self.safe_to_repeat:
+            return 1
+        return max(1, min(FINISH_BATCH, getattr(self.publisher, "batch_size", 1)))
+
+    @property
+    def written_namespace(self) -> str:
+        return f"{WRITTEN_NAMESPACE}:{self.name}"
+
+    def _give_back(self, store: TaskStore, worker: str, claimed: deque[Task], heartbeat: _Heartbeat,
+                   stats: OutgoingStats) -> None:
+        """Release the claimed tasks no worker took (the pass is stopping): ``new`` again, unsent."""
+        ids = [task.id for task in claimed]
+        claimed.clear()
+        store.release(ids, worker)
+        heartbeat.drop(ids)
+        if stats.stopped is not None:  # the breaker stopped the pass: these wait for it too
+            stats.deferred += len(ids)
 
     def _claim(
         self, store: TaskStore, limit: int, worker: str, waiting: deque[int] | None
@@ -313,25 +394,6 @@ class Outgoing:
             return claimed, bool(claimed)
         chosen = [waiting.popleft() for _ in range(min(limit, len(waiting)))]
         return store.claim(self.name, limit, worker, ids=chosen, lease_seconds=lease), bool(waiting)
-
-    def _finish(self, store: TaskStore, task: Task, outcome: _Outcome, stats: OutgoingStats,
-                on_finish: Callable[[str], None] | None) -> None:
-        # every answer is recorded here, and an answer may echo a secret (a webhook showing its headers)
-        outcome = replace(outcome, result=redact_value(outcome.result), error=redact_value(outcome.error))
-        if outcome.status == "new":
-            store.release([task.id], task.claimed_by or "")
-        else:
-            store.finish(task.id, outcome.status, result=outcome.result, error=outcome.error, outbox=outcome.outbox)
-        if not self.safe_to_repeat:
-            store.delete(SENT_NAMESPACE, str(task.id))
-        if outcome.status == "new":
-            stats.deferred += 1
-            return
-        stats.add(outcome.status)
-        if outcome.error is not None:
-            stats.failures.append({"task": task.id, **outcome.error})
-        if on_finish is not None:
-            on_finish(outcome.status)
 
     def requests_for(self, record: Any) -> list[Any]:
         """What the entity transformers make of ``record``: the requests it would send."""
@@ -499,6 +561,89 @@ class Outgoing:
         if not self._retry or attempt >= self._attempts or not isinstance(error, TRANSIENT_ERRORS):
             return False
         return publisher.safe_to_repeat or not error.server_may_have_acted
+
+
+class _Outcomes:
+    """The outcomes of one publish pass: counted as they come, recorded in the store in batches.
+
+    A file target's task waits until ``finish_batch`` outcomes do (or ``FINISH_DELAY`` passed,
+    or the pass ends); then the target writes and syncs the batch and the batch is recorded in
+    one transaction, so a task is never processed before its record is durable. Every other
+    task is recorded at once (after a file target among its targets synced its record), and
+    its sent mark removed.
+    """
+
+    def __init__(self, outgoing: Outgoing, store: TaskStore, stats: OutgoingStats, heartbeat: _Heartbeat,
+                 on_finish: Callable[[str], None] | None) -> None:
+        self._outgoing, self._store, self._stats = outgoing, store, stats
+        self._heartbeat, self._on_finish = heartbeat, on_finish
+        self._batch = outgoing.finish_batch
+        self._waiting: list[TaskOutcome] = []
+        self._since: float | None = None
+
+    def add(self, task: Task, outcome: _Outcome) -> None:
+        store, stats = self._store, self._stats
+        if outcome.status == "new":  # nothing was sent (the circuit breaker is open)
+            store.release([task.id], task.claimed_by or "")
+            self._heartbeat.drop([task.id])
+            stats.deferred += 1
+            return
+        # every answer is recorded, and an answer may echo a secret (a webhook showing its headers)
+        finished = TaskOutcome(task.id, outcome.status, result=redact_value(outcome.result),
+                               error=redact_value(outcome.error), outbox=outcome.outbox)
+        if self._batch == 1:
+            for target in (self._outgoing.publisher, self._outgoing.then):
+                flush = getattr(target, "flush", None)  # a file target writes and syncs the record
+                if flush is not None:
+                    flush()
+            self._record([finished])
+        else:
+            self._waiting.append(finished)
+            if self._since is None:
+                self._since = time.monotonic()
+        stats.add(outcome.status)
+        if finished.error is not None:
+            stats.failures.append({"task": task.id, **finished.error})
+        if self._on_finish is not None:
+            self._on_finish(outcome.status)
+
+    def due_in(self) -> float | None:
+        """Seconds until the waiting outcomes are due (``None``: none wait)."""
+        return None if self._since is None else max(0.0, self._since + FINISH_DELAY - time.monotonic())
+
+    def record_when_due(self) -> None:
+        if len(self._waiting) >= self._batch or self.due_in() == 0.0:
+            self.record()
+
+    def record(self) -> None:
+        """Write and sync the file target's batch, then record the waiting outcomes in one
+        transaction. Where the batch goes is stored before it is written, so that a run that
+        dies in between can be told apart from one whose batch never reached the file."""
+        if not self._waiting:
+            return
+        waiting, self._waiting, self._since = self._waiting, [], None
+        namespace, key = self._outgoing.written_namespace, str(waiting[0].task_id)
+        marked = False
+
+        def note(write: PendingWrite) -> None:
+            nonlocal marked
+            self._store.set(namespace, key, {
+                "write": asdict(write),
+                "outcomes": [[outcome.task_id, outcome.status, outcome.result, outcome.error] for outcome in waiting],
+            })
+            marked = True
+
+        self._outgoing.publisher.flush(note)  # type: ignore[attr-defined]  # a file target (finish_batch > 1)
+        self._record(waiting)
+        if marked:
+            self._store.delete(namespace, key)
+
+    def _record(self, outcomes: list[TaskOutcome]) -> None:
+        self._store.finish_many(outcomes)
+        if not self._outgoing.safe_to_repeat:
+            for finished in outcomes:
+                self._store.delete(SENT_NAMESPACE, str(finished.task_id))
+        self._heartbeat.drop(finished.task_id for finished in outcomes)
 
 
 def review_record(kind: str, message: str, worker: str | None, mark: Any,

@@ -1,16 +1,18 @@
 """Publish to local files: JSON Lines and CSV appended, a JSON array rewritten.
 
-Each task's output is atomic: a JSONL or CSV record is one ``write`` on a file held open for
-appending, under a lock (a thread lock for our workers, ``flock`` for other processes), so a
-crash never leaves half a line and two runs appending at once never mix their lines. Once
-``write`` returns the record is in the operating system's hands: a killed process loses
-nothing it wrote. What ``fsync`` adds is surviving the machine itself going down, and it is
+JSONL and CSV records are appended to a file held open for appending, each write under a lock
+(a thread lock for our workers, ``flock`` for other processes), so two runs appending at once
+never mix their lines, and a line a killed writer left unfinished is cut off before the next
+write. What ``fsync`` adds to a write is surviving the machine itself going down, and it is
 the slow part (milliseconds), so ``durability`` chooses when it runs:
 
 * ``batch`` (the default): every ``batch_size`` records, at every :meth:`flush` and at
-  :meth:`close`. The publish loop finishes the tasks of a batch only after flushing it, so a
-  crash repeats at most the records of one batch, never loses one.
-* ``task``: after every record, as a file target did before batches (one fsync per task).
+  :meth:`close`. The publish loop has such a target keep its records in memory and write
+  each batch in one ``write`` at :meth:`flush`; it records the tasks of a batch only after
+  that, and notes where the batch goes before writing it (:class:`PendingWrite`), so after a
+  crash it can tell a batch that reached the file (its tasks are then finished, not written
+  again) from one that did not (written again): nothing is lost, nothing whole repeated.
+* ``task``: each record synced at once (one fsync per task).
 
 A JSON array cannot be appended to, so it is re-read and written whole to a temporary file
 that replaces the old one, under a lock file beside it, and fsynced every time. NaN and
@@ -20,13 +22,16 @@ Infinity are refused: no output holds JSON a reader would reject.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
 import threading
 import weakref
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -68,10 +73,50 @@ def _file_lock(path: Path) -> Iterator[None]:
 DURABILITIES = ("batch", "task")
 #: records between two fsyncs of a ``batch`` target
 DEFAULT_BATCH_SIZE = 1000
+#: the most a ``batch`` target keeps in memory before it writes, whether flushed or not
+MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+
+log = logging.getLogger("alumio_mistral.publishers.files")
+
+
+class _Pending:
+    """The records a ``batch`` target has not written yet (shared with its finalizer)."""
+
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+        #: what goes before the first of them when the file is empty
+        self.header = b""
+        self.size = 0
+
+    def data(self, with_header: bool) -> bytes:
+        return (self.header if with_header else b"") + b"".join(self.records)
+
+    def clear(self) -> None:
+        self.records.clear()
+        self.header, self.size = b"", 0
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """A batch about to be appended: where it starts and what it holds. The publish loop stores
+    it before the write, so that after a crash it can tell whether the batch reached the file
+    (:func:`landed`) and need not be written again."""
+
+    path: str
+    offset: int
+    length: int
+    sha256: str
 
 
 class _Appender:
-    """One file held open for appending: one ``write`` per record, ``fsync`` when asked to."""
+    """One file held open for appending, ``fsync`` every ``sync_every`` records and when asked to.
+
+    Each record is written at once, unless ``hold`` is set (by the publish loop, for a ``batch``
+    target): then records are kept in memory until :meth:`flush` (or ``2 * sync_every``
+    records, or :data:`MAX_BUFFERED_BYTES`) and written in one ``write``. A writer killed in the
+    middle of a write leaves an unfinished last line; the next write cuts it off first (with
+    a warning), so the file never holds half a record.
+    """
 
     def __init__(self, path: Path, durability: str, batch_size: int) -> None:
         if durability not in DURABILITIES:
@@ -79,65 +124,126 @@ class _Appender:
         self.path = path
         self.sync_every = 1 if durability == "task" else max(1, batch_size)
         self._fd: int | None = None
-        #: syncs and closes the file when the publisher is dropped (or the process exits) unclosed
+        #: writes, syncs and closes the file when the publisher is dropped (or the process exits) unclosed
         self._release: weakref.finalize | None = None
+        #: keep records back until :meth:`flush` (the publish loop's batches) or write each at once
+        self.hold = False
+        #: records not written yet
+        self._pending = _Pending()
         #: records written since the last fsync
         self._unsynced = 0
 
-    def append(self, render: Callable[[bool], bytes]) -> None:
-        """Append ``render(is_empty)`` bytes in one write; ``is_empty`` lets CSV add its header."""
+    def append(self, record: bytes, header: Callable[[], bytes] | None = None) -> None:
+        """Append ``record``, after ``header()`` when the file is empty (CSV's column names)."""
         with _locked(self.path):
-            fd = self._open()
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                data = render(os.fstat(fd).st_size == 0)
-                written = os.write(fd, data)
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-            if written != len(data):  # a full disk: say so rather than leave a torn record
-                raise PublishError(f"{self.path}: wrote {written} of {len(data)} bytes")
-            self._unsynced += 1
-            if self._unsynced >= self.sync_every:
-                self._sync(fd)
+            pending = self._pending
+            if not pending.records and header is not None:
+                pending.header = header()
+            pending.records.append(record)
+            pending.size += len(record)
+            if not self.hold:
+                self._write()
+                if self._unsynced >= self.sync_every:
+                    self._sync()
+            elif len(pending.records) >= 2 * self.sync_every or pending.size >= MAX_BUFFERED_BYTES:
+                self._write()  # nobody flushed: keep memory bounded
 
-    def flush(self) -> None:
-        """Make every record written so far survive a crash of the machine."""
+    def flush(self, before_write: Callable[[PendingWrite], None] | None = None) -> None:
+        """Write what is kept back and make every record written so far survive a crash of the
+        machine; ``before_write`` learns where the batch goes just before it is written."""
         with _locked(self.path):
-            if self._fd is not None and self._unsynced:
-                self._sync(self._fd)
+            self._write(before_write)
+            self._sync()
 
     def close(self) -> None:
         with _locked(self.path):
-            if self._fd is not None:
-                try:
-                    if self._unsynced:
-                        self._sync(self._fd)
-                finally:
-                    assert self._release is not None
-                    self._release.detach()  # synced here, with errors said: just close
-                    os.close(self._fd)
-                    self._fd = self._release = None
+            if self._fd is None and not self._pending.records:
+                return
+            try:
+                self._write()
+                self._sync()
+            finally:
+                assert self._release is not None
+                self._release.detach()  # written and synced here, with errors said: just close
+                os.close(self._fd)  # type: ignore[arg-type]
+                self._fd = self._release = None
 
     def _open(self) -> int:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            self._release = weakref.finalize(self, _sync_and_close, self._fd)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            self._release = weakref.finalize(self, _write_sync_and_close, self._fd, self._pending)
         return self._fd
 
-    def _sync(self, fd: int) -> None:
+    def _write(self, before_write: Callable[[PendingWrite], None] | None = None) -> None:
+        """Append the kept records in one ``write`` under ``flock`` (the caller holds the thread lock)."""
+        pending = self._pending
+        if not pending.records:
+            return
+        fd = self._open()
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            os.fsync(fd)
+            size = _cut_unfinished_line(self.path, fd)
+            data = pending.data(with_header=size == 0)
+            if before_write is not None:
+                before_write(PendingWrite(str(self.path), size, len(data), hashlib.sha256(data).hexdigest()))
+            written = os.write(fd, data)
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        if written != len(data):  # a full disk: say so rather than leave a torn record
+            raise PublishError(f"{self.path}: wrote {written} of {len(data)} bytes")
+        self._unsynced += len(pending.records)
+        pending.clear()
+
+    def _sync(self) -> None:
+        if self._fd is None or not self._unsynced:
+            return
+        try:
+            os.fsync(self._fd)
         except OSError as error:
             raise PublishError(f"{self.path}: records were written but could not be synced: {error}") from error
         self._unsynced = 0
 
 
-def _sync_and_close(fd: int) -> None:
-    """The last word on a file nobody closed: sync what is written (best effort), then close."""
+def _cut_unfinished_line(path: Path, fd: int) -> int:
+    """Cut off a last line without its newline (a writer killed mid-write left it); returns the
+    file's size after. Every record we append ends with a newline, and writes hold ``flock``,
+    so such a tail is never a live writer's."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    keep = size
+    while keep > 0:
+        start = max(0, keep - 65536)
+        chunk = os.pread(fd, keep - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            keep = start + newline + 1
+            break
+        keep = start
+    os.ftruncate(fd, keep)
+    log.warning("%s: cut off an unfinished last line of %d bytes (a writer stopped mid-write)", path, size - keep)
+    return keep
+
+
+def landed(write: PendingWrite) -> bool:
+    """Whether the batch of ``write`` is whole in its file (written before a crash)."""
     try:
+        with open(write.path, "rb") as handle:
+            handle.seek(write.offset)
+            data = handle.read(write.length)
+    except OSError:
+        return False
+    return len(data) == write.length and hashlib.sha256(data).hexdigest() == write.sha256
+
+
+def _write_sync_and_close(fd: int, pending: _Pending) -> None:
+    """The last word on a file nobody closed: write what is kept back, sync (best effort), close."""
+    try:
+        if pending.records:
+            os.write(fd, pending.data(with_header=os.fstat(fd).st_size == 0))
         os.fsync(fd)
     except OSError:
         pass
@@ -167,8 +273,10 @@ class _FilePublisher:
     def plan(self, record: Any) -> PlannedCall:
         return PlannedCall(f"WRITE {self.kind}", str(self.path), RenderedRequest(json=record))
 
-    def flush(self) -> None:
-        """Make what was published so far last (see ``durability``); nothing to do here."""
+    def flush(self, before_write: Callable[[PendingWrite], None] | None = None) -> None:
+        """Make what was published so far last (see ``durability``); nothing to do here.
+
+        ``before_write`` is told where a batch kept back goes just before it is written."""
 
     def close(self) -> None:
         """Flush, and let go of the file."""
@@ -181,8 +289,18 @@ class _AppendingPublisher(_FilePublisher):
         super().__init__(path)
         self._file = _Appender(path, durability, batch_size)
 
-    def flush(self) -> None:
-        self._file.flush()
+    @property
+    def batch_size(self) -> int:
+        """Records written between two syncs: the publish loop records their tasks together."""
+        return self._file.sync_every
+
+    def hold_until_flushed(self) -> None:
+        """Keep records in memory and write each batch in one ``write`` at :meth:`flush` (the
+        publish loop flushes every batch, noting where it goes, before recording its tasks)."""
+        self._file.hold = True
+
+    def flush(self, before_write: Callable[[PendingWrite], None] | None = None) -> None:
+        self._file.flush(before_write)
 
     def close(self) -> None:
         self._file.close()
@@ -192,8 +310,7 @@ class JsonlPublisher(_AppendingPublisher):
     kind = "jsonl"
 
     def publish(self, record: Any) -> None:
-        line = (to_json(record, str(self.path)) + "\n").encode("utf-8")
-        self._file.append(lambda _empty: line)
+        self._file.append((to_json(record, str(self.path)) + "\n").encode("utf-8"))
 
 
 class CsvPublisher(_AppendingPublisher):
@@ -213,15 +330,12 @@ class CsvPublisher(_AppendingPublisher):
         fields = self._fields or list(record)
         cells = [_cell(record.get(name), f"{self.path}: column {name!r}") for name in fields]
 
-        def render(empty: bool) -> bytes:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, delimiter=self._delimiter, lineterminator="\n")
-            if empty:
-                writer.writerow(fields)
-            writer.writerow(cells)
-            return buffer.getvalue().encode("utf-8")
+        self._file.append(self._row(cells), header=lambda: self._row(fields))
 
-        self._file.append(render)
+    def _row(self, cells: list[str]) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=self._delimiter, lineterminator="\n").writerow(cells)
+        return buffer.getvalue().encode("utf-8")
 
 
 def _cell(value: Any, where: str) -> str:

@@ -17,23 +17,8 @@ from alumio_mistral.tasks import SqliteTaskStore, TaskStoreError
 from alumio_mistral.tasks.migrations import SCHEMA_VERSION
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock):
+def store(tmp_path: Path, clock):
     with SqliteTaskStore(tmp_path / "tasks.db", clock=clock) as opened:
         yield opened
 

@@ -1,0 +1,189 @@
+"""A file target written a batch at a time: one write per batch, synced before its tasks are
+recorded, and after a crash a batch that reached the file is finished, not written again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alumio_mistral.config import load_project
+from alumio_mistral.outgoing import Outgoing
+from alumio_mistral.publishers import files
+from alumio_mistral.publishers.files import CsvPublisher, JsonlPublisher, PendingWrite, landed
+from alumio_mistral.runtime import ClientPool
+from alumio_mistral.tasks import SqliteTaskStore
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock):
+    with SqliteTaskStore(tmp_path / "tasks.db", clock=clock) as opened:
+        yield opened
+
+
+def _outgoing(tmp_path: Path, store: SqliteTaskStore, publisher: dict) -> Outgoing:
+    document = {
+        "incoming": {"items": {"subscriber": {"type": "jsonl", "path": "items.jsonl"}}},
+        "outgoing": {"out": {"publisher": publisher}},
+        "routes": [{"incoming": "items", "outgoing": "out"}],
+        "store": {"lease": 30},
+    }
+    (tmp_path / "items.jsonl").write_text("")
+    (tmp_path / "alumio.yaml").write_text(yaml.safe_dump(document))
+    project = load_project(tmp_path, environ={})
+    return Outgoing(project, project.outgoing["out"], ClientPool(project.clients, project.catalog), store=store)
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# -- the target ----------------------------------------------------------------------------------
+
+
+def test_a_held_target_writes_nothing_until_flushed_then_one_write(tmp_path: Path, monkeypatch) -> None:
+    writes: list[int] = []
+    real = os.write
+    monkeypatch.setattr(files.os, "write", lambda fd, data: (writes.append(len(data)), real(fd, data))[1])
+    target = JsonlPublisher(tmp_path / "out.jsonl", batch_size=10)
+    target.hold_until_flushed()
+    for n in range(5):
+        target.publish({"n": n})
+    assert not (tmp_path / "out.jsonl").exists() or (tmp_path / "out.jsonl").read_bytes() == b""
+    seen: list[PendingWrite] = []
+    target.flush(seen.append)
+    data = (tmp_path / "out.jsonl").read_bytes()
+    assert len(writes) == 1 and [record["n"] for record in _lines(tmp_path / "out.jsonl")] == [0, 1, 2, 3, 4]
+    assert seen == [PendingWrite(str(tmp_path / "out.jsonl"), 0, len(data), hashlib.sha256(data).hexdigest())]
+    assert landed(seen[0])
+    target.publish({"n": 5})
+    target.close()
+    assert len(_lines(tmp_path / "out.jsonl")) == 6
+
+
+def test_a_held_target_keeps_memory_bounded_when_nobody_flushes(tmp_path: Path) -> None:
+    target = JsonlPublisher(tmp_path / "out.jsonl", batch_size=2)
+    target.hold_until_flushed()
+    for n in range(4):
+        target.publish({"n": n})
+    assert len(_lines(tmp_path / "out.jsonl")) == 4  # written at 2 x batch_size
+    target.close()
+
+
+def test_a_held_csv_target_writes_its_header_once_when_the_batch_lands_in_an_empty_file(tmp_path: Path) -> None:
+    target = CsvPublisher(tmp_path / "out.csv")
+    target.hold_until_flushed()
+    target.publish({"a": 1, "b": "x"})
+    target.publish({"a": 2, "b": "y"})
+    target.flush()
+    target.publish({"a": 3, "b": "z"})
+    target.close()
+    assert (tmp_path / "out.csv").read_text().splitlines() == ["a,b", "1,x", "2,y", "3,z"]
+
+
+def test_an_unfinished_last_line_is_cut_off_before_the_next_write(tmp_path: Path, caplog) -> None:
+    """A writer killed in the middle of its write left half a record: the next write would glue
+    its first record to it, making one line no reader can parse."""
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b'{"n": 0}\n{"n": 1}\n{"n": 2, "te')
+    target = JsonlPublisher(path)
+    with caplog.at_level(logging.WARNING, logger="alumio_mistral.publishers.files"):
+        target.publish({"n": 3})
+    target.close()
+    assert [record["n"] for record in _lines(path)] == [0, 1, 3]
+    assert "cut off an unfinished last line of 12 bytes" in caplog.text
+
+
+def test_a_file_of_one_unfinished_line_is_emptied(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b'{"n": 0, "te')
+    target = JsonlPublisher(path)
+    target.publish({"n": 1})
+    target.close()
+    assert _lines(path) == [{"n": 1}]
+
+
+def test_landed_tells_a_whole_batch_from_a_missing_torn_or_different_one(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    batch = b'{"n": 1}\n{"n": 2}\n'
+    path.write_bytes(b'{"n": 0}\n' + batch)
+    whole = PendingWrite(str(path), 9, len(batch), hashlib.sha256(batch).hexdigest())
+    assert landed(whole)
+    path.write_bytes(b'{"n": 0}\n' + batch[:12])
+    assert not landed(whole)
+    path.write_bytes(b'{"n": 0}\n' + batch.replace(b"2", b"3"))
+    assert not landed(whole)
+    path.unlink()
+    assert not landed(whole)
+
+
+# -- the publish loop ----------------------------------------------------------------------------
+
+
+def test_tasks_are_recorded_only_after_their_batch_is_written_and_synced(tmp_path, store, monkeypatch) -> None:
+    outgoing = _outgoing(tmp_path, store, {"type": "jsonl", "path": "out.jsonl", "batch_size": 3})
+    for n in range(7):
+        store.add_tasks("items", {"n": n}, ["out"], str(n))
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    recorded: list[tuple[int, int, int]] = []
+    real_finish = store.finish_many
+
+    def finish_many(outcomes):
+        recorded.append((len(outcomes), len(_lines(tmp_path / "out.jsonl")), len(synced)))
+        return real_finish(outcomes)
+
+    monkeypatch.setattr(store, "finish_many", finish_many)
+    stats = outgoing.publish(store)
+    assert stats.processed == 7
+    # three batches: 3, 3 and the last 1, each recorded after its lines were written and synced
+    assert recorded == [(3, 3, 1), (3, 6, 2), (1, 7, 3)]
+    assert store.namespaces().get(outgoing.written_namespace) is None  # no mark left behind
+
+
+def test_a_batch_a_dead_run_wrote_whole_is_finished_not_written_again(tmp_path, store, clock) -> None:
+    outgoing = _outgoing(tmp_path, store, {"type": "jsonl", "path": "out.jsonl", "batch_size": 3})
+    ids = [store.add_tasks("items", {"n": n}, ["out"], str(n))[0] for n in range(3)]
+
+    def die(_outcomes):
+        raise SystemExit("killed after the write, before the tasks were recorded")
+
+    real_finish = store.finish_many
+    store.finish_many = die  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        outgoing.publish(store)
+    store.finish_many = real_finish  # type: ignore[method-assign]
+    assert len(_lines(tmp_path / "out.jsonl")) == 3
+    assert [store.get(task_id).status for task_id in ids] == ["processing"] * 3
+    assert outgoing.publish(store).processed == 0  # their leases are live: left alone
+    clock.now += 31
+    stats = outgoing.publish(store)
+    assert [store.get(task_id).status for task_id in ids] == ["processed"] * 3
+    assert (stats.processed, stats.resumed) == (3, 0)
+    assert [record["n"] for record in _lines(tmp_path / "out.jsonl")] == [0, 1, 2]  # not written twice
+    assert store.namespaces().get(outgoing.written_namespace) is None
+
+
+def test_a_batch_that_never_reached_the_file_is_written_again(tmp_path, store, clock, monkeypatch) -> None:
+    outgoing = _outgoing(tmp_path, store, {"type": "jsonl", "path": "out.jsonl", "batch_size": 3})
+    ids = [store.add_tasks("items", {"n": n}, ["out"], str(n))[0] for n in range(3)]
+
+    def die(_fd, _data):
+        raise SystemExit("killed between the mark and the write")
+
+    monkeypatch.setattr(files.os, "write", die)
+    with pytest.raises(SystemExit):
+        outgoing.publish(store)
+    monkeypatch.undo()
+    outgoing.publisher._file._pending.clear()  # type: ignore[attr-defined]  # the dead process's memory is gone
+    clock.now += 31
+    stats = outgoing.publish(store)
+    assert (stats.processed, stats.resumed) == (3, 3)
+    assert [store.get(task_id).status for task_id in ids] == ["processed"] * 3
+    assert [record["n"] for record in _lines(tmp_path / "out.jsonl")] == [0, 1, 2]
