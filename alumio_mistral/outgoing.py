@@ -354,8 +354,19 @@ class Outgoing:
                                 )
                     outcomes.record_when_due()
             finally:
-                outcomes.record()
+                try:
+                    outcomes.record()
+                finally:
+                    self._let_go_of_files()
         return stats
+
+    def _let_go_of_files(self) -> None:
+        """Close the file targets between passes (the next pass opens them again), so a file
+        rotated away while ``serve`` waits is not written to any more."""
+        for target in (self.publisher, self.then):
+            close = getattr(target, "close", None)
+            if close is not None:
+                close()
 
     @property
     def finish_batch(self) -> int:

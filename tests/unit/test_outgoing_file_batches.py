@@ -187,3 +187,15 @@ def test_a_batch_that_never_reached_the_file_is_written_again(tmp_path, store, c
     assert (stats.processed, stats.resumed) == (3, 3)
     assert [store.get(task_id).status for task_id in ids] == ["processed"] * 3
     assert [record["n"] for record in _lines(tmp_path / "out.jsonl")] == [0, 1, 2]
+
+
+def test_a_file_rotated_away_between_passes_is_not_written_to_again(tmp_path, store) -> None:
+    """``serve`` keeps one outgoing for hours: a target held open across passes would keep
+    writing to the file a log rotation moved away."""
+    outgoing = _outgoing(tmp_path, store, {"type": "jsonl", "path": "out.jsonl"})
+    store.add_tasks("items", {"n": 0}, ["out"], "0")
+    assert outgoing.publish(store).processed == 1
+    (tmp_path / "out.jsonl").rename(tmp_path / "out.jsonl.1")
+    store.add_tasks("items", {"n": 1}, ["out"], "1")
+    assert outgoing.publish(store).processed == 1
+    assert _lines(tmp_path / "out.jsonl.1") == [{"n": 0}] and _lines(tmp_path / "out.jsonl") == [{"n": 1}]
