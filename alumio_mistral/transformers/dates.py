@@ -94,6 +94,7 @@ class DateTransformer(Transformer):
         self.target = params["to"]
         self.format = params.get("format")
         self.shift = timedelta(**params["add"]) if params.get("add") else None
+        self.apply = self.path.updater(self.convert)  # type: ignore[method-assign]
 
     def convert(self, value: Any) -> Any:
         if value is None:
@@ -105,6 +106,3 @@ class DateTransformer(Transformer):
             return render(moment, self.target, self.format)
         except (ValueError, OverflowError, OSError) as error:
             raise StepFailure(f"cannot convert date {value!r}: {error}", self.path.text) from None
-
-    def apply(self, entity: Any) -> Any:
-        return self.path.update(entity, self.convert)

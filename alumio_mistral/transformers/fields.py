@@ -15,7 +15,6 @@ from alumio_mistral.transformers.registry import (
     SubstitutionParams,
     Transformer,
     ValueField,
-    read,
     register,
 )
 
@@ -35,9 +34,7 @@ class Set(Transformer):
         super().__init__(params, compiler, where)
         self.path: Pattern = params["path"]
         self.value = params["value"]
-
-    def apply(self, entity: Any) -> Any:
-        return self.path.set(entity, self.value(entity))
+        self.apply = self.path.writer(self.value)  # type: ignore[method-assign]
 
 
 class _FromTo(StepParams):
@@ -63,10 +60,13 @@ class Copy(Transformer):
         self.has_default = "default" in params
         self.default = params.get("default")
         self.required = params["required"]
+        #: a plain path's value (or MISSING); a jsonpath's list of matches
+        self.read = self.source.get if self.source.is_single else self.source.find
+        self.apply = self.to.writer(self.copied)  # type: ignore[method-assign]
 
     def take(self, entity: Any) -> Any:
         """The value to copy or move (``MISSING``: nothing to do); raises when it is required."""
-        value = read(self.source, entity)
+        value = self.read(entity)
         if value is MISSING:
             if self.has_default:
                 return clone(self.default)
@@ -74,9 +74,8 @@ class Copy(Transformer):
                 raise StepFailure(f"path {self.source.text!r} is missing", self.source.text)
         return value
 
-    def apply(self, entity: Any) -> Any:
-        value = self.take(entity)
-        return entity if value is MISSING else self.to.set(entity, clone(value))
+    def copied(self, entity: Any) -> Any:
+        return clone(self.take(entity))
 
 
 @register
@@ -88,23 +87,22 @@ class Move(Copy):
 
     def __init__(self, params: dict[str, Any], compiler: Any, where: str) -> None:
         super().__init__(params, compiler, where)
-        if self.source.segments is not None:
-            self.apply = self._plain_move  # type: ignore[method-assign]
+        # removing a plain path leaves the same root; a jsonpath's removal may give a new one
+        self.apply = self.to.writer(self.taken) if self.source.is_single else self._move_matches  # type: ignore[method-assign]
 
-    def apply(self, entity: Any) -> Any:
+    def taken(self, entity: Any) -> Any:
+        """The value to move, removed from the source (a plain path)."""
+        value = self.take(entity)
+        if value is not MISSING:
+            self.source.delete(entity)
+        return value
+
+    def _move_matches(self, entity: Any) -> Any:
         value = self.take(entity)
         if value is MISSING:
             return entity
         entity = self.source.delete(entity)
         return self.to.set(entity, value)
-
-    def _plain_move(self, entity: Any) -> Any:
-        """``apply`` for a plain source path, its value read at once; a missing one goes the
-        general way (to its default, or to the error of a required path)."""
-        value = self.source.get(entity)
-        if value is MISSING:
-            return Move.apply(self, entity)
-        return self.to.set(self.source.delete(entity), value)
 
 
 class _OneOrMany(StepParams):
@@ -133,6 +131,8 @@ class Remove(Transformer):
         super().__init__(params, compiler, where)
         self.targets = _patterns(params)
         self.pattern = self.targets[0].text if self.targets else None
+        if len(self.targets) == 1:
+            self.apply = self.targets[0].delete  # type: ignore[method-assign]
 
     def apply(self, entity: Any) -> Any:
         for target in self.targets:
@@ -170,8 +170,7 @@ class Rename(Transformer):
         self.path: Pattern = params["path"]
         self.keys: dict[str, str] = params["keys"]
         self.rules = [rule["substitute"] for rule in params["regex"]]
-        if self.path.is_root:  # the entity itself: no path to walk
-            self.apply = self._rename_object  # type: ignore[method-assign]
+        self.apply = self.path.updater(self._rename_object)  # type: ignore[method-assign]
 
     def rename(self, key: str) -> str:
         if key in self.keys:
@@ -196,9 +195,6 @@ class Rename(Transformer):
                 raise StepFailure(f"two keys would both be named {name!r} (one of them {key!r})", self.path.text)
             renamed[name] = value
         return renamed
-
-    def apply(self, entity: Any) -> Any:
-        return self.path.update(entity, self._rename_object)
 
 
 @register

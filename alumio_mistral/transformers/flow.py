@@ -27,7 +27,7 @@ class Filter(Transformer):
 
     type_name = "filter"
     example = {"type": "filter", "when": {"path": "status", "equals": "open"}}
-    mode = "many"
+    mode = "drop"
 
     class Params(StepParams):
         when = ConditionField()
@@ -42,9 +42,11 @@ class Filter(Transformer):
         super().__init__(params, compiler, where)
         self.drop_when = "when" in params
         self.condition = params["when"] if self.drop_when else params["unless"]
+        if self.drop_when:  # the condition is the answer: called without this method around it
+            self.drops = self.condition  # type: ignore[method-assign]
 
-    def apply_many(self, entity: Any) -> list[Any]:
-        return [] if self.condition(entity) is self.drop_when else [entity]
+    def drops(self, entity: Any) -> bool:
+        return not self.condition(entity)
 
 
 @register
@@ -65,6 +67,11 @@ class Conditional(Transformer):
         self.condition = params["condition"]
         self.then = compiler.compile(params["then"], f"{where}.then")
         self.otherwise = compiler.compile(params["otherwise"], f"{where}.else")
+        then, otherwise = self.then.transform, self.otherwise.transform
+        if then is not None and otherwise is not None:  # one record in, one out: no lists
+            condition = self.condition
+            self.mode = "one"  # type: ignore[misc]
+            self.apply = lambda entity: then(entity) if condition(entity) else otherwise(entity)  # type: ignore[method-assign]
 
     def apply_many(self, entity: Any) -> list[Any]:
         branch = self.then if self.condition(entity) else self.otherwise
@@ -116,6 +123,7 @@ class ForEach(Transformer):
         super().__init__(params, compiler, where)
         self.path: Pattern = params["path"]
         self.steps = compiler.compile(params["steps"], f"{where}.steps")
+        self.apply = self.path.updater(self.each)  # type: ignore[method-assign]
 
     def each(self, items: Any) -> Any:
         if items is None:
@@ -123,9 +131,6 @@ class ForEach(Transformer):
         if type(items) is not list:
             raise StepFailure(f"expects a list, got {type_name(items)}", self.path.text)
         return [result for item in items for result in self.steps.run_owned(item)]
-
-    def apply(self, entity: Any) -> Any:
-        return self.path.update(entity, self.each)
 
 
 @register

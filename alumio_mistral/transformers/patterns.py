@@ -183,6 +183,24 @@ class Pattern:
             parent[last] = change(current)
         return doc
 
+    def writer(self, evaluate: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``doc -> set(doc, evaluate(doc))`` with the path bound now: a step's whole ``apply``.
+        ``evaluate`` giving MISSING writes nothing (an optional value that is absent)."""
+        put = self.set
+
+        def write(doc: Any) -> Any:
+            value = evaluate(doc)
+            return doc if value is MISSING else put(doc, value)
+
+        return write
+
+    def updater(self, change: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``doc -> update(doc, change)`` with the path bound now: a step's whole ``apply``."""
+        if self.segments == ():  # the whole document
+            return change
+        update = self.update
+        return lambda doc: update(doc, change)
+
     def _parent(self, doc: Any) -> Any:
         assert self.segments
         for segment in self.segments[:-1]:
@@ -212,10 +230,27 @@ class KeyPattern(Pattern):
             doc.pop(self.key, None)
         return doc
 
-    def update(self, doc: Any, change: Callable[[Any], Any]) -> Any:
-        if type(doc) is dict and self.key in doc:
-            doc[self.key] = change(doc[self.key])
-        return doc
+    def writer(self, evaluate: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        key, put = self.key, self.set
+
+        def write_key(doc: Any) -> Any:
+            value = evaluate(doc)
+            if type(doc) is dict and value is not MISSING:
+                doc[key] = value
+                return doc
+            return doc if value is MISSING else put(doc, value)  # the error that names the path
+
+        return write_key
+
+    def updater(self, change: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        key = self.key
+
+        def update_key(doc: Any) -> Any:
+            if type(doc) is dict and key in doc:
+                doc[key] = change(doc[key])
+            return doc
+
+        return update_key
 
 
 class KeysPattern(Pattern):
@@ -374,13 +409,17 @@ def _placeholder(path: str, default: str | None) -> Evaluator:
     return read
 
 
-def compile_template(text: str) -> Evaluator | None:
-    """An evaluator for a string with placeholders, or None when it has none (a constant)."""
+def compile_template(text: str, *, as_text: bool = False) -> Evaluator | None:
+    """An evaluator for a string with placeholders, or None when it has none (a constant).
+
+    A lone placeholder (``&{items}``) gives its value as it is, unless ``as_text``: then, like
+    every other template, text (see :func:`to_text`).
+    """
     if "&{" not in text:
         return None
     parts = _PLACEHOLDER.split(text)
     # split gives: literal, path, default, literal, path, default, ..., literal
-    if len(parts) == 4 and parts[0] == "" and parts[3] == "":
+    if len(parts) == 4 and parts[0] == "" and parts[3] == "" and not as_text:
         return _placeholder(parts[1], parts[2])
     literals = parts[0::3]
     fillers = [_placeholder(path, default) for path, default in zip(parts[1::3], parts[2::3])]

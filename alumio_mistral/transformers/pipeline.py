@@ -1,7 +1,8 @@
 """Compiling steps into a :class:`Pipeline`, running it, and tracing it for ``--explain``.
 
 A record is copied once on entry; steps then change it in place, which keeps the per-step cost
-to the work the step itself does.
+to the work the step itself does. The steps of a pipeline are then joined into one Python
+function, a line per step (see :func:`_join`), so running a record costs the steps' own calls.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _COMMON = ("type", "description", "disabled")
 #: why a step met Python's recursion limit: every source caps nesting far below it, but a
 #: record given directly (transform --input) or built by the steps themselves may go deeper
 TOO_DEEP = "the record is nested too deeply to transform"
+#: the method the pipeline calls for each mode of step (see :class:`Transformer`)
+_CALLED = {"one": "apply", "many": "apply_many", "all": "apply_all", "drop": "drops"}
 
 
 @dataclass
@@ -58,11 +61,14 @@ class Pipeline:
         self.steps = steps
         #: (mode, bound method) per step, looked up once rather than per record
         self._plan: list[tuple[str, Callable[[Any], Any]]] = [
-            (step.mode, {"one": step.apply, "many": step.apply_many, "all": step.apply_all}[step.mode])
-            for step in steps
+            (step.mode, getattr(step, _CALLED[step.mode])) for step in steps
         ]
-        #: the same with each step's place, for the loop that runs every record
-        self._numbered_plan = [(index, mode, function) for index, (mode, function) in enumerate(self._plan)]
+        self.run_owned: Callable[[Any], list[Any]] = _join(self, as_list=True)
+        #: the record after the steps, when every step gives one record for one (else None):
+        #: what a step running this pipeline inside it may call instead of ``run_owned``
+        self.transform: Callable[[Any], Any] | None = (
+            _join(self, as_list=False) if all(mode == "one" for mode, _ in self._plan) else None
+        )
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, {len(self.steps)} steps)"
@@ -78,27 +84,6 @@ class Pipeline:
             raise self._error(0, error) from None
         return self.run_owned(owned)
 
-    def run_owned(self, record: Any) -> list[Any]:
-        """Transform ``record`` in place (for nested pipelines, which already own their input).
-
-        The common case, one record through one-to-one steps, runs without building lists.
-        """
-        index = 0
-        try:
-            for index, mode, function in self._numbered_plan:
-                if mode == "one":
-                    record = function(record)
-                    continue
-                if mode == "all":
-                    return self._run_from(index, [record])
-                results = function(record)
-                if len(results) != 1:
-                    return self._run_from(index + 1, results) if results else results
-                record = results[0]
-        except Exception as error:  # every failure becomes one typed error naming the step
-            raise self._error(index, error) from error
-        return [record]
-
     def run_all(self, current: list[Any]) -> list[Any]:
         """Run the steps over several owned records at once (merge steps see all of them)."""
         return self._run_from(0, current)
@@ -113,6 +98,8 @@ class Pipeline:
                     break
                 if mode == "one":
                     current = [function(record) for record in current]
+                elif mode == "drop":
+                    current = [record for record in current if not function(record)]
                 elif mode == "many":
                     current = [result for record in current for result in function(record)]
                 else:
@@ -167,6 +154,46 @@ class Pipeline:
             if not current:
                 break
         return traces
+
+
+def _join(pipeline: Pipeline, *, as_list: bool) -> Callable[[Any], Any]:
+    """``run_owned`` (or ``transform``, not ``as_list``): the pipeline's steps as one function.
+
+    Each step is called from a line of its own, so the interpreter specialises every call for
+    the one function it meets there, which a loop calling each step in turn from one place
+    prevents; every step still costs one call and nothing else. One record goes through
+    one-to-one steps without building a list; a step giving several records hands them to
+    ``_run_from``. The text is built from step numbers only (no configuration in it), and any
+    failure becomes one typed error naming the step.
+    """
+    lines = []
+    for index, (mode, _function) in enumerate(pipeline._plan):
+        lines.append(f"step = {index}")
+        if mode == "one":
+            lines.append(f"record = step{index}(record)")
+        elif mode == "drop":
+            lines.append(f"if step{index}(record): return []")
+        elif mode == "many":
+            lines.append(f"records = step{index}(record)")
+            lines.append(f"if len(records) != 1: return run_from({index + 1}, records) if records else records")
+            lines.append("record = records[0]")
+        else:  # "all": this step and the rest over a list
+            lines.append(f"return run_from({index}, [record])")
+            break
+    source = "\n".join(
+        [
+            "def run(record):",
+            "    try:",
+            *(f"        {line}" for line in lines or ["pass"]),
+            "    except Exception as error:",
+            "        raise failure(step, error) from error",
+            f"    return {'[record]' if as_list else 'record'}",
+        ]
+    )
+    namespace: dict[str, Any] = {f"step{index}": function for index, (_, function) in enumerate(pipeline._plan)}
+    namespace.update(run_from=pipeline._run_from, failure=pipeline._error)
+    exec(compile(source, f"<pipeline {pipeline.name}>", "exec"), namespace)  # the text holds numbers only
+    return namespace["run"]
 
 
 class _Compiler:

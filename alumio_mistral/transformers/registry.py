@@ -128,11 +128,14 @@ class SubstitutionParams(StepParams):
 
 
 class Transformer:
-    """One step. Subclasses set ``type_name``, ``Params`` and implement one of the apply methods.
+    """One step. Subclasses set ``type_name``, ``Params`` and implement the method of their mode.
 
-    ``mode`` says how the pipeline calls it: "one" (entity -> entity), "many" (entity -> list, for
-    filters and branches) or "all" (the pipeline's current entities -> list, for merge).
-    Entities handed to ``apply`` are owned by the pipeline: transformers may change them in place.
+    ``mode`` says how the pipeline calls it: "one" (``apply``: entity -> entity), "many"
+    (``apply_many``: entity -> list, for branches), "all" (``apply_all``: the pipeline's current
+    entities -> list, for merge) or "drop" (``drops``: entity -> whether to drop it, for filters).
+    Entities handed to them are owned by the pipeline: transformers may change them in place.
+    A step whose paths allow it binds ``apply`` in ``__init__`` to a closure with its paths
+    resolved (:meth:`Pattern.writer`, :meth:`Pattern.updater`), saving calls on every entity.
     """
 
     type_name: ClassVar[str]

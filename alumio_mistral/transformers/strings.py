@@ -37,6 +37,7 @@ class _StringTransformer(Transformer):
         self.path: Pattern = params["path"]
         self.pattern = self.path.text
         self.to: Pattern | None = params.get("to")
+        self.apply = self.path.updater(self.checked) if self.to is None else self._write_to  # type: ignore[method-assign]
 
     def change(self, value: Any) -> Any:
         raise NotImplementedError
@@ -49,11 +50,9 @@ class _StringTransformer(Transformer):
             raise StepFailure(f"expects {wanted}, got {type_name(value)}", self.path.text)
         return self.change(value)
 
-    def apply(self, entity: Any) -> Any:
-        if self.to is None:
-            return self.path.update(entity, self.checked)
+    def _write_to(self, entity: Any) -> Any:
         value = self.path.get(entity)
-        return entity if value is MISSING else self.to.set(entity, self.checked(value))
+        return entity if value is MISSING else self.to.set(entity, self.checked(value))  # type: ignore[union-attr]
 
 
 @register
@@ -185,7 +184,7 @@ class _TemplateField(fields.Field):
             raise ValidationError("expects a text template")
         text = value
         try:
-            template = compile_template(text)
+            template = compile_template(text, as_text=True)
         except ValueError as error:
             raise ValidationError(str(error)) from None
         return template or (lambda _entity: text)
@@ -207,7 +206,4 @@ class Template(Transformer):
         super().__init__(params, compiler, where)
         self.to: Pattern = params["to"]
         self.render = params["template"]
-
-    def apply(self, entity: Any) -> Any:
-        text = self.render(entity)
-        return self.to.set(entity, text if type(text) is str else to_text(text))
+        self.apply = self.to.writer(self.render)  # type: ignore[method-assign]

@@ -52,6 +52,7 @@ class MapValue(Transformer):
         self.table = {_lookup_key(key): value for key, value in params["map"].items()}
         self.has_default = "default" in params
         self.default = params.get("default")
+        self.apply = self.path.updater(self.lookup) if self.to is None else self._map_to  # type: ignore[method-assign]
 
     def lookup(self, value: Any) -> Any:
         key = value if type(value) is str else _lookup_key(value)
@@ -63,11 +64,9 @@ class MapValue(Transformer):
             return value
         return clone(found) if type(found) in (dict, list) else found
 
-    def apply(self, entity: Any) -> Any:
-        if self.to is None:
-            return self.path.update(entity, self.lookup)
+    def _map_to(self, entity: Any) -> Any:
         value = self.path.get(entity)
-        return entity if value is MISSING else self.to.set(entity, self.lookup(value))
+        return entity if value is MISSING else self.to.set(entity, self.lookup(value))  # type: ignore[union-attr]
 
 
 def _finite(number: float, pattern: str | None) -> float:
@@ -183,6 +182,7 @@ class Cast(Transformer):
         self.pattern = self.path.text
         self.target = params["to"]
         self.convert = CASTS[self.target]
+        self.apply = self.path.updater(self.cast)  # type: ignore[method-assign]
 
     def cast(self, value: Any) -> Any:
         if value is None:
@@ -191,9 +191,6 @@ class Cast(Transformer):
             return self.convert(value)
         except (ValueError, OverflowError) as error:
             raise StepFailure(f"cannot cast to {self.target}: {error}", self.path.text) from None
-
-    def apply(self, entity: Any) -> Any:
-        return self.path.update(entity, self.cast)
 
 
 @register
