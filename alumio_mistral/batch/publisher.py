@@ -260,8 +260,8 @@ class BatchPublisher:
         return finding.found if finding.verdict == reconcile.LANDED else None
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        response = self.client.call(operation, **kwargs)
-        return response.json()
+        answer: dict[str, Any] = self.client.call_json(operation, **kwargs)
+        return answer
 
     # -- resuming ------------------------------------------------------------------------------
 
@@ -441,7 +441,7 @@ def cancel_batch(store: TaskStore, clients: Mapping[str, Client], job_id: str) -
     key, record = entry
     client = clients[record["client"]]
     try:
-        state = client.call("batch_jobs.cancel", path_params={"job_id": job_id}).json()
+        state = client.call_json("batch_jobs.cancel", path_params={"job_id": job_id})
     except ApiError as error:
         raise BatchError(f"batch job {job_id}: the cancel failed: {error}") from error
     try:

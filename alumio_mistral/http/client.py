@@ -24,7 +24,7 @@ from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.http.auth import CredentialSession, auth_for
 from alumio_mistral.http.breaker import BreakerState, CircuitBreaker
-from alumio_mistral.http.bodies import read_content
+from alumio_mistral.http.bodies import decode_body, read_content
 from alumio_mistral.http.errors import error_from_response, transport_error
 from alumio_mistral.http.prototypes import SANDBOX, ClientConfig, ClientConfigError
 from alumio_mistral.http.ratelimit import TokenBucket
@@ -181,6 +181,14 @@ class Client:
             headers=request_headers,
             stream=stream,
         )
+
+    def call_json(self, entity: Entity | str, **kwargs: Any) -> Any:
+        """:meth:`call`, then the answer decoded as the operation documents it: a 2xx whose body
+        is cut short or is not JSON of the operation's shape raises :class:`BrokenResponseError`
+        (an :class:`ApiError`, so callers report it like any failed call) rather than a
+        ``ValueError`` from deep inside ``requests``."""
+        target = self.entity(entity)
+        return decode_body(self.call(target, **kwargs), target)
 
     def request(
         self,

@@ -48,7 +48,7 @@ class BatchJobSubscriber:
         """The job once its status is final; :class:`SubscriberError` when the deadline comes first."""
         give_up = self._clock() + self.deadline
         while True:
-            job = self.client.call("batch_jobs.get", path_params={"job_id": self.job_id}).json()
+            job = self.client.call_json("batch_jobs.get", path_params={"job_id": self.job_id})
             if job.get("status") in FINAL_STATUSES:
                 return job
             if self._clock() + self.every > give_up:

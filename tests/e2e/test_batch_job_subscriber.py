@@ -83,6 +83,9 @@ class StreamingOnly:
         self.downloads.append(LinesOnly(response))
         return self.downloads[-1]
 
+    def call_json(self, entity: str, **kwargs: Any) -> Any:
+        return self.client.call_json(entity, **kwargs)
+
 
 def test_result_lines_are_streamed_not_loaded_whole(mistral_sandbox) -> None:
     with Client(ClientConfig(base_uri=mistral_sandbox.base_uri, api_key=KEY)) as client:
