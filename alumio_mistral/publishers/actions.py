@@ -161,13 +161,19 @@ class EmbeddingsPublisher(ActionPublisher):
         return {"vectors": vectors}
 
 
+#: result lines one ``batch-results`` task keeps (its answer is held in memory and stored)
+MAX_RESULT_LINES = 10_000
+
+
 class BatchResultsPublisher:
     """Polls a batch job to a final status, then answers ``{job, lines}``: one entry per line of
     its output and error files (``custom_id``, ``status_code``, ``body`` or ``error``).
 
     A ``branches`` response step on ``lines`` makes each line one item for the ``then`` target.
     The files are downloaded as streams and parsed a line at a time (never read whole); the
-    parsed lines are the task's answer, so they are held until the task ends."""
+    parsed lines are the task's answer, so they are held until the task ends, and stored with
+    it: a job of more than :data:`MAX_RESULT_LINES` lines fails the task, pointing to the
+    ``batch-job`` subscriber, which makes one task per line in flat memory."""
 
     kind = "action"
     safe_to_repeat = True  # it only reads
@@ -202,6 +208,11 @@ class BatchResultsPublisher:
         for result in reader.result_records(job):
             if result.error is not None:
                 raise PublishError(f"{self._where}: {result.origin}: {result.error}")
+            if len(lines) == MAX_RESULT_LINES:
+                raise PublishError(
+                    f"{self._where}: batch job {reader.job_id} has more than {MAX_RESULT_LINES:,} result lines,"
+                    " too many to keep in one task: read it with an incoming of type batch-job"
+                    " (results: true), which makes one task per line")
             lines.append(result.entity)
         return {"job": job, "lines": lines}
 

@@ -20,6 +20,7 @@ import pytest
 from alumio_mistral import engine
 from alumio_mistral.config import load_project
 from alumio_mistral.http import Client, ClientConfig
+from alumio_mistral.publishers import actions
 from alumio_mistral.publishers.actions import MAX_EMBEDDING_INPUTS
 
 pytestmark = pytest.mark.e2e
@@ -202,6 +203,21 @@ def test_batch_results_polls_a_running_job_and_sends_each_line_to_then(tmp_path:
     assert "batch-results-request.yaml" in missing and "path 'job' is missing" in missing
     assert "outgoing.act.publisher.with.job_id: no batch job id" in empty
     assert sorted(line["custom_id"] for line in outputs(folder)) == sorted(f"n{n}" for n in range(25))
+
+
+def test_batch_results_of_too_many_lines_fails_pointing_to_the_subscriber(tmp_path: Path, mistral_sandbox,
+                                                                          monkeypatch) -> None:
+    """Every line is held in memory and stored as the task's answer: a job of a million
+    embeddings would take gigabytes, so past the cap the task fails and says what to use."""
+    monkeypatch.setattr(actions, "MAX_RESULT_LINES", 10)
+    with Client(ClientConfig(base_uri=mistral_sandbox.base_uri, api_key=KEY)) as client:
+        job = client.call("batch_jobs.create", json={"endpoint": "/v1/embeddings", "model": "mistral-embed", "requests": [
+            {"custom_id": f"n{n}", "body": {"input": str(n)}} for n in range(11)]}).json()
+    folder = batch_results(tmp_path / "p", [{"job": job["id"]}], every="1ms")
+    stats = engine.run(load_project(folder, environ=environ(mistral_sandbox)))
+    assert stats.failed == 1
+    message = stats.failures[0]["message"]
+    assert f"batch job {job['id']} has more than 10 result lines" in message and "type batch-job" in message
 
 
 def test_batch_results_past_its_deadline_fails_naming_the_job(tmp_path: Path, mistral_sandbox_factory) -> None:
