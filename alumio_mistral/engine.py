@@ -26,7 +26,7 @@ from typing import Any
 from alumio_mistral.batch.publisher import BatchPublisher
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.incoming import chosen_incomings, routed_outgoings
-from alumio_mistral.outgoing import OutgoingStats, error_record
+from alumio_mistral.outgoing import OutgoingStats, PublishCounts, error_record
 from alumio_mistral.reconify.project import delivering
 from alumio_mistral.runtime import Runtime
 from alumio_mistral.secrets import redact_value
@@ -35,21 +35,12 @@ from alumio_mistral.tasks import snapshot_store
 
 
 @dataclass
-class RunStats:
-    """What a run did, for the summary line and ``--json``."""
+class RunStats(PublishCounts):
+    """What a run did, for the summary line and ``--json``: the publish counters summed over
+    its outgoings, and what its incomings read."""
 
     read: int = 0
     created: int = 0
-    processed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    review: int = 0
-    #: tasks a dead run left in ``processing`` that were safe to send again
-    resumed: int = 0
-    #: tasks another worker holds under a live lease (left alone by this run)
-    leased: int = 0
-    #: tasks left ``new`` because a client's circuit breaker opened (a later run sends them)
-    deferred: int = 0
     #: why publishing stopped early, one line per outgoing (an open circuit breaker)
     stopped: list[str] = field(default_factory=list)
     #: records an incoming could not read or turn into tasks
@@ -69,13 +60,7 @@ class RunStats:
         return self.review > 0
 
     def absorb(self, outgoing: str, stats: OutgoingStats) -> None:
-        self.processed += stats.processed
-        self.failed += stats.failed
-        self.skipped += stats.skipped
-        self.review += stats.review
-        self.resumed += stats.resumed
-        self.leased += stats.leased
-        self.deferred += stats.deferred
+        self.add_counts(stats)
         if stats.stopped:
             self.stopped.append(stats.stopped)
         self.failures.extend({"outgoing": outgoing, **failure} for failure in stats.failures)

@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
@@ -87,8 +87,8 @@ log = logging.getLogger("alumio_mistral.outgoing")
 
 
 @dataclass
-class OutgoingStats:
-    """What one outgoing did in one publish pass."""
+class PublishCounts:
+    """The task counters of publishing: one outgoing's pass has them, and a run their sums."""
 
     processed: int = 0
     failed: int = 0
@@ -100,12 +100,22 @@ class OutgoingStats:
     leased: int = 0
     #: claimed tasks given back to ``new`` unsent because a client's circuit breaker is open
     deferred: int = 0
-    #: why the pass stopped claiming early (an open circuit breaker), for the run summary
-    stopped: str | None = None
-    failures: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, status: str) -> None:
         setattr(self, status, getattr(self, status) + 1)
+
+    def add_counts(self, other: PublishCounts) -> None:
+        for counter in fields(PublishCounts):
+            setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
+
+
+@dataclass
+class OutgoingStats(PublishCounts):
+    """What one outgoing did in one publish pass."""
+
+    #: why the pass stopped claiming early (an open circuit breaker), for the run summary
+    stopped: str | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
