@@ -46,12 +46,15 @@ _registry_lock = threading.Lock()
 _path_locks: dict[Path, threading.Lock] = {}
 
 
+def _path_lock(path: Path) -> threading.Lock:
+    """The lock of one writer per file within this process (``flock`` covers other processes)."""
+    with _registry_lock:
+        return _path_locks.setdefault(path, threading.Lock())
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """One writer per file within this process (``flock`` covers other processes)."""
-    with _registry_lock:
-        lock = _path_locks.setdefault(path, threading.Lock())
-    with lock:
+    with _path_lock(path):
         yield
 
 
@@ -122,6 +125,7 @@ class _Appender:
         if durability not in DURABILITIES:
             raise PublishError(f"{path}: unknown durability {durability!r} (one of: {', '.join(DURABILITIES)})")
         self.path = path
+        self._lock = _path_lock(path)
         self.sync_every = 1 if durability == "task" else max(1, batch_size)
         self._fd: int | None = None
         #: writes, syncs and closes the file when the publisher is dropped (or the process exits) unclosed
@@ -135,7 +139,7 @@ class _Appender:
 
     def append(self, record: bytes, header: Callable[[], bytes] | None = None) -> None:
         """Append ``record``, after ``header()`` when the file is empty (CSV's column names)."""
-        with _locked(self.path):
+        with self._lock:
             pending = self._pending
             if not pending.records and header is not None:
                 pending.header = header()
@@ -151,12 +155,12 @@ class _Appender:
     def flush(self, before_write: Callable[[PendingWrite], None] | None = None) -> None:
         """Write what is kept back and make every record written so far survive a crash of the
         machine; ``before_write`` learns where the batch goes just before it is written."""
-        with _locked(self.path):
+        with self._lock:
             self._write(before_write)
             self._sync()
 
     def close(self) -> None:
-        with _locked(self.path):
+        with self._lock:
             if self._fd is None and not self._pending.records:
                 return
             try:
