@@ -64,18 +64,18 @@ class Copy(Transformer):
         self.read = self.source.get if self.source.is_single else self.source.find
         self.apply = self.to.writer(self.copied)  # type: ignore[method-assign]
 
-    def take(self, entity: Any) -> Any:
-        """The value to copy or move (``MISSING``: nothing to do); raises when it is required."""
-        value = self.read(entity)
-        if value is MISSING:
-            if self.has_default:
-                return clone(self.default)
-            if self.required:
-                raise StepFailure(f"path {self.source.text!r} is missing", self.source.text)
-        return value
+    def absent(self) -> Any:
+        """What a missing source gives: a copy of the default, else the error of a required
+        path, else MISSING (nothing to do)."""
+        if self.has_default:
+            return clone(self.default)
+        if self.required:
+            raise StepFailure(f"path {self.source.text!r} is missing", self.source.text)
+        return MISSING
 
     def copied(self, entity: Any) -> Any:
-        return clone(self.take(entity))
+        value = self.read(entity)
+        return self.absent() if value is MISSING else clone(value)
 
 
 @register
@@ -92,17 +92,13 @@ class Move(Copy):
 
     def taken(self, entity: Any) -> Any:
         """The value to move, removed from the source (a plain path)."""
-        value = self.take(entity)
-        if value is not MISSING:
-            self.source.delete(entity)
-        return value
+        value = self.source.pop(entity)
+        return self.absent() if value is MISSING else value
 
     def _move_matches(self, entity: Any) -> Any:
-        value = self.take(entity)
-        if value is MISSING:
-            return entity
-        entity = self.source.delete(entity)
-        return self.to.set(entity, value)
+        """A jsonpath source: the list of its matches (perhaps empty) moves."""
+        matches = self.source.find(entity)
+        return self.to.set(self.source.delete(entity), matches)
 
 
 class _OneOrMany(StepParams):

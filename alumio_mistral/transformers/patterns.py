@@ -42,11 +42,18 @@ def clone(value: Any) -> Any:
     """Deep-copy JSON-like data (faster than copy.deepcopy, which tracks cycles we never have)."""
     kind = type(value)
     if kind is dict:
-        # copied whole in C, then only the containers in it copied again: most values are scalars
-        # (assigning to a key that exists does not disturb the iteration)
+        # copied whole in C, then only the containers in it copied again: most values are scalars.
+        # An object inside is copied here too, without a call: records are mostly objects of
+        # scalars and objects, and the call would cost more than the copy.
         copied = value.copy()
-        for key, item in copied.items():
-            if type(item) in _CONTAINERS:
+        for key, item in value.items():
+            kind = type(item)
+            if kind is dict:
+                copied[key] = item = item.copy()
+                for inner_key, inner in item.items():  # replacing values keeps the iteration valid
+                    if type(inner) in _CONTAINERS:
+                        item[inner_key] = clone(inner)
+            elif kind is list:
                 copied[key] = clone(item)
         return copied
     if kind is list:
@@ -60,7 +67,7 @@ _CONTAINERS = (dict, list)
 class Pattern:
     """A compiled path: ``get`` one value, ``find`` all, ``set``, ``delete`` and ``update`` in place."""
 
-    __slots__ = ("text", "segments", "expr", "key")
+    __slots__ = ("text", "segments", "expr", "key", "parents")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -75,6 +82,7 @@ class Pattern:
                 self.key = self.segments[0]
                 self.__class__ = KeyPattern  # the usual case, served without walking segments
             elif self.segments and all(type(segment) is str for segment in self.segments):
+                *self.parents, self.key = self.segments
                 self.__class__ = KeysPattern
         else:
             try:
@@ -164,6 +172,13 @@ class Pattern:
             del parent[last]  # type: ignore[arg-type]
         return doc
 
+    def pop(self, doc: Any) -> Any:
+        """Remove the value at a plain path and return it (MISSING: nothing was there)."""
+        value = self.get(doc)
+        if value is not MISSING:
+            self.delete(doc)
+        return value
+
     def update(self, doc: Any, change: Callable[[Any], Any]) -> Any:
         """Replace every matched value by ``change(value)``; returns the root."""
         segments = self.segments
@@ -230,8 +245,21 @@ class KeyPattern(Pattern):
             doc.pop(self.key, None)
         return doc
 
+    def pop(self, doc: Any) -> Any:
+        return doc.pop(self.key, MISSING) if type(doc) is dict else MISSING
+
     def writer(self, evaluate: Callable[[Any], Any]) -> Callable[[Any], Any]:
         key, put = self.key, self.set
+        if type(evaluate) is Constant:
+            value = evaluate.value
+
+            def write_constant(doc: Any) -> Any:
+                if type(doc) is dict:
+                    doc[key] = value
+                    return doc
+                return put(doc, value)  # the error that names the path
+
+            return write_constant
 
         def write_key(doc: Any) -> Any:
             value = evaluate(doc)
@@ -268,15 +296,15 @@ class KeysPattern(Pattern):
         return doc
 
     def delete(self, doc: Any) -> Any:
-        *path, last = self.segments  # type: ignore[misc]
-        parent = doc
-        for key in path:
-            if type(parent) is not dict:
-                return doc
-            parent = parent.get(key, MISSING)
-        if type(parent) is dict:
-            parent.pop(last, None)
+        self.pop(doc)
         return doc
+
+    def pop(self, doc: Any) -> Any:
+        for key in self.parents:
+            if type(doc) is not dict:
+                return MISSING
+            doc = doc.get(key, MISSING)
+        return doc.pop(self.key, MISSING) if type(doc) is dict else MISSING
 
 
 def _parts(node: Any) -> Iterator[Any]:
@@ -450,17 +478,30 @@ def compile_template(text: str, *, as_text: bool = False) -> Evaluator | None:
     return render_keys
 
 
+class Constant:
+    """The evaluator of a value that is neither a container nor text with placeholders: the
+    same value for every entity, which a step may take once (``value``) rather than call for."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __call__(self, _entity: Any) -> Any:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Constant({self.value!r})"
+
+
 def compile_value(value: Any) -> Evaluator:
     """An evaluator for a parameter value: placeholders filled, containers rebuilt per entity."""
     if isinstance(value, str):
-        template = compile_template(value)
-        if template is not None:
-            return template
-        return lambda _entity: value
+        return compile_template(value) or Constant(value)
     if isinstance(value, dict):
         members = {key: compile_value(item) for key, item in value.items()}
         return lambda entity: {key: member(entity) for key, member in members.items()}
     if isinstance(value, list):
         items = [compile_value(item) for item in value]
         return lambda entity: [item(entity) for item in items]
-    return lambda _entity: value
+    return Constant(value)

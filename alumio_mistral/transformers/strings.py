@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 from alumio_mistral.transformers.errors import StepFailure
-from alumio_mistral.transformers.patterns import MISSING, Pattern, compile_template, to_text, type_name
+from alumio_mistral.transformers.patterns import MISSING, Constant, Pattern, compile_template, to_text, type_name
 from alumio_mistral.transformers.registry import (
     PatternField,
     RegexField,
@@ -187,7 +187,7 @@ class _TemplateField(fields.Field):
             template = compile_template(text, as_text=True)
         except ValueError as error:
             raise ValidationError(str(error)) from None
-        return template or (lambda _entity: text)
+        return template or Constant(text)
 
 
 @register
