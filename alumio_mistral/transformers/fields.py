@@ -75,7 +75,9 @@ class Copy(Transformer):
 
     def copied(self, entity: Any) -> Any:
         value = self.read(entity)
-        return self.absent() if value is MISSING else clone(value)
+        if value is MISSING:
+            return self.absent()
+        return clone(value) if type(value) in (dict, list) else value
 
 
 @register

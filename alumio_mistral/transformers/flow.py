@@ -71,7 +71,10 @@ class Conditional(Transformer):
         if then is not None and otherwise is not None:  # one record in, one out: no lists
             condition = self.condition
             self.mode = "one"  # type: ignore[misc]
-            self.apply = lambda entity: then(entity) if condition(entity) else otherwise(entity)  # type: ignore[method-assign]
+            if self.otherwise.steps:
+                self.apply = lambda entity: then(entity) if condition(entity) else otherwise(entity)  # type: ignore[method-assign]
+            else:  # nothing to do when the condition does not hold
+                self.apply = lambda entity: then(entity) if condition(entity) else entity  # type: ignore[method-assign]
 
     def apply_many(self, entity: Any) -> list[Any]:
         branch = self.then if self.condition(entity) else self.otherwise

@@ -63,7 +63,10 @@ class Pipeline:
         self._plan: list[tuple[str, Callable[[Any], Any]]] = [
             (step.mode, getattr(step, _CALLED[step.mode])) for step in steps
         ]
-        self.run_owned: Callable[[Any], list[Any]] = _join(self, as_list=True)
+        #: transform a copy of a record; the caller's object is never changed
+        self.run: Callable[[Any], list[Any]] = _join(self, copy=True)
+        #: transform a record in place (for nested pipelines, which already own their input)
+        self.run_owned: Callable[[Any], list[Any]] = _join(self)
         #: the record after the steps, when every step gives one record for one (else None):
         #: what a step running this pipeline inside it may call instead of ``run_owned``
         self.transform: Callable[[Any], Any] | None = (
@@ -75,14 +78,6 @@ class Pipeline:
 
     def __len__(self) -> int:
         return len(self.steps)
-
-    def run(self, record: Any) -> list[Any]:
-        """Transform a copy of ``record``; the caller's object is never changed."""
-        try:
-            owned = clone(record)
-        except RecursionError as error:
-            raise self._error(0, error) from None
-        return self.run_owned(owned)
 
     def run_all(self, current: list[Any]) -> list[Any]:
         """Run the steps over several owned records at once (merge steps see all of them)."""
@@ -156,8 +151,9 @@ class Pipeline:
         return traces
 
 
-def _join(pipeline: Pipeline, *, as_list: bool) -> Callable[[Any], Any]:
-    """``run_owned`` (or ``transform``, not ``as_list``): the pipeline's steps as one function.
+def _join(pipeline: Pipeline, *, copy: bool = False, as_list: bool = True) -> Callable[[Any], Any]:
+    """The pipeline's steps as one function: ``run_owned``; ``run`` when it is to ``copy`` the
+    record first; ``transform`` when not ``as_list``.
 
     Each step is called from a line of its own, so the interpreter specialises every call for
     the one function it meets there, which a loop calling each step in turn from one place
@@ -180,9 +176,16 @@ def _join(pipeline: Pipeline, *, as_list: bool) -> Callable[[Any], Any]:
         else:  # "all": this step and the rest over a list
             lines.append(f"return run_from({index}, [record])")
             break
+    copy_first = [
+        "    try:",
+        "        record = clone(record)",
+        "    except RecursionError as error:  # not a bug: data deeper than Python recurses",
+        "        raise failure(0, error) from None",
+    ]
     source = "\n".join(
         [
             "def run(record):",
+            *(copy_first if copy else []),
             "    try:",
             *(f"        {line}" for line in lines or ["pass"]),
             "    except Exception as error:",
@@ -191,7 +194,7 @@ def _join(pipeline: Pipeline, *, as_list: bool) -> Callable[[Any], Any]:
         ]
     )
     namespace: dict[str, Any] = {f"step{index}": function for index, (_, function) in enumerate(pipeline._plan)}
-    namespace.update(run_from=pipeline._run_from, failure=pipeline._error)
+    namespace.update(clone=clone, run_from=pipeline._run_from, failure=pipeline._error)
     exec(compile(source, f"<pipeline {pipeline.name}>", "exec"), namespace)  # the text holds numbers only
     return namespace["run"]
 

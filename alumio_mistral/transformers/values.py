@@ -55,7 +55,8 @@ class MapValue(Transformer):
         self.apply = self.path.updater(self.lookup) if self.to is None else self._map_to  # type: ignore[method-assign]
 
     def lookup(self, value: Any) -> Any:
-        key = value if type(value) is str else _lookup_key(value)
+        kind = type(value)
+        key = value if kind is str else repr(value) if kind is int else _lookup_key(value)  # the usual two inline
         if key is not None and key in self.table:
             found = self.table[key]
         elif self.has_default:
@@ -91,11 +92,12 @@ def _to_integer(value: Any) -> int:
 
 
 def _to_number(value: Any) -> int | float:
-    if type(value) in (int, float):
+    kind = type(value)
+    if kind is int or kind is float:
         return value
-    if type(value) is bool:
+    if kind is bool:
         return int(value)
-    if type(value) is str:
+    if kind is str:
         text = value.strip()
         try:
             return int(text)
