@@ -149,3 +149,36 @@ def test_a_conditional_runs_its_branch_and_names_the_nested_step(then: list[Any]
     steps = [{"type": "conditional", "if": {"path": "n", "gt": 2}, "then": then,
               "else": [{"type": "set", "path": "small", "value": True}]}]
     assert run(steps, record) == expected
+
+
+def test_a_conditional_without_else_passes_the_record_on() -> None:
+    steps = [{"type": "conditional", "if": {"path": "n", "gt": 2}, "then": [{"type": "set", "path": "big", "value": 1}]}]
+    assert run(steps, {"n": 1}) == [{"n": 1}]
+    assert run(steps, {"n": 3}) == [{"n": 3, "big": 1}]
+    assert run(steps, "text") == ["text"]
+
+
+def test_run_copies_objects_inside_objects_and_leaves_the_input_alone() -> None:
+    record = {"a": {"b": {"c": [1]}, "d": [2, {"e": 3}]}, "f": 1}
+    steps = [{"type": "remove", "paths": ["a.b.c", "a.d"]}, {"type": "set", "path": "a.x", "value": 0}]
+    assert run(steps, record) == [{"a": {"b": {}, "x": 0}, "f": 1}]
+    assert record == {"a": {"b": {"c": [1]}, "d": [2, {"e": 3}]}, "f": 1}
+    copied = clone(record)
+    assert copied == record and copied["a"] is not record["a"] and copied["a"]["b"] is not record["a"]["b"]
+    assert copied["a"]["d"] is not record["a"]["d"] and copied["a"]["d"][1] is not record["a"]["d"][1]
+
+
+def test_explain_shows_a_filter_dropping_the_record() -> None:
+    pipeline = compile_pipeline([{"type": "filter", "when": {"path": "a", "equals": 1}},
+                                 {"type": "set", "path": "b", "value": 2}])
+    traces = pipeline.explain({"a": 1})
+    assert [(trace.type, trace.output) for trace in traces] == [("filter", [])]
+    assert [trace.output for trace in pipeline.explain({"a": 0})] == [[{"a": 0}], [{"a": 0, "b": 2}]]
+
+
+@pytest.mark.parametrize(("value", "expected"), [(1, "one"), ("1", "one"), (True, "yes"), (1.5, "half"),
+                                                 (None, "none"), (2, "other"), ([1], "other")])
+def test_map_compares_numbers_booleans_and_null_as_text(value: Any, expected: str) -> None:
+    step = {"type": "map", "path": "v", "map": {1: "one", "true": "yes", "1.5": "half", "null": "none"},
+            "default": "other"}
+    assert run([step], {"v": value}) == [{"v": expected}]
