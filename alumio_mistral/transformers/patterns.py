@@ -287,13 +287,11 @@ class KeysPattern(Pattern):
     __slots__ = ()
 
     def get(self, doc: Any, default: Any = MISSING) -> Any:
-        for key in self.segments:  # type: ignore[union-attr]
-            if type(doc) is not dict:
+        for key in self.parents:
+            if type(doc) is not dict:  # MISSING too: a parent was not there
                 return default
             doc = doc.get(key, MISSING)
-            if doc is MISSING:
-                return default
-        return doc
+        return doc.get(self.key, default) if type(doc) is dict else default
 
     def delete(self, doc: Any) -> Any:
         self.pop(doc)
@@ -473,7 +471,10 @@ def compile_template(text: str, *, as_text: bool = False) -> Evaluator | None:
             return render(entity)
         if single:
             found = (found,)
-        return layout % (found if _AS_TEXT.issuperset(map(type, found)) else tuple(map(to_text, found)))
+        for value in found:  # a loop that stops at the first value to convert beats a set test here
+            if type(value) not in _AS_TEXT:
+                return layout % tuple(map(to_text, found))
+        return layout % found
 
     return render_keys
 
