@@ -65,7 +65,8 @@ _CONTAINERS = (dict, list)
 
 
 class Pattern:
-    """A compiled path: ``get`` one value, ``find`` all, ``set``, ``delete`` and ``update`` in place."""
+    """A compiled path: ``get`` one value, ``find`` all, ``set``, ``delete``, ``pop`` and ``update``
+    in place; ``writer`` and ``updater`` bind the path into a step's function once."""
 
     __slots__ = ("text", "segments", "expr", "key", "parents")
 

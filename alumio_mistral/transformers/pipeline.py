@@ -153,7 +153,7 @@ class Pipeline:
 
 def _join(pipeline: Pipeline, *, copy: bool = False, as_list: bool = True) -> Callable[[Any], Any]:
     """The pipeline's steps as one function: ``run_owned``; ``run`` when it is to ``copy`` the
-    record first; ``transform`` when not ``as_list``.
+    record first; ``transform`` (for one-to-one steps only) when not ``as_list``.
 
     Each step is called from a line of its own, so the interpreter specialises every call for
     the one function it meets there, which a loop calling each step in turn from one place
