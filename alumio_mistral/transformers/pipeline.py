@@ -195,7 +195,8 @@ def _join(pipeline: Pipeline, *, copy: bool = False, as_list: bool = True) -> Ca
     )
     namespace: dict[str, Any] = {f"step{index}": function for index, (_, function) in enumerate(pipeline._plan)}
     namespace.update(clone=clone, run_from=pipeline._run_from, failure=pipeline._error)
-    exec(compile(source, f"<pipeline {pipeline.name}>", "exec"), namespace)  # the text holds numbers only
+    # the text holds numbers only; the file name neither (a name may hold any character)
+    exec(compile(source, "<pipeline>", "exec"), namespace)
     return namespace["run"]
 
 

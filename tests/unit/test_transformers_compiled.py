@@ -182,3 +182,11 @@ def test_map_compares_numbers_booleans_and_null_as_text(value: Any, expected: st
     step = {"type": "map", "path": "v", "map": {1: "one", "true": "yes", "1.5": "half", "null": "none"},
             "default": "other"}
     assert run([step], {"v": value}) == [{"v": expected}]
+
+
+def test_a_pipeline_named_with_any_characters_compiles_and_names_itself() -> None:
+    pipeline = compile_pipeline([{"type": "set", "path": "a.b", "value": 1}], source="we\x00ird \"'\n{}", where="x")
+    assert pipeline.run({}) == [{"a": {"b": 1}}]
+    with pytest.raises(TransformError) as caught:
+        pipeline.run({"a": 1})
+    assert str(caught.value) == "we\x00ird \"'\n{}: x[0] (set, pattern 'a.b', step 1): cannot set key 'b' on an integer"
