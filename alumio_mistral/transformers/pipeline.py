@@ -196,7 +196,7 @@ def _join(pipeline: Pipeline, *, copy: bool = False, as_list: bool = True) -> Ca
     namespace: dict[str, Any] = {f"step{index}": function for index, (_, function) in enumerate(pipeline._plan)}
     namespace.update(clone=clone, run_from=pipeline._run_from, failure=pipeline._error)
     # the text holds numbers only; the file name neither (a name may hold any character)
-    exec(compile(source, "<pipeline>", "exec"), namespace)
+    exec(compile(source, "<pipeline>", "exec"), namespace)  # noqa: S102
     return namespace["run"]
 
 

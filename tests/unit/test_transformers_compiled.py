@@ -9,7 +9,14 @@ import pytest
 
 from alumio_mistral.transformers import TransformError, compile_pipeline
 from alumio_mistral.transformers.errors import StepFailure
-from alumio_mistral.transformers.patterns import MISSING, Constant, Pattern, clone, compile_pattern, compile_value
+from alumio_mistral.transformers.patterns import (
+    MISSING,
+    Constant,
+    Pattern,
+    clone,
+    compile_pattern,
+    compile_value,
+)
 
 DOCUMENTS: list[Any] = [{"a": 1}, {"a": None}, {"b": 2}, {}, [1, 2], [], "text", 7, None, {"a": {"b": [1]}},
                         {"a": {"b": {"c": 3}}}, {"a": [{"b": 1}]}, {"a": {"b": None}}, {"a": "x"}]
