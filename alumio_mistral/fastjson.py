@@ -13,7 +13,7 @@ literal beyond 64 bits is read as a float.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
 import orjson
 
@@ -24,6 +24,16 @@ def dumps(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps_each(values: Iterable[Any]) -> list[bytes]:
+    """Each value as the UTF-8 of :func:`dumps`, the whole list encoded in one C loop (a batch of
+    entities costs no Python call per entity unless one of them needs the standard library)."""
+    values = list(values)
+    try:
+        return list(map(orjson.dumps, values))
+    except TypeError:
+        return [dumps(value).encode() for value in values]
 
 
 def loads(data: bytes | str) -> Any:
