@@ -15,17 +15,19 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from typing import Any, Protocol, runtime_checkable
 
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.subscribers import build_subscriber
-from alumio_mistral.subscribers.base import entity_problem
+from alumio_mistral.subscribers.base import Page, PagedSubscriber, Record, entity_problem, records_of
 from alumio_mistral.tasks.store import Dedup, NewEntity, TaskStore
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.library import Library
 from alumio_mistral.transformers.pipeline import compile_pipeline
-from alumio_mistral.transformers.patterns import MISSING, compile_pattern
+from alumio_mistral.transformers.patterns import MISSING, KeyPattern, compile_pattern
 
 #: failures kept for the report; beyond this they are only counted (memory stays flat)
 MAX_REPORTED_FAILURES = 1000
@@ -95,7 +97,26 @@ def content_hash(entity: Any) -> str:
 
 def identity_of(entity: Any, pattern: str) -> str | None:
     """The identity at ``pattern`` as text (``None`` when absent or null)."""
-    value = compile_pattern(pattern).get(entity)
+    return _as_identity(compile_pattern(pattern).get(entity))
+
+
+def identities_of(entities: list[Any], pattern: str) -> list[str | None]:
+    """:func:`identity_of` each entity of a page: for the usual one-key pattern over objects,
+    read in C loops (a page costs no Python call per entity unless an identity is not text)."""
+    compiled = compile_pattern(pattern)
+    if isinstance(compiled, KeyPattern) and set(map(type, entities)) == {dict}:
+        found: list[Any] = list(map(dict.get, entities, repeat(compiled.key)))
+    else:
+        found = [compiled.get(entity) for entity in entities]
+    if set(map(type, found)) <= _TEXT_OR_NONE:
+        return found
+    return list(map(_as_identity, found))
+
+
+_TEXT_OR_NONE = {str, type(None)}
+
+
+def _as_identity(value: Any) -> str | None:
     if value is MISSING or value is None:
         return None
     return value if isinstance(value, str) else canonical_json(value)
@@ -123,16 +144,27 @@ class _Incoming:
 
     def prepare(self, entity: Any) -> NewEntity:
         """What the store needs of one (transformed) entity: its identity and de-dup mark."""
-        identity = identity_of(entity, self.config.identity)
-        if identity is None and self.config.dedup != "always":
+        return self._new_entity(entity, identity_of(entity, self.config.identity))
+
+    def prepare_page(self, entities: list[Any]) -> list[NewEntity] | None:
+        """:meth:`prepare` each entity of a page, or ``None`` when one of them lacks the identity
+        its de-dup needs (the caller then takes the page an entity at a time, failing that one)."""
+        identities = identities_of(entities, self.config.identity)
+        if self.config.dedup == "always":
+            return list(map(NewEntity, entities, identities))
+        if None in identities:
+            return None
+        return list(map(self._new_entity, entities, identities))
+
+    def _new_entity(self, entity: Any, identity: str | None) -> NewEntity:
+        if self.config.dedup == "always":
+            return NewEntity(entity, identity)
+        if identity is None:
             raise IdentityError(
                 f"no identity at {self.config.identity!r} (needed by dedup {self.config.dedup!r}; "
                 "set `identity` to the field that identifies an entity)"
             )
-        mark = None
-        if self.config.dedup != "always":
-            mark = Dedup(self.config.dedup, self.namespace, identity, content_hash(entity))
-        return NewEntity(entity, identity, mark)
+        return NewEntity(entity, identity, Dedup(self.config.dedup, self.namespace, identity, content_hash(entity)))
 
     def ingest(self, entities: list[Any]) -> dict[str, int]:
         """Store posted entities (a webhook's) all or nothing: transformed, de-duplicated and
@@ -157,8 +189,9 @@ class _Incoming:
         """Read every record; store their entities a batch (about a page) per transaction.
 
         A record's entities go into one batch together, so a crash leaves each record wholly
-        stored or not at all; what a crash loses is at most the batch being filled, which the
-        next run reads again (and de-dup keeps from being stored twice).
+        stored or not at all; what a crash loses is at most the batch being written and the
+        one being filled, which the next run reads again (and de-dup keeps from being stored
+        twice).
         """
         batch = _Batch(self, stats, progress)
         spec = self.config.subscriber
@@ -171,84 +204,158 @@ class _Incoming:
                                           where=f"incoming.{self.config.name}.subscriber")
             if isinstance(subscriber, MarkingSubscriber):
                 subscriber.use_storage(self.store, f"marks:{self.config.name}")
-            for record in subscriber.records():
-                read += 1
-                problem = record.error if record.error is not None else entity_problem(record.entity)
-                if problem is not None:
-                    batch.failure(record.origin, problem)
-                    continue
-                try:
-                    # the record's entity is ours (fresh from the source): transformed in place
-                    outputs = self.pipeline.run_owned(record.entity) if self.pipeline else [record.entity]
-                    entities = [self.prepare(output) for output in outputs] if self.outgoings != [] else []
-                except AlumioError as error:
-                    batch.failure(record.origin, str(error))
-                    continue
-                batch.add(record.origin, entities)
+            if isinstance(subscriber, PagedSubscriber):
+                for page in subscriber.pages():
+                    read += len(page.entities)
+                    self._take_page(page, batch)
+            else:
+                for record in subscriber.records():
+                    read += 1
+                    self._take(record, batch, check=True)
         except AlumioError as error:
             batch.failure(f"{source} (reading stopped after {read} entities)", str(error), record=False)
         finally:
-            batch.store()
+            batch.finish()
         if isinstance(subscriber, MarkingSubscriber) and stats.failed == failed_before and self.outgoings != []:
             subscriber.stored()  # every entity read is a task now: only then may its marks move on
 
+    def _take_page(self, page: Page, batch: _Batch) -> None:
+        """A page at once when its decoder vouched for it and nothing transforms its entities;
+        else an entity at a time, each checked unless vouched for."""
+        if page.vouched and self.pipeline is None and self.outgoings != []:
+            prepared = self.prepare_page(page.entities)
+            if prepared is not None:
+                batch.add_page(page.origin, prepared)
+                return
+        for record in records_of(page.entities, page.origin):
+            self._take(record, batch, check=not page.vouched)
+
+    def _take(self, record: Record, batch: _Batch, check: bool) -> None:
+        """One record: checked (when ``check``), transformed and prepared, or failed alone."""
+        problem = record.error if record.error is not None else entity_problem(record.entity) if check else None
+        if problem is not None:
+            batch.failure(record.origin, problem)
+            return
+        try:
+            # the record's entity is ours (fresh from the source): transformed in place
+            outputs = self.pipeline.run_owned(record.entity) if self.pipeline else [record.entity]
+            entities = [self.prepare(output) for output in outputs] if self.outgoings != [] else []
+        except AlumioError as error:
+            batch.failure(record.origin, str(error))
+            return
+        batch.add(record.origin, entities)
+
 
 class _Batch:
-    """Records read and not yet stored, and the counting of what became of each."""
+    """Records read and not yet stored, and the counting of what became of each.
+
+    A full batch goes to a writer thread, which stores it in one transaction while the next
+    one fills: the store's work (SQLite steps with the GIL released, a PostgreSQL round trip)
+    overlaps fetching and decoding the next page. At most one batch is being written; it is
+    counted once written and before anything read after it, so counts and failures come in
+    reading order.
+    """
 
     def __init__(self, incoming: _Incoming, stats: IncomingStats, progress: Any) -> None:
         self.incoming = incoming
         self.stats = stats
         self.progress = progress
         self.entities: list[NewEntity] = []
-        #: per record waiting: its origin and how many of ``entities`` are its own
-        self.records: list[tuple[str, int]] = []
+        #: per record waiting: its origin, and how many of ``entities`` are its own
+        self.origins: list[str] = []
+        self.sizes: list[int] = []
         #: records read and not counted yet (counted a batch at a time, not one by one)
         self.unreported = 0
+        self._writer: ThreadPoolExecutor | None = None
+        #: the batch being written: its records' origins and sizes, and the store's answer to come
+        self._writing: tuple[list[str], list[int], Future[list[int]] | None] | None = None
 
     def add(self, origin: str, entities: list[NewEntity]) -> None:
         self.unreported += 1
         self.entities.extend(entities)
-        self.records.append((origin, len(entities)))
-        if len(self.entities) >= BATCH_SIZE or len(self.records) >= BATCH_SIZE:
+        self.origins.append(origin)
+        self.sizes.append(len(entities))
+        if len(self.entities) >= BATCH_SIZE or len(self.origins) >= BATCH_SIZE:
+            self.store()
+
+    def add_page(self, origin: str, entities: list[NewEntity]) -> None:
+        """A page's records, one entity each, added at once."""
+        count = len(entities)
+        self.unreported += count
+        self.entities.extend(entities)
+        self.origins.extend(repeat(origin, count))
+        self.sizes.extend(repeat(1, count))
+        if len(self.entities) >= BATCH_SIZE or len(self.origins) >= BATCH_SIZE:
             self.store()
 
     def failure(self, origin: str, message: str, record: bool = True) -> None:
         """A record that could not be read or prepared (or, ``record`` false, the whole source).
 
-        The records before it are stored first, so counts and failures come in reading order
-        (failures are rare: the extra transaction is theirs)."""
+        The records before it are stored and counted first, so counts and failures come in
+        reading order (failures are rare: the wait for the writer is theirs)."""
+        self.flush()
         if record:
-            self.store()
             self.unreported += 1
             self._report_reads()
+        self._fail(origin, message)
+
+    def store(self) -> None:
+        """Hand the waiting records to the writer, once the batch before them is written and counted."""
+        origins, sizes, entities = self.origins, self.sizes, self.entities
+        self.origins, self.sizes, self.entities = [], [], []
+        self._report_reads()
+        if not origins:
+            return
+        self._collect()
+        incoming = self.incoming
+        written = None
+        if entities:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"incoming-{incoming.config.name}")
+            written = self._writer.submit(incoming.store.add_many, incoming.config.name, entities,
+                                          incoming.outgoings or [])
+        self._writing = (origins, sizes, written)
+
+    def flush(self) -> None:
+        """Store every record read, and wait until they are written and counted."""
+        self.store()
+        self._collect()
+
+    def finish(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+
+    def _collect(self) -> None:
+        """Wait for the batch being written and count each of its records created or skipped."""
+        if self._writing is None:
+            return
+        origins, sizes, written = self._writing
+        self._writing = None
+        try:
+            created = written.result() if written is not None else []
+        except AlumioError as error:
+            for origin in origins:
+                self._fail(origin, str(error))
+            return
+        if sizes.count(1) == len(sizes):  # a record per entity (a page's): counted in C
+            made_total, skipped = sum(created), created.count(0)
+        else:
+            position = made_total = skipped = 0
+            for size in sizes:
+                made = sum(created[position:position + size])
+                position += size
+                made_total += made
+                skipped += not made
+        self._count("created", made_total)
+        self._count("skipped", skipped)
+
+    def _fail(self, origin: str, message: str) -> None:
         self._count("failed")
         if len(self.stats.failures) < MAX_REPORTED_FAILURES:
             self.stats.failures.append(EntityFailure(self.incoming.config.name, origin, message))
-
-    def store(self) -> None:
-        """Write the waiting entities in one transaction and count each record created or skipped."""
-        records, entities = self.records, self.entities
-        self.records, self.entities = [], []
-        self._report_reads()
-        if not records:
-            return
-        incoming = self.incoming
-        try:
-            created = incoming.store.add_many(incoming.config.name, entities, incoming.outgoings or []) \
-                if entities else []
-        except AlumioError as error:
-            for origin, _ in records:
-                self.failure(origin, str(error), record=False)
-            return
-        position = made_total = skipped = 0
-        for _origin, size in records:
-            made = sum(created[position:position + size])
-            position += size
-            made_total += made
-            skipped += not made
-        self._count("created", made_total)
-        self._count("skipped", skipped)
 
     def _report_reads(self) -> None:
         self._count("read", self.unreported)

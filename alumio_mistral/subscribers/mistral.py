@@ -3,8 +3,9 @@
 Pages are fetched lazily and dropped before the next one is requested, so memory holds one
 page whatever the number of pages. Paging decisions count what the server returned, before
 any transformer filters, so a filter can never make a read stop early. Each page is decoded
-once, and the work per entity is only the yield: the repeated-page guard fingerprints the raw
-body, not the entities.
+once and checked as a whole (:func:`~alumio_mistral.subscribers.base.page_vouched`), and the
+work per entity is only the yield: the repeated-page guard fingerprints the raw body, not the
+entities. Readers that take a page in at once use :meth:`MistralSubscriber.pages`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Iterator, Mapping
 from alumio_mistral.subscribers import paginators
 from alumio_mistral.catalog.entity import Entity
 from alumio_mistral.errors import AlumioError
-from alumio_mistral.subscribers.base import Record, records_of
+from alumio_mistral.subscribers.base import Page, Record, page_vouched, records_of
 from alumio_mistral.subscribers.items import compile_items
 
 #: the key in ``params`` that holds the JSON body of a POST search
@@ -93,25 +94,31 @@ class MistralSubscriber:
         return self._items(body) if self._items is not None else [body]
 
     def records(self) -> Iterator[Record]:
-        """The entities, page after page. The loop over a page's entities is the only work per
-        entity, so it lives here, one generator deep; fetching and checking pages is below."""
+        """The entities, page after page, one by one."""
+        for page in self.pages():
+            yield from records_of(page.entities, page.origin)
+            del page  # before the next page is fetched: one page in memory, not two
+
+    def pages(self) -> Iterator[Page]:
+        """The entities, a page at a time (up to ``limit`` in all); fetching and checking pages
+        is below."""
         try:
             if self.limit is not None and self.limit <= 0:
                 return
             yielded = 0
-            for origin, items in self._pages():
-                if self.limit is not None and yielded + len(items) >= self.limit:
-                    yield from records_of(items[: self.limit - yielded], origin)
+            for page in self._pages():
+                if self.limit is not None and yielded + len(page.entities) >= self.limit:
+                    yield page._replace(entities=page.entities[: self.limit - yielded])
                     return
-                yielded += len(items)
-                yield from records_of(items, origin)
-                del items  # before the next page is fetched: one page in memory, not two
+                yielded += len(page.entities)
+                yield page
+                del page  # before the next page is fetched: one page in memory, not two
         finally:
             if self.close_client:
                 self.client.close()
 
-    def _pages(self) -> Iterator[tuple[str, list[Any]]]:
-        """Each page's origin ("files.list page 3") and entities, one page in memory at a time."""
+    def _pages(self) -> Iterator[Page]:
+        """Each page's entities and origin ("files.list page 3"), one page in memory at a time."""
         name = self.entity.name
         paginator = paginators.paginator_for(self.entity.pagination, self.page_size, name)
         cap = self.max_pages or paginators.DEFAULT_MAX_PAGES
@@ -148,6 +155,7 @@ class MistralSubscriber:
                     )
                 previous = digest
             page_query = paginator.next(body, len(items))
+            vouched = page_vouched(content, items)
             del body, content
-            yield origin, items
+            yield Page(items, origin, vouched)
             del items
