@@ -1,8 +1,9 @@
 """Compiling steps into a :class:`Pipeline`, running it, and tracing it for ``--explain``.
 
 A record is copied once on entry; steps then change it in place, which keeps the per-step cost
-to the work the step itself does. The steps of a pipeline are then joined into one Python
-function, a line per step (see :func:`_join`), so running a record costs the steps' own calls.
+to the work the step itself does. The steps of a pipeline are then joined into one closure
+(see :func:`_join`) that takes one record through them without building lists, so running a
+record costs little more than the steps' own calls. No code is generated or evaluated.
 """
 
 from __future__ import annotations
@@ -155,49 +156,42 @@ def _join(pipeline: Pipeline, *, copy: bool = False, as_list: bool = True) -> Ca
     """The pipeline's steps as one function: ``run_owned``; ``run`` when it is to ``copy`` the
     record first; ``transform`` (for one-to-one steps only) when not ``as_list``.
 
-    Each step is called from a line of its own, so the interpreter specialises every call for
-    the one function it meets there, which a loop calling each step in turn from one place
-    prevents; every step still costs one call and nothing else. One record goes through
-    one-to-one steps without building a list; a step giving several records hands them to
-    ``_run_from``. The text is built from step numbers only (no configuration in it), and any
+    One record goes through one-to-one steps and filters without building a list; the first
+    step giving several records (or working on a list) hands over to ``_run_from``. Any
     failure becomes one typed error naming the step.
     """
-    lines = []
-    for index, (mode, _function) in enumerate(pipeline._plan):
-        lines.append(f"step = {index}")
-        if mode == "one":
-            lines.append(f"record = step{index}(record)")
-        elif mode == "drop":
-            lines.append(f"if step{index}(record): return []")
-        elif mode == "many":
-            lines.append(f"records = step{index}(record)")
-            lines.append(f"if len(records) != 1: return run_from({index + 1}, records) if records else records")
-            lines.append("record = records[0]")
-        else:  # "all": this step and the rest over a list
-            lines.append(f"return run_from({index}, [record])")
-            break
-    copy_first = [
-        "    try:",
-        "        record = clone(record)",
-        "    except RecursionError as error:  # not a bug: data deeper than Python recurses",
-        "        raise failure(0, error) from None",
-    ]
-    source = "\n".join(
-        [
-            "def run(record):",
-            *(copy_first if copy else []),
-            "    try:",
-            *(f"        {line}" for line in lines or ["pass"]),
-            "    except Exception as error:",
-            "        raise failure(step, error) from error",
-            f"    return {'[record]' if as_list else 'record'}",
-        ]
-    )
-    namespace: dict[str, Any] = {f"step{index}": function for index, (_, function) in enumerate(pipeline._plan)}
-    namespace.update(clone=clone, run_from=pipeline._run_from, failure=pipeline._error)
-    # the text holds numbers only; the file name neither (a name may hold any character)
-    exec(compile(source, "<pipeline>", "exec"), namespace)  # noqa: S102
-    return namespace["run"]
+    plan = pipeline._plan
+    # the steps one record goes through alone, then where the list-based rest begins
+    single = next((index for index, (mode, _) in enumerate(plan) if mode == "all"), len(plan))
+    steps = [(mode == "drop", mode == "many", function) for mode, function in plan[:single]]
+    run_from, failure = pipeline._run_from, pipeline._error
+
+    def run(record: Any) -> Any:
+        step = 0
+        try:
+            if copy:
+                record = clone(record)
+            for drops, many, function in steps:
+                if drops:
+                    if function(record):
+                        return []
+                elif many:
+                    records = function(record)
+                    if len(records) != 1:
+                        return run_from(step + 1, records) if records else records
+                    record = records[0]
+                else:
+                    record = function(record)
+                step += 1
+            if single < len(plan):
+                return run_from(single, [record])
+        except RecursionError as error:  # not a bug: data deeper than Python recurses
+            raise failure(step, error) from None
+        except Exception as error:
+            raise failure(step, error) from error
+        return [record] if as_list else record
+
+    return run
 
 
 class _Compiler:
@@ -255,9 +249,9 @@ class _Compiler:
     def _nested_problems(self, cls: type[Transformer], step: dict[str, Any], where: str) -> list[tuple[str, str, str]]:
         """Problems of a step's nested step lists, so a wrong ``if`` does not hide a wrong ``then``."""
         problems: list[tuple[str, str, str]] = []
-        for name, field in cls.Params().fields.items():
-            key = field.data_key or name
-            if isinstance(field, StepsField) and isinstance(step.get(key), list):
+        for name, declared in cls.Params().fields.items():
+            key = declared.data_key or name
+            if isinstance(declared, StepsField) and isinstance(step.get(key), list):
                 try:
                     self.compile(step[key], f"{where}.{key}")
                 except TransformConfigError as error:
