@@ -1,4 +1,4 @@
-"""Entities per second into tasks: a JSONL file (one transaction per entity), and files.list
+"""Entities per second into tasks: a JSONL file (about a page of entities per transaction), and files.list
 paged from the sandbox. Usage:
 
     python benchmarks/incoming.py [--entities 20000] [--files 2000] [--page-size 100]
