@@ -15,7 +15,7 @@ import re
 from functools import partial
 from itertools import chain, compress, repeat
 from operator import is_
-from typing import Any, Iterable, Iterator, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol, runtime_checkable
 
 #: how deeply an entity may nest objects and lists: far beyond real data, and far enough
 #: below Python's recursion limit that no transformer or serializer ever meets that limit
@@ -188,16 +188,24 @@ def _finite_and_shallow(entities: list[Any]) -> bool:
     depth = 0
     while True:
         kinds = set(map(type, level))
-        if not kinds & _NOT_PLAIN:
-            return True  # text, integers, booleans and nulls only: the usual last level
-        types = list(map(type, level))
-        if float in kinds and not all(map(math.isfinite, compress(level, map(is_, types, repeat(float))))):
+        if float in kinds and not all(map(math.isfinite, compress(level, map(is_, map(type, level), repeat(float))))):
             return False
         if dict not in kinds and list not in kinds:
             return True
         if depth == MAX_DEPTH:
             return False
-        dicts = compress(level, map(is_, types, repeat(dict)))
-        lists = compress(level, map(is_, types, repeat(list)))
-        level = list(chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)))
+        children = _children(level, kinds)
+        if not set(map(type, children())) & _NOT_PLAIN:
+            return True  # text, integers, booleans and nulls only (the usual last level): no list of it made
+        level = list(children())
         depth += 1
+
+
+def _children(level: list[Any], kinds: set[type]) -> Callable[[], Iterator[Any]]:
+    """What iterates afresh over the values inside the objects and lists of ``level``."""
+    if kinds == {dict}:
+        return lambda: chain.from_iterable(map(dict.values, level))
+    types = list(map(type, level))
+    dicts = list(compress(level, map(is_, types, repeat(dict))))
+    lists = list(compress(level, map(is_, types, repeat(list))))
+    return lambda: chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists))

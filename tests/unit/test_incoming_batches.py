@@ -63,11 +63,14 @@ def deep(levels: int) -> str:
 def test_a_clean_page_is_vouched_for_and_every_hostile_value_is_not() -> None:
     clean = b'[{"id": "a", "n": 1.5, "t": "caf\xc3\xa9 \\u00e9 \\"q\\"", "x": [1, {"y": null}]}]'
     assert page_vouched(clean, json.loads(clean))
+    mixed = b'[{"a": [1, {"b": [2.5, {"c": 1.0}]}], "s": "x"}, [1, [2, []]], "scalar", 3.5, null]'
+    assert page_vouched(mixed, json.loads(mixed))
     for hostile in (b'[{"n": NaN}]', b'[{"n": [-Infinity]}]', b'[{"n": 1e999}]', b'[{"t": "\\ud800"}]',
+                    mixed.replace(b'"c": 1.0', b'"c": NaN'), mixed.replace(b"3.5", b"Infinity"),
                     b'[{"t": "\\uDC00"}]', b'[{"t": "\xed\xa0\x80"}]', b'[{"\\ud800": 1}]',
                     f'[{{"d": {deep(MAX_DEPTH)}}}]'.encode()):
         entities = json.loads(hostile)
-        assert entity_problem(entities[0]) is not None
+        assert any(entity_problem(entity) is not None for entity in entities)
         assert not page_vouched(hostile, entities), hostile
 
 
