@@ -95,18 +95,18 @@ class MistralSubscriber:
 
     def records(self) -> Iterator[Record]:
         """The entities, page after page, one by one."""
-        for page in self.pages():
+        for page in self.pages(vouch=False):  # a reader of records checks each entity anyway
             yield from records_of(page.entities, page.origin)
             del page  # before the next page is fetched: one page in memory, not two
 
-    def pages(self) -> Iterator[Page]:
-        """The entities, a page at a time (up to ``limit`` in all); fetching and checking pages
-        is below."""
+    def pages(self, vouch: bool = True) -> Iterator[Page]:
+        """The entities, a page at a time (up to ``limit`` in all), each page checked as a whole
+        when ``vouch``; fetching and checking pages is below."""
         try:
             if self.limit is not None and self.limit <= 0:
                 return
             yielded = 0
-            for page in self._pages():
+            for page in self._pages(vouch):
                 if self.limit is not None and yielded + len(page.entities) >= self.limit:
                     yield page._replace(entities=page.entities[: self.limit - yielded])
                     return
@@ -117,7 +117,7 @@ class MistralSubscriber:
             if self.close_client:
                 self.client.close()
 
-    def _pages(self) -> Iterator[Page]:
+    def _pages(self, vouch: bool) -> Iterator[Page]:
         """Each page's entities and origin ("files.list page 3"), one page in memory at a time."""
         name = self.entity.name
         paginator = paginators.paginator_for(self.entity.pagination, self.page_size, name)
@@ -155,7 +155,7 @@ class MistralSubscriber:
                     )
                 previous = digest
             page_query = paginator.next(body, len(items))
-            vouched = page_vouched(content, items)
+            vouched = vouch and page_vouched(content, items)
             del body, content
             yield Page(items, origin, vouched)
             del items
