@@ -64,11 +64,13 @@ _INSERT_TASK = (
 #: no Python call per row: ?2 is the batch's entity texts back to back (a blob, cut by byte
 #: offsets, which text would count in characters from the start), ?3 a JSON array of
 #: [offset, length, identity] per entity, ?4 the JSON array of outgoings; CROSS JOIN keeps
-#: the entities the outer loop, so ids follow the batch's order, entity by entity
+#: the entities the outer loop, so ids follow the batch's order, entity by entity (json_extract,
+#: not ``->>``, which needs SQLite 3.38: older systems still ship 3.31)
 _INSERT_TASKS = (
     "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
-    " SELECT ?1, target.value, CAST(substr(?2, slice.value ->> 0, slice.value ->> 1) AS TEXT),"
-    " slice.value ->> 2, 'new', 0, ?5, ?5"
+    " SELECT ?1, target.value,"
+    " CAST(substr(?2, json_extract(slice.value, '$[0]'), json_extract(slice.value, '$[1]')) AS TEXT),"
+    " json_extract(slice.value, '$[2]'), 'new', 0, ?5, ?5"
     " FROM json_each(?3) AS slice CROSS JOIN json_each(?4) AS target"
 )
 _SET_VALUE = (
