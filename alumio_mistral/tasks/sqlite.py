@@ -60,12 +60,14 @@ _INSERT_TASK = (
     "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, 'new', 0, ?, ?)"
 )
+#: the oldest SQLite the store's statements run on (``UPDATE ... RETURNING`` came in 3.35)
+MIN_SQLITE = (3, 35, 0)
 #: a batch of tasks in one statement, so SQLite inserts it in one step with the GIL released and
 #: no Python call per row: ?2 is the batch's entity texts back to back (a blob, cut by byte
 #: offsets, which text would count in characters from the start), ?3 a JSON array of
 #: [offset, length, identity] per entity, ?4 the JSON array of outgoings; CROSS JOIN keeps
 #: the entities the outer loop, so ids follow the batch's order, entity by entity (json_extract,
-#: not ``->>``, which needs SQLite 3.38: older systems still ship 3.31)
+#: not ``->>``, which would raise the SQLite needed from 3.35 to 3.38)
 _INSERT_TASKS = (
     "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
     " SELECT ?1, target.value,"
@@ -150,6 +152,12 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         self, path: str | Path, busy_timeout_ms: int = 30_000, clock: Callable[[], float] = time.time
     ) -> None:
         self.path = Path(path)
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise TaskStoreError(
+                f"{self.path}: the task store needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer, and this"
+                f" Python's sqlite3 module has {sqlite3.sqlite_version} (a newer Python, or store: {{url:"
+                " postgresql://...}, runs it)"
+            )
         self._busy_timeout_ms = busy_timeout_ms
         #: the time leases are measured against (tests inject their own)
         self._clock = clock

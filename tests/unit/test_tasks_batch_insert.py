@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from alumio_mistral.fastjson import dumps
-from alumio_mistral.tasks import SqliteTaskStore
+from alumio_mistral.tasks import SqliteTaskStore, TaskStoreError
 from alumio_mistral.tasks import migrations
 from alumio_mistral.tasks.migrations import MIGRATIONS, SCHEMA_VERSION
 from alumio_mistral.tasks.store import NewEntity, TaskOutcome
@@ -90,3 +90,14 @@ def test_the_rebuilt_table_refuses_an_unknown_status_and_finished_tasks_are_coun
         store.finish_many([TaskOutcome(claimed[0].id, "processed"), TaskOutcome(claimed[1].id, "failed")])
         counted = store.finished_per_hour(datetime.now(timezone.utc) - timedelta(minutes=1))
         assert sorted((status, n) for (_hour, status), n in counted.items()) == [("failed", 1), ("processed", 1)]
+
+
+def test_an_sqlite_too_old_for_the_store_is_named_at_open(tmp_path, monkeypatch) -> None:
+    """``UPDATE ... RETURNING`` needs SQLite 3.35: an older library would fail at the first claim
+    with a syntax error that names nothing the user can act on."""
+    from alumio_mistral.tasks import sqlite as store_module
+
+    monkeypatch.setattr(store_module.sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(store_module.sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(TaskStoreError, match=r"needs SQLite 3\.35\.0 or newer, and this Python's sqlite3 module has 3\.31\.1"):
+        SqliteTaskStore(tmp_path / "tasks.db")
