@@ -191,8 +191,8 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             try:
-                # check_same_thread off only so that close() may close every thread's
-                # connection; each connection is otherwise used by its own thread alone
+                # check_same_thread off only so that a connection can be closed once its thread
+                # has ended (see close()); each connection is used by its own thread alone
                 db = sqlite3.connect(
                     self.path,
                     isolation_level=None,
@@ -270,11 +270,21 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
             db.close()
 
     def close(self) -> None:
+        """Close this thread's connection and those of ended threads; every thread opens a new
+        one on its next use.
+
+        Another live thread may be in the middle of a statement on its own connection (a
+        delivery thread still waiting on an endpoint when a run ends): closing that connection
+        under it crashes the process, so it is left to be closed once that thread has ended.
+        """
+        me = threading.current_thread()
         with self._lock:
-            connections, self._connections = self._connections, []
-        for _thread, db in connections:
+            closing = [db for thread, db in self._connections if thread is me or not thread.is_alive()]
+            self._connections = [(thread, db) for thread, db in self._connections
+                                 if thread is not me and thread.is_alive()]
+            self._local = threading.local()
+        for db in closing:
             db.close()
-        self._local = threading.local()
 
     def snapshot(self, folder: Path) -> SqliteTaskStore:
         """A private, writable copy in ``folder``, for a dry run that must change nothing here."""
