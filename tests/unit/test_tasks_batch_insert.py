@@ -47,9 +47,9 @@ def test_a_batch_stores_each_entity_as_adding_it_alone_does(tmp_path: Path) -> N
     assert raw_rows(tmp_path / "batch.db")[4][2] == dumps({"id": 2**70, "wide": -(2**65)})
 
 
-def v5_database(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def v5_database(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A database as schema 5 left it, with tasks whose newest ids had been taken and rolled
-    into the id sequence (as a deleted task would leave it)."""
+    into the id sequence (as a deleted task would leave it); returns when they were updated."""
     with monkeypatch.context() as patched:
         patched.setattr(migrations, "MIGRATIONS", MIGRATIONS[:5])
         patched.setattr(migrations, "SCHEMA_VERSION", 5)
@@ -61,11 +61,12 @@ def v5_database(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                        " updated_at, result) VALUES (?, 'in', 'out', ?, ?, ?, 1, ?, ?, ?)",
                        (n * 2, f'{{"n": {n}}}', str(n), status, stamp, stamp, '{"ok": true}'))
         db.execute("UPDATE sqlite_sequence SET seq = 20 WHERE name = 'tasks'")
+    return stamp
 
 
 def test_migration_6_keeps_rows_ids_and_the_id_sequence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "v5.db"
-    v5_database(path, monkeypatch)
+    stamp = v5_database(path, monkeypatch)
     before = raw_rows(path)
     with SqliteTaskStore(path) as store:
         assert store.migrated_from == 5 and SCHEMA_VERSION >= 6
@@ -74,7 +75,7 @@ def test_migration_6_keeps_rows_ids_and_the_id_sequence(tmp_path: Path, monkeypa
         assert store.get(4).result == {"ok": True} and store.get(8).status == "review"
         assert store.add_many("in", [NewEntity({"n": 5}, "5")], ["out"]) == [1]
         assert store.list()[-1].id == 21  # after the sequence, not after the largest id left
-        hour = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H")
+        hour = stamp[:13]  # the hour the tasks were finished in (not now's: an hour may begin in between)
         counted = store.finished_per_hour(datetime.now(timezone.utc) - timedelta(hours=1))
         assert sum(n for (_hour, status), n in counted.items() if status == "processed") == 1
         assert sum(n for (_hour, status), n in counted.items() if status == "failed") == 1
