@@ -390,6 +390,14 @@ class Outgoing:
                     self._let_go_of_files()
         return stats
 
+    def sync_targets(self) -> None:
+        """Make what the file targets among this outgoing's targets wrote durable, before the
+        tasks it belongs to are recorded (other targets keep nothing back)."""
+        for target in (self.publisher, self.then):
+            flush = getattr(target, "flush", None)
+            if flush is not None:
+                flush()
+
     def _let_go_of_files(self) -> None:
         """Close the file targets between passes (the next pass opens them again), so a file
         rotated away while ``serve`` waits is not written to any more."""
@@ -633,10 +641,7 @@ class _Outcomes:
         finished = TaskOutcome(task.id, outcome.status, result=redact_value(outcome.result),
                                error=redact_value(outcome.error), outbox=outcome.outbox)
         if self._batch == 1:
-            for target in (self._outgoing.publisher, self._outgoing.then):
-                flush = getattr(target, "flush", None)  # a file target writes and syncs the record
-                if flush is not None:
-                    flush()
+            self._outgoing.sync_targets()
             self._record([finished])
         else:
             self._waiting.append(finished)

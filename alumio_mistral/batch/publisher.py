@@ -386,6 +386,7 @@ class BatchPublisher:
 
     def _settle(self, store: TaskStore, outcomes: list[TaskOutcome], stats: OutgoingStats,
                 on_finish: Callable[[str], None] | None) -> None:
+        self.outgoing.sync_targets()  # a ``then`` file target's records are durable before their tasks end
         store.finish_many(outcomes)
         for outcome in outcomes:
             stats.add(outcome.status)
