@@ -83,11 +83,8 @@ class HttpEnrich(Transformer):
                 "body": json_body,
             }
             return self.to.set(entity, redact_value(unsent))
-        response = client.call(self.params["entity"], path_params=path_params, query=query, json=json_body)
-        try:
-            data = response.json()
-        except ValueError:
-            raise StepFailure(f"{self.params['entity']} did not answer with JSON") from None
+        # decoded as the operation answers: a broken 2xx is a BrokenResponseError naming it
+        data = client.call_json(self.params["entity"], path_params=path_params, query=query, json=json_body)
         if self.pick is not None:
             data = read(self.pick, data)
             if data is MISSING:

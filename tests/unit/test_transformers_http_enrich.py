@@ -7,19 +7,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import responses
 
 from alumio_mistral.errors import AlumioError
+from alumio_mistral.http import Client, ClientConfig
 from alumio_mistral.transformers import TransformConfigError, TransformContext, TransformError, compile_pipeline
-
-
-class FakeResponse:
-    def __init__(self, body: Any) -> None:
-        self.body = body
-
-    def json(self) -> Any:
-        if isinstance(self.body, Exception):
-            raise self.body
-        return self.body
 
 
 class FakeClient:
@@ -27,11 +19,11 @@ class FakeClient:
         self.body, self.error = body, error
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
-    def call(self, entity: str, **kwargs: Any) -> FakeResponse:
+    def call_json(self, entity: str, **kwargs: Any) -> Any:
         self.calls.append((entity, kwargs))
         if self.error:
             raise self.error
-        return FakeResponse(self.body)
+        return self.body
 
     def entity(self, name: str) -> Any:
         return SimpleNamespace(name=name, method="GET")
@@ -89,8 +81,6 @@ def test_json_body_and_pick() -> None:
 def test_api_errors_and_non_json_fail_the_entity() -> None:
     with pytest.raises(TransformError, match=r"\(http-enrich, pattern 'card'.*404 not found"):
         enrich(FakeClient(error=AlumioError("404 not found")), STEP, {"model": "m"})
-    with pytest.raises(TransformError, match="did not answer with JSON"):
-        enrich(FakeClient(ValueError("no json")), STEP, {"model": "m"})
     with pytest.raises(TransformError, match="path 'model' is missing"):
         enrich(FakeClient({}), STEP, {})
 
@@ -118,3 +108,14 @@ def test_dry_run_sends_nothing_and_records_the_unsent_request_redacted() -> None
     assert entity["note"] == "Bearer abc.def"  # only the record is masked, the entity keeps its data
     with pytest.raises(TransformError, match="path 'model' is missing"):
         enrich(client, STEP, {}, dry_run=True)
+
+
+@responses.activate
+def test_a_broken_answer_fails_the_record_naming_the_operation() -> None:
+    """A gateway's HTML page in a 200 is no model card: the same BrokenResponseError as
+    everywhere else, named by the step, never a value put in the record."""
+    responses.get("https://api.mistral.test/v1/models/m", body="<html>gateway</html>", content_type="text/html")
+    with Client(ClientConfig(base_uri="https://api.mistral.test", api_key="k", max_attempts=1)) as client:
+        with pytest.raises(TransformError, match=r"http-enrich.*broken answer.*models.retrieve answers JSON"):
+            enrich(client, {**STEP, "query": {}}, {"model": "m"})  # type: ignore[arg-type]
+

@@ -15,8 +15,8 @@ from alumio_mistral.transformers.registry import transformer_types
 
 
 class EchoClient:
-    def call(self, entity: str, **kwargs: Any) -> Any:
-        return type("Response", (), {"json": lambda self: {"entity": entity, **kwargs}})()
+    def call_json(self, entity: str, **kwargs: Any) -> Any:
+        return {"entity": entity, **kwargs}
 
 
 #: fixed, valid parameters for every transformer type (several sets where behaviour differs a lot)
