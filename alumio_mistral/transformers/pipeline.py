@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from marshmallow import ValidationError
 
@@ -20,8 +20,6 @@ from alumio_mistral.transformers.errors import StepFailure, TransformConfigError
 from alumio_mistral.transformers.patterns import clone
 from alumio_mistral.transformers.registry import StepsField, Transformer, transformer_types
 
-if TYPE_CHECKING:
-    from alumio_mistral.transformers.library import Library
 
 #: keys any step may carry besides its parameters
 _COMMON = ("type", "description", "disabled")
@@ -194,11 +192,20 @@ def _join(pipeline: Pipeline, *, copy: bool = False, as_list: bool = True) -> Ca
     return run
 
 
+class Definitions(Protocol):
+    """Where ``use`` steps find named pipelines: a
+    :class:`~alumio_mistral.transformers.library.Library` (a protocol, so that the compiler
+    need not import the library, which compiles with it)."""
+
+    def compile(self, name: str, arguments: dict[str, Any], context: TransformContext,
+                stack: tuple[str, ...], *, where: tuple[str, str]) -> Pipeline: ...
+
+
 class _Compiler:
     """Compiles steps for one source file; follows ``use`` references, refusing cycles."""
 
     def __init__(
-        self, source: str, library: Library | None, context: TransformContext, stack: tuple[str, ...] = ()
+        self, source: str, library: Definitions | None, context: TransformContext, stack: tuple[str, ...] = ()
     ) -> None:
         self.source = source
         self.library = library
@@ -272,7 +279,7 @@ def compile_pipeline(
     *,
     source: str = "<inline>",
     where: str = "",
-    library: Library | None = None,
+    library: Definitions | None = None,
     context: TransformContext | None = None,
     stack: tuple[str, ...] = (),
 ) -> Pipeline:

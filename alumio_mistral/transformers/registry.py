@@ -7,7 +7,7 @@ bad step fails at load time with the same kind of message whatever its type.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 from marshmallow import Schema, ValidationError, fields, post_load
 
@@ -18,10 +18,21 @@ from alumio_mistral.transformers.regex import RegexError, compile_regex, compile
 
 if TYPE_CHECKING:
     from alumio_mistral.transformers.context import TransformContext
-    from alumio_mistral.transformers.pipeline import Pipeline
 
 #: modules holding the transformer types; imported on first use so each registers its types
 FAMILIES = ("fields", "values", "strings", "dates", "flow", "validate", "storage", "http_enrich")
+
+
+class CompiledSteps(Protocol):
+    """What a step holding nested steps uses of them (a compiled
+    :class:`~alumio_mistral.transformers.pipeline.Pipeline`; a protocol, so that this module
+    and the compiler need not import each other)."""
+
+    steps: list[Transformer]
+    #: one record in, one out, when every nested step gives one for one (else None)
+    transform: Callable[[Any], Any] | None
+
+    def run_owned(self, record: Any) -> list[Any]: ...
 
 
 class Compiler(Protocol):
@@ -30,9 +41,9 @@ class Compiler(Protocol):
     source: str
     context: TransformContext
 
-    def compile(self, steps: Any, where: str) -> Pipeline: ...
+    def compile(self, steps: Any, where: str) -> CompiledSteps: ...
 
-    def use(self, name: str, arguments: dict[str, Any], where: str) -> Pipeline: ...
+    def use(self, name: str, arguments: dict[str, Any], where: str) -> CompiledSteps: ...
 
 
 class PatternField(fields.Field):

@@ -5,9 +5,9 @@ The graph is read by ``grimp`` from the source, so it sees every ``import`` stat
 - imports inside functions count. A function-level import is still a dependency (it runs the
   first time the function does), and hiding a circle inside a function only moves the failure
   from load time to a rarer moment; so no exception is made for them.
-- imports under ``if TYPE_CHECKING:`` do not count: they never run, and naming a type of a
-  module that depends on you (a :class:`typing.Protocol` or an annotation) is the accepted way
-  to keep a lower layer free of a higher one at run time.
+- imports under ``if TYPE_CHECKING:`` do not count for run-time circles (they never run); a
+  separate test keeps them free of circles too, the lower module naming a
+  :class:`typing.Protocol` of its own rather than a type of the module above it.
 - importing ``a.b.c`` runs ``a/b/__init__.py`` first, so it is also an edge to every package
   above the imported module (but not to the importer's own packages, which are already loading
   when it runs, nor to the root package): a circle through a package ``__init__`` is a circle.
@@ -55,6 +55,17 @@ def test_no_import_cycle_between_modules() -> None:
                 circle = (importer, *back)
                 circles.setdefault(frozenset(circle), circle)
     assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles.values())
+
+
+def test_no_circle_even_through_type_hints() -> None:
+    """Type-only imports never run, but a circle of them still says two modules know each
+    other; a :class:`typing.Protocol` on the lower side (``registry.CompiledSteps``,
+    ``pipeline.Definitions``) keeps the drawing of the package free of circles."""
+    full = grimp.build_graph(PACKAGE, exclude_type_checking_imports=False, cache_dir=None)
+    circles = {frozenset((importer, *back))
+               for importer in full.modules for imported in full.find_modules_directly_imported_by(importer)
+               if (back := full.find_shortest_chain(importer=imported, imported=importer)) is not None}
+    assert not circles, "type-hint circles: " + "; ".join(" <-> ".join(sorted(c)) for c in circles)
 
 
 def test_http_imports_nothing_from_the_sandbox(graph: grimp.ImportGraph) -> None:
