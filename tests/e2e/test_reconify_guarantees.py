@@ -75,7 +75,7 @@ def test_a_hanging_tracking_endpoint_never_slows_the_tasks(tmp_path, mistral_san
         else:
             endpoint = mistral_sandbox_factory(faults="latency=30s@/track").base_uri + "/track"
         took: dict[str, list[float]] = {"off": [], "on": []}
-        for round_ in range(2):
+        for round_ in range(3):
             for mode in ("off", "on"):
                 folder = _project(tmp_path / f"{mode}{round_}", mistral_sandbox, 200,
                                   endpoint if mode == "on" else None)
@@ -87,8 +87,10 @@ def test_a_hanging_tracking_endpoint_never_slows_the_tasks(tmp_path, mistral_san
                 if mode == "on":
                     assert ran <= took[mode][-1] + 5 + 1  # the end of the run waits at most the flush bound
         off, on = min(took["off"]), min(took["on"])
-        assert on <= off * 1.10 + 0.05, took  # + 50 ms: the timestamps are to the millisecond
-        with SqliteTaskStore(tmp_path / "on1" / ".alumio" / "tasks.db") as store:
+        # a blocked flow would take the endpoint's timeout (seconds) more; the margin is for a
+        # shared machine, where one of 200-task runs of 0.3 s took 0.45 s with logging off
+        assert on <= off * 1.25 + 0.1, took
+        with SqliteTaskStore(tmp_path / "on2" / ".alumio" / "tasks.db") as store:
             counts = store.outbox_counts()["interactions:chat"]
         assert counts["delivered"] == 0 and counts["pending"] == 200  # kept for the endpoint's recovery
     finally:
