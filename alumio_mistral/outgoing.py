@@ -393,18 +393,19 @@ class Outgoing:
     def sync_targets(self) -> None:
         """Make what the file targets among this outgoing's targets wrote durable, before the
         tasks it belongs to are recorded (other targets keep nothing back)."""
-        for target in (self.publisher, self.then):
-            flush = getattr(target, "flush", None)
-            if flush is not None:
-                flush()
+        self._on_file_targets("flush")
 
     def _let_go_of_files(self) -> None:
         """Close the file targets between passes (the next pass opens them again), so a file
         rotated away while ``serve`` waits is not written to any more."""
+        self._on_file_targets("close")
+
+    def _on_file_targets(self, method: str) -> None:
+        """Call ``method`` of each target that has it (file targets; a request target has none)."""
         for target in (self.publisher, self.then):
-            close = getattr(target, "close", None)
-            if close is not None:
-                close()
+            call = getattr(target, method, None)
+            if call is not None:
+                call()
 
     @property
     def finish_batch(self) -> int:

@@ -53,12 +53,6 @@ def _path_lock(path: Path) -> threading.Lock:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with _path_lock(path):
-        yield
-
-
-@contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
     """An exclusive ``flock`` on ``path`` (created when missing) for the block: other processes wait."""
     if fcntl is None:
@@ -381,7 +375,7 @@ class JsonArrayPublisher(_FilePublisher):
 
     def publish(self, record: Any) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(self.path), _file_lock(self.lock_path):
+        with _path_lock(self.path), _file_lock(self.lock_path):
             data = to_json([*self._load(), record], str(self.path), indent=2).encode("utf-8")
             fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
             try:

@@ -260,13 +260,15 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
             #: the schema version the file had when opened (0: new), for ``store migrate``
             self.migrated_from = migrate("sqlite", str(self.path), db.execute)
 
-    def _close_orphans(self) -> None:
+    def _close_orphans(self, also: threading.Thread | None = None) -> None:
         """Close the connections of threads that have ended (a run's writer, a publisher's
-        workers): a process that serves for days starts threads without end, and each would
-        otherwise keep its file handle and page cache until the store closes."""
-        ended = [db for thread, db in self._connections if not thread.is_alive()]
-        self._connections = [(thread, db) for thread, db in self._connections if thread.is_alive()]
-        for db in ended:
+        workers), and those of ``also``; the caller holds ``self._lock``. A process that serves
+        for days starts threads without end, and each would otherwise keep its file handle and
+        page cache until the store closes."""
+        closing = [db for thread, db in self._connections if thread is also or not thread.is_alive()]
+        self._connections = [(thread, db) for thread, db in self._connections
+                             if thread is not also and thread.is_alive()]
+        for db in closing:
             db.close()
 
     def close(self) -> None:
@@ -277,14 +279,9 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         delivery thread still waiting on an endpoint when a run ends): closing that connection
         under it crashes the process, so it is left to be closed once that thread has ended.
         """
-        me = threading.current_thread()
         with self._lock:
-            closing = [db for thread, db in self._connections if thread is me or not thread.is_alive()]
-            self._connections = [(thread, db) for thread, db in self._connections
-                                 if thread is not me and thread.is_alive()]
+            self._close_orphans(also=threading.current_thread())
             self._local = threading.local()
-        for db in closing:
-            db.close()
 
     def snapshot(self, folder: Path) -> SqliteTaskStore:
         """A private, writable copy in ``folder``, for a dry run that must change nothing here."""
