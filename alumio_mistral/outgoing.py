@@ -271,6 +271,9 @@ class Outgoing:
         self._log: InteractionLog | None = (
             InteractionLog.for_outgoing(self.name, self._operation, config.log) if config.log else None
         )
+        #: are the publisher's calls read after a task (its ``log:``, the events it emits)? if
+        #: not, they are neither timed nor kept
+        self._keeps_calls = self._log is not None or bool(self._emits)
         if self.finish_batch > 1:
             self.publisher.hold_until_flushed()  # type: ignore[attr-defined]  # a file target
 
@@ -462,7 +465,7 @@ class Outgoing:
         unsafe request may have landed (or did, and a later step failed).
         """
         sends = _Sends()
-        started = time.monotonic()
+        started = time.monotonic() if self.latency_observers else 0.0
         outcome = self._outcome(store, task, sends)
         for observe in self.latency_observers:
             observe(self.name, time.monotonic() - started)
@@ -507,6 +510,9 @@ class Outgoing:
     def _publish_one(self, store: TaskStore, task: Task, request: Any, sends: _Sends) -> list[Any]:
         if not self.safe_to_repeat:
             store.set(SENT_NAMESPACE, str(task.id), self._sent_mark(task, request))
+        if not self._keeps_calls:
+            response = self._send(self.publisher, request, sends)
+            return [] if response is None else self._deliver(task, request, response, sends)
         started = now_ms()
         try:
             response = self._send(self.publisher, request, sends)
@@ -639,8 +645,8 @@ class _Outcomes:
             stats.deferred += 1
             return
         # every answer is recorded, and an answer may echo a secret (a webhook showing its headers)
-        finished = TaskOutcome(task.id, outcome.status, result=redact_value(outcome.result),
-                               error=redact_value(outcome.error), outbox=outcome.outbox)
+        finished = TaskOutcome(task.id, outcome.status, result=_redacted(outcome.result),
+                               error=_redacted(outcome.error), outbox=outcome.outbox)
         if self._batch == 1:
             self._outgoing.sync_targets()
             self._record([finished])
@@ -691,6 +697,10 @@ class _Outcomes:
             for finished in outcomes:
                 self._store.delete(SENT_NAMESPACE, str(finished.task_id))
         self._heartbeat.drop(finished.task_id for finished in outcomes)
+
+
+def _redacted(value: Any) -> Any:
+    return None if value is None else redact_value(value)
 
 
 def review_record(kind: str, message: str, worker: str | None, mark: Any,

@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -33,7 +34,9 @@ import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+import orjson
 
 from alumio_mistral.publishers.request import PlannedCall, PublishError, RenderedRequest
 
@@ -255,7 +258,47 @@ def to_json(record: Any, where: str = "output", indent: int | None = None) -> st
     try:
         return json.dumps(record, ensure_ascii=False, default=str, allow_nan=False, indent=indent)
     except ValueError:
-        raise PublishError(f"{where}: a number is NaN or Infinity, which JSON cannot represent") from None
+        raise _not_a_number(where) from None
+
+
+def json_line(record: Any, where: str) -> bytes:
+    """``record`` as one JSON Lines record: compact UTF-8 JSON and a newline.
+
+    Written by ``orjson`` (a tenth of the time of ``json.dumps``, and every record of a JSONL
+    target passes here), which would write NaN and Infinity as ``null``: they are looked for
+    first and fail the task, as in :func:`to_json`. What ``orjson`` refuses (keys that are not
+    text, integers beyond 64 bits) the standard library writes.
+    """
+    if not _finite(record):
+        raise _not_a_number(where)
+    try:
+        return orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        text = json.dumps(record, ensure_ascii=False, default=str, allow_nan=False, separators=(",", ":"))
+        return (text + "\n").encode("utf-8")
+
+
+def _not_a_number(where: str) -> PublishError:
+    return PublishError(f"{where}: a number is NaN or Infinity, which JSON cannot represent")
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in ``value`` (floats are rare in records: one type look per value)."""
+    kind = type(value)
+    if kind is dict:
+        items: Iterable[Any] = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind is not float or math.isfinite(value)
+    for item in items:
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item):
+                return False
+        elif (kind is dict or kind is list or kind is tuple) and not _finite(item):
+            return False
+    return True
 
 
 class _FilePublisher:
@@ -307,8 +350,12 @@ class _AppendingPublisher(_FilePublisher):
 class JsonlPublisher(_AppendingPublisher):
     kind = "jsonl"
 
+    def __init__(self, path: Path, durability: str = "batch", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__(path, durability, batch_size)
+        self._where = str(path)
+
     def publish(self, record: Any) -> None:
-        self._file.append((to_json(record, str(self.path)) + "\n").encode("utf-8"))
+        self._file.append(json_line(record, self._where))
 
 
 class CsvPublisher(_AppendingPublisher):

@@ -51,7 +51,7 @@ def test_close_syncs_what_is_left_and_the_file_opens_again(tmp_path: Path, syncs
     assert len(syncs) == 1
     target.publish({"n": 2})  # a publisher used after close reopens its file
     target.close()
-    assert (tmp_path / "out.jsonl").read_text().splitlines() == ['{"n": 1}', '{"n": 2}']
+    assert (tmp_path / "out.jsonl").read_text().splitlines() == ['{"n":1}', '{"n":2}']
 
 
 def test_a_dropped_target_closes_its_file(tmp_path: Path) -> None:

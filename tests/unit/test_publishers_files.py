@@ -33,7 +33,33 @@ def test_jsonl_appends_to_an_existing_file(project):
     target = project.root / "rows.jsonl"
     target.write_text('{"old": true}\n')
     build_publisher({"type": "jsonl", "path": "rows.jsonl"}, project, {}).publish({"new": "é"})
-    assert target.read_text(encoding="utf-8").splitlines() == ['{"old": true}', '{"new": "é"}']
+    assert target.read_text(encoding="utf-8").splitlines() == ['{"old": true}', '{"new":"é"}']
+
+
+@pytest.mark.parametrize("record", [
+    {"deep": {"scores": [1.5, float("nan")]}},
+    {"pairs": [(0.5, float("-inf"))]},
+    [{"ok": 1}, {"score": float("inf")}],
+])
+def test_jsonl_refuses_nan_and_infinity_at_any_depth(project, record):
+    """The JSONL encoder writes NaN as null: a nested one must still fail the task, not vanish."""
+    publisher = build_publisher({"type": "jsonl", "path": "rows.jsonl"}, project, {})
+    with pytest.raises(PublishError, match="NaN or Infinity"):
+        publisher.publish(record)
+    publisher.close()
+    assert not (project.root / "rows.jsonl").exists() or (project.root / "rows.jsonl").read_text() == ""
+
+
+def test_jsonl_writes_what_its_fast_encoder_refuses(project):
+    """Integer keys and integers beyond 64 bits are JSON a reader takes: written, not failed."""
+    publisher = build_publisher({"type": "jsonl", "path": "rows.jsonl"}, project, {})
+    publisher.publish({1: "one", "big": 2**70, "text": "é\u2028"})
+    publisher.publish({"tuple": (1, 2), "none": None, "float": 0.25})
+    publisher.close()
+    lines = (project.root / "rows.jsonl").read_bytes().decode("utf-8").split("\n")[:-1]  # U+2028 is no line end
+    assert [json.loads(line) for line in lines] == [
+        {"1": "one", "big": 2**70, "text": "é\u2028"}, {"tuple": [1, 2], "none": None, "float": 0.25},
+    ]
 
 
 def test_csv_writes_the_header_once_and_formats_cells(project):
