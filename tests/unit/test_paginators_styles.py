@@ -365,12 +365,13 @@ def test_every_catalog_style_has_a_paginator() -> None:
 def test_the_repeated_page_guard_fingerprints_the_page_not_each_entity(monkeypatch: pytest.MonkeyPatch) -> None:
     """Serialising every entity again to fingerprint a page cost three times the page's own
     decoding; the guard reads the body as it came."""
+    from alumio_mistral import fastjson
     from alumio_mistral.subscribers import mistral
 
     def no_dumps(*args: Any, **kwargs: Any) -> str:
         raise AssertionError("an entity was serialised to fingerprint its page")
 
-    monkeypatch.setattr(mistral, "json", SimpleNamespace(loads=json.loads, dumps=no_dumps))
+    monkeypatch.setattr(mistral, "fastjson", SimpleNamespace(loads=fastjson.loads, dumps=no_dumps))
     with responses.RequestsMock() as rsps:
         serve(rsps, CONVERSATIONS, lambda q, _: window(numbered(5), int(q["page"]), int(q["page_size"])))
         assert read(CONVERSATIONS, page_size=2) == numbered(5)

@@ -85,3 +85,13 @@ def test_json_style_params_are_json_encoded() -> None:
         list(MistralSubscriber(client(), conversations, {"metadata": {"team": "a"}}).records())
         query = parse_qs(urlsplit(rsps.calls[0].request.url).query)
     assert json.loads(query["metadata"][0]) == {"team": "a"} and query["page"] == ["0"]
+
+
+def test_an_integer_beyond_64_bits_is_read_exactly() -> None:
+    """A page is decoded by orjson, which reads such a literal as a float: it must keep its digits."""
+    big = 2**64 + 12345
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{BASE}/v1/batch/jobs", body=f'{{"data": [{{"id": {big}}}, {{"id": 1}}], "total": 2}}',
+                 content_type="application/json")
+        found = [record.entity for record in MistralSubscriber(client(), LIST).records()]
+    assert found == [{"id": big}, {"id": 1}] and type(found[0]["id"]) is int
