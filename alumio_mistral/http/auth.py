@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from alumio_mistral.http.environment import HomeEnvironmentSession
 from alumio_mistral.http.errors import ApiError
 from alumio_mistral.http.prototypes import ClientConfig
 from alumio_mistral.secrets import is_secret_key
@@ -34,8 +35,9 @@ class CrossHostRedirectError(ApiError):
         return True
 
 
-class CredentialSession(requests.Session):
-    """A session that never carries a credential to another origin on a redirect.
+class CredentialSession(HomeEnvironmentSession):
+    """A session that never carries a credential to another origin on a redirect (and reads the
+    environment's proxy settings for its base URI once: see :mod:`~alumio_mistral.http.environment`).
 
     A redirect that changes scheme, host or port (``requests``' own test, which allows only
     the http-to-https upgrade on the same host) is refused with :class:`CrossHostRedirectError`
@@ -45,7 +47,7 @@ class CredentialSession(requests.Session):
     """
 
     def __init__(self, config: ClientConfig) -> None:
-        super().__init__()
+        super().__init__(config.base_uri)
         self._client = config.name
         self._credential_headers = config.credential_headers()
         self._refuse_cross_host = config.has_credentials and not config.follow_cross_host_redirects
