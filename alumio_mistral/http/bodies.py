@@ -34,8 +34,15 @@ def is_event_stream(response: requests.Response) -> bool:
 
 def read_content(response: requests.Response, entity: Entity | None = None) -> bytes:
     """The whole body; one that cannot be read to its end (connection lost or timed out midway,
-    broken chunking or compression) is a :class:`BrokenResponseError` carrying the status."""
+    broken chunking or compression) is a :class:`BrokenResponseError` carrying the status.
+
+    Read in one piece and kept where ``response.content`` finds it: ``requests`` reads it 10 KB
+    at a time and joins the pieces, which cost a tenth of a page's time and held the body twice.
+    """
     try:
+        if response._content is False and response.raw is not None:
+            response._content = response.raw.read(decode_content=True) or b""
+            response._content_consumed = True
         return response.content
     except (requests.RequestException, HTTPError, OSError) as error:
         raise broken_response(response, entity, f"the body was cut off while reading it ({error})") from None
