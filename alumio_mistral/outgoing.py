@@ -20,7 +20,7 @@ A file target writes a batch, makes it durable, then records its tasks in one tr
 (:class:`_Outcomes`), noting first where the batch goes: after a crash, a batch that reached
 the file has its tasks finished, one that did not is written again, so a crash repeats no
 record that was whole in the file. Its tasks are claimed a batch ahead too. Other targets
-claim a task when a worker is free for it and record it at once.
+claim ``concurrency`` tasks once the last claimed one has a worker, and record each as it ends.
 """
 
 from __future__ import annotations
@@ -342,13 +342,14 @@ class Outgoing:
         set nothing more is sent and the pass ends when the tasks in flight have finished (a
         graceful shutdown).
 
-        A task is claimed when a worker is free for it (a file target's a batch ahead), so a
-        crash leaves few tasks in ``processing`` and one slow request never idles the others.
+        Tasks are claimed ``concurrency`` at a time once every claimed one has a worker (a file
+        target's a batch at a time): one claim per round of workers rather than one per task,
+        yet a crash leaves few tasks in ``processing`` and one slow request never idles the others.
         """
         stats = self.recover(store)
         worker = worker_id(self.name)
         waiting = None if task_ids is None else deque(task_ids)
-        ahead = self.finish_batch
+        ahead = max(self.finish_batch, self.concurrency)
         claimed: deque[Task] = deque()
         running: dict[Future[_Outcome] | _Ran, Task] = {}
         more = True
@@ -364,8 +365,7 @@ class Outgoing:
                     if not more and claimed:  # stopping: what no worker took goes back unsent
                         self._give_back(store, worker, claimed, heartbeat, stats)
                     if more and not claimed and len(running) < self.concurrency:
-                        batch, more = self._claim(store, max(ahead, self.concurrency - len(running)), worker,
-                                                  waiting)
+                        batch, more = self._claim(store, ahead, worker, waiting)
                         heartbeat.hold(task.id for task in batch)
                         claimed.extend(batch)
                     while claimed and len(running) < self.concurrency:

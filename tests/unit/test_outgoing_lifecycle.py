@@ -289,6 +289,19 @@ def test_concurrency_runs_requests_in_parallel_up_to_the_limit(tmp_path, store):
 
 
 @responses.activate
+def test_tasks_are_claimed_a_round_of_workers_at_a_time(tmp_path, store, monkeypatch):
+    """One claim per task at C=32 kept the loop in claim transactions (a fifth of the throughput)."""
+    project = _project(tmp_path, {"publisher": {"entity": "chat.complete"}, "concurrency": 4})
+    responses.post(CHAT, json=_chat_answer())
+    _add(store, [{"id": n} for n in range(40)])
+    claims: list[int] = []
+    original = store.claim
+    monkeypatch.setattr(store, "claim", lambda *args, **kw: (claims.append(args[1]), original(*args, **kw))[1])
+    assert _worker(project, store).publish(store).processed == 40
+    assert set(claims) == {4} and len(claims) == 11  # ten rounds of four, and the empty one that ends the pass
+
+
+@responses.activate
 def test_workers_share_one_client_and_its_rate_limit(tmp_path, store, monkeypatch):
     from alumio_mistral.http.ratelimit import TokenBucket
 
