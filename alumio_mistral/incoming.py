@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from itertools import repeat
 from typing import Any, Protocol, runtime_checkable
 
@@ -114,6 +115,8 @@ def identities_of(entities: list[Any], pattern: str) -> list[str | None]:
 
 
 _TEXT_OR_NONE = {str, type(None)}
+#: ``NewEntity`` from an ``(entity, identity, dedup)`` tuple without a Python-level call
+_new_entity_from_tuple = partial(tuple.__new__, NewEntity)
 
 
 def _as_identity(value: Any) -> str | None:
@@ -151,7 +154,7 @@ class _Incoming:
         its de-dup needs (the caller then takes the page an entity at a time, failing that one)."""
         identities = identities_of(entities, self.config.identity)
         if self.config.dedup == "always":
-            return list(map(NewEntity, entities, identities))
+            return list(map(_new_entity_from_tuple, zip(entities, identities, repeat(None))))
         if None in identities:
             return None
         return list(map(self._new_entity, entities, identities))

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol, Sequence, overload
+from typing import Any, Iterable, Iterator, NamedTuple, Protocol, Sequence, overload
 
 from alumio_mistral.errors import AlumioError
 
@@ -68,9 +68,10 @@ class Dedup:
         return marked is not None and (self.policy == "new" or marked == self.value)
 
 
-@dataclass(frozen=True)
-class NewEntity:
-    """One entity of a batch for :meth:`TaskStore.add_many`: what to store and how to de-dup it."""
+class NewEntity(NamedTuple):
+    """One entity of a batch for :meth:`TaskStore.add_many`: what to store and how to de-dup it
+    (a tuple: an incoming run makes one per entity, a page of them in C, and the collector keeps
+    no track of a tuple once what it holds is plain data)."""
 
     entity: Any
     identity: str | None
