@@ -19,6 +19,9 @@ Works (dlt's are skipped when dlt is not installed):
 - ``incoming``: our ``incoming run`` into SQLite tasks (``dedup: always``, one route)
 - ``incoming-new``: the same with ``identity: id`` and ``dedup: new`` (not run by default)
 - ``run-jsonl``: our full ``run``: incoming, then every task published to a JSONL file
+- ``store-floor``: what the SQLite task store alone costs a full run, no HTTP and no publishing:
+  the entities of every page added, then claimed and finished, 1,000 at a time (the floor under
+  ``run-jsonl``'s ratio while each task is a row that is written three times)
 - ``dlt-iterate``: dlt's ``rest_api`` source, iterated
 - ``dlt-run``: dlt's ``pipeline.run`` of that source to a local filesystem destination, JSONL
 """
@@ -43,8 +46,8 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 PAGE_SIZE = 1000
-WORKS = ("bare", "subscriber", "incoming", "incoming-new", "run-jsonl", "dlt-iterate", "dlt-run")
-DEFAULT_WORKS = ("bare", "subscriber", "incoming", "run-jsonl", "dlt-iterate", "dlt-run")
+WORKS = ("bare", "subscriber", "incoming", "incoming-new", "run-jsonl", "store-floor", "dlt-iterate", "dlt-run")
+DEFAULT_WORKS = ("bare", "subscriber", "incoming", "run-jsonl", "store-floor", "dlt-iterate", "dlt-run")
 DLT_WORKS = ("dlt-iterate", "dlt-run")
 
 
@@ -201,6 +204,30 @@ def work_run_jsonl(base: str, folder: Path) -> Run:
     return run
 
 
+def work_store_floor(base: str, folder: Path) -> Run:
+    import requests
+
+    from alumio_mistral.tasks import SqliteTaskStore, TaskOutcome
+    from alumio_mistral.tasks.store import NewEntity
+
+    with requests.Session() as session:  # the pages are read before the clock starts
+        total = session.get(f"{base}/v1/files", params={"page": 0}, timeout=30).json()["total"]
+        pages = [session.get(f"{base}/v1/files", params={"page": page}, timeout=30).json()["data"]
+                 for page in range(-(-total // PAGE_SIZE))]
+
+    def run() -> int:
+        done = 0
+        with SqliteTaskStore(folder / "tasks.db") as store:
+            for page in pages:
+                store.add_many("files", [NewEntity(entity, None, None) for entity in page], ["out"])
+            while batch := store.claim("out", PAGE_SIZE, "bench"):
+                store.finish_many([TaskOutcome(task.id, "processed") for task in batch])
+                done += len(batch)
+        return done
+
+    return run
+
+
 def _dlt_source(base: str) -> Any:
     from dlt.sources.rest_api import rest_api_source
 
@@ -255,6 +282,7 @@ WORK_FUNCTIONS: dict[str, Callable[[str, Path], Run]] = {
     "incoming": work_incoming,
     "incoming-new": work_incoming_new,
     "run-jsonl": work_run_jsonl,
+    "store-floor": work_store_floor,
     "dlt-iterate": work_dlt_iterate,
     "dlt-run": work_dlt_run,
 }

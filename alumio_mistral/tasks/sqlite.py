@@ -141,13 +141,23 @@ def _hours(since: datetime, until: datetime | None) -> Iterator[tuple[str, str, 
         start = end
 
 
-def _task(row: sqlite3.Row) -> Task:
+def _task(row: sqlite3.Row, entity: Any = None) -> Task:
     """The task of a row of :data:`_COLUMNS`, read by position (a claim builds a thousand at a
-    time, and a look-up by column name costs more than the rest of the row)."""
-    (task_id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at,
+    time, and a look-up by column name costs more than the rest of the row); ``entity``, when
+    given, is the row's entity already read."""
+    (task_id, incoming, outgoing, text, identity, status, attempts, created_at, updated_at,
      last_error, result, claimed_by, lease_until, resolution) = row
-    return Task(task_id, incoming, outgoing, loads(entity), identity, status, attempts, created_at, updated_at,
-                _load(last_error), _load(result), claimed_by, lease_until, _load(resolution))
+    return Task(task_id, incoming, outgoing, loads(text) if entity is None else entity, identity, status, attempts,
+                created_at, updated_at, _load(last_error), _load(result), claimed_by, lease_until, _load(resolution))
+
+
+def _tasks(rows: list[sqlite3.Row]) -> list[Task]:
+    """The tasks of ``rows``, their entities read in one parse of one JSON array: one call for
+    a claim of a thousand rather than one per task, which cost more than the parse itself."""
+    if not rows:
+        return []
+    entities = loads("[" + ",".join(row[3] for row in rows) + "]")
+    return [_task(row, entity) for row, entity in zip(rows, entities)]
 
 
 class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
@@ -394,7 +404,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
                 f" status = 'new'{only} ORDER BY id LIMIT ?) RETURNING {_COLUMNS}",
                 [*args, limit],
             ).fetchall()
-        return sorted((_task(row) for row in rows), key=lambda task: task.id)
+        return sorted(_tasks(rows), key=attrgetter("id"))
 
     def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
         if not outcomes:
