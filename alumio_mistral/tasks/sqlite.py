@@ -74,13 +74,15 @@ _PLACE_BITS = 30
 #: per entity, its key the entity's place in ?2 (see :data:`_PLACE_BITS`) and its value the
 #: identity, so that ``json_each`` hands both over as columns with no parsing per row (a
 #: ``json_extract`` of an [offset, length, identity] array per row cost a fifth of the insert);
-#: ?4 is the JSON array of outgoings; CROSS JOIN keeps the entities the outer loop, so ids
+#: ?4 is the JSON array of outgoings, read once into a table (a json_each in the join would
+#: parse it again for every entity); CROSS JOIN keeps the entities the outer loop, so ids
 #: follow the batch's order, entity by entity
 _INSERT_TASKS = (
-    "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
+    "WITH target (value) AS MATERIALIZED (SELECT value FROM json_each(?4))"
+    " INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
     f" SELECT ?1, target.value, CAST(substr(?2, slice.key >> {_PLACE_BITS}, slice.key & {(1 << _PLACE_BITS) - 1})"
     " AS TEXT), slice.value, 'new', 0, ?5, ?5"
-    " FROM json_each(?3) AS slice CROSS JOIN json_each(?4) AS target"
+    " FROM json_each(?3) AS slice CROSS JOIN target"
 )
 _SET_VALUE = (
     "INSERT INTO storage (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
