@@ -6,7 +6,9 @@ after sleeping ``--latency``: it is never the bottleneck (the sandbox serves wit
 which would cap any C above 8). Each run is the CLI's ``run --json`` on a project whose tasks
 were made beforehand, and its figure is the run's own duration (start-up left out).
 
-* throughput: tasks/s for each ``--concurrency`` C, next to the ideal C/L;
+* throughput: tasks/s for each ``--concurrency`` C, next to the ideal C/L and to what a bare
+  loop of C threads posting with ``requests`` reaches against the same server (the ceiling
+  this machine allows: each request also costs both Pythons their HTTP work);
 * rate limit: the client's ``rate_limit`` at 100% and 90% of the server's limit (a sliding
   one-second window); achieved rate and the number of 429 answers.
 
@@ -26,11 +28,13 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
+from urllib3.util.retry import Retry
 
 CLI = [sys.executable, "-c", "from alumio_mistral.cli import main; main()"]
 ANSWER = json.dumps({
@@ -165,16 +169,44 @@ def publish(folder: Path) -> tuple[int, float]:
     return int(stats["processed"]), float(stats["duration"])
 
 
+def bare_rate(base_uri: str, concurrency: int, requests_in_all: int) -> float:
+    """Requests per second of ``concurrency`` threads posting with a ``requests`` session each."""
+    import requests
+
+    local = threading.local()
+    body = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "question"}]}
+
+    sessions: list[requests.Session] = []
+
+    def post(_number: int) -> None:
+        session = getattr(local, "session", None)
+        if session is None:  # a connection reset is tried again, as our client does
+            session = local.session = requests.Session()
+            session.mount("http://", requests.adapters.HTTPAdapter(max_retries=Retry(3, allowed_methods=None)))
+            sessions.append(session)
+        session.post(f"{base_uri}/v1/chat/completions", json=body, timeout=30).raise_for_status()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(post, range(requests_in_all)))
+    seconds = time.monotonic() - started
+    for session in sessions:
+        session.close()
+    return requests_in_all / seconds
+
+
 def throughput(root: Path, concurrencies: list[int], latency: float, per_worker: int) -> None:
     print(f"chat.complete, server latency {latency * 1000:g} ms")
-    print(f"  {'C':>3} {'tasks':>6} {'tasks/s':>9} {'C/L':>7} {'of C/L':>7}")
+    print(f"  {'C':>3} {'tasks':>6} {'tasks/s':>9} {'C/L':>7} {'of C/L':>7} {'bare/s':>7} {'of bare':>8}")
     with Server(latency) as server:
         for concurrency in concurrencies:
             tasks = max(200, per_worker * concurrency)
             done, seconds = publish(project(root / f"c{concurrency}", tasks, server.base_uri, concurrency))
+            bare = bare_rate(server.base_uri, concurrency, tasks)
             ideal = concurrency / latency
             rate = done / seconds
-            print(f"  {concurrency:>3} {done:>6} {rate:>9.0f} {ideal:>7.0f} {rate / ideal:>6.0%}", flush=True)
+            print(f"  {concurrency:>3} {done:>6} {rate:>9.0f} {ideal:>7.0f} {rate / ideal:>6.0%} {bare:>7.0f}"
+                  f" {rate / bare:>7.0%}", flush=True)
 
 
 def rate_limited(root: Path, limit: int, tasks: int) -> None:
