@@ -25,8 +25,9 @@ _DIGIT_RUNS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256
 #: which ``orjson`` would read as a float
 _LONG_NUMBER = b"0" * 20
 #: documents longer than this are read by the standard library: ``orjson``'s parse holds about
-#: fifteen times the text at its peak (the standard library's about four), and for a large
-#: document the peak matters more than the time (a page of 1,000 Mistral files is 0.3 MB)
+#: twice the text on top of the value it builds at its peak (the standard library, nothing on
+#: top), and for a large document the peak matters more than the time (a page of 1,000 Mistral
+#: files is 0.3 MB; a 5.6 MB document peaked at 63 MiB of RSS against 54)
 ORJSON_MAX_BYTES = 1 << 20
 
 

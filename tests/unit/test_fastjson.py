@@ -44,7 +44,7 @@ def test_what_orjson_refuses_the_standard_library_reads() -> None:
 
 
 def test_a_large_document_is_read_by_the_standard_library(monkeypatch: pytest.MonkeyPatch) -> None:
-    """orjson's parse holds about fifteen times the text at its peak: too much for a large body."""
+    """orjson's parse holds about twice the text on top of its value at its peak: too much for a large body."""
     def refuse(data: object) -> object:
         raise AssertionError("orjson read a document over the size limit")
 
