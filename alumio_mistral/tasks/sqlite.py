@@ -92,6 +92,12 @@ _FINISH = (
     "UPDATE tasks SET status = ?, result = ?, last_error = ?, claimed_by = NULL, lease_until = NULL,"
     " updated_at = ? WHERE id = ?"
 )
+#: the tasks of a JSON list of ids, just claimed, as one JSON array of the fields the claim did not
+#: set (those it set are known exactly, not as JSON's rounded numbers)
+_CLAIMED = (
+    "SELECT json_group_array(json_array(id, incoming, outgoing, json(entity), identity, attempts, created_at,"
+    f" json(last_error), json(result), json(resolution))) FROM tasks WHERE {_ID_AMONG}"
+)
 #: :data:`_FINISH` of many tasks ending alike, with no result and no error
 _FINISH_BARE = (
     "UPDATE tasks SET status = ?, result = NULL, last_error = NULL, claimed_by = NULL, lease_until = NULL,"
@@ -143,23 +149,13 @@ def _hours(since: datetime, until: datetime | None) -> Iterator[tuple[str, str, 
         start = end
 
 
-def _task(row: sqlite3.Row, entity: Any = None) -> Task:
-    """The task of a row of :data:`_COLUMNS`, read by position (a claim builds a thousand at a
-    time, and a look-up by column name costs more than the rest of the row); ``entity``, when
-    given, is the row's entity already read."""
-    (task_id, incoming, outgoing, text, identity, status, attempts, created_at, updated_at,
+def _task(row: sqlite3.Row) -> Task:
+    """The task of a row of :data:`_COLUMNS`, read by position (a look-up by column name costs
+    more than the rest of the row)."""
+    (task_id, incoming, outgoing, entity, identity, status, attempts, created_at, updated_at,
      last_error, result, claimed_by, lease_until, resolution) = row
-    return Task(task_id, incoming, outgoing, loads(text) if entity is None else entity, identity, status, attempts,
-                created_at, updated_at, _load(last_error), _load(result), claimed_by, lease_until, _load(resolution))
-
-
-def _tasks(rows: list[sqlite3.Row]) -> list[Task]:
-    """The tasks of ``rows``, their entities read in one parse of one JSON array: one call for
-    a claim of a thousand rather than one per task, which cost more than the parse itself."""
-    if not rows:
-        return []
-    entities = loads("[" + ",".join(row[3] for row in rows) + "]")
-    return [_task(row, entity) for row, entity in zip(rows, entities)]
+    return Task(task_id, incoming, outgoing, loads(entity), identity, status, attempts, created_at, updated_at,
+                _load(last_error), _load(result), claimed_by, lease_until, _load(resolution))
 
 
 class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
@@ -392,7 +388,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         ids: Iterable[int] | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> list[Task]:
-        only, args = "", [worker, self._clock() + lease_seconds, _now(), outgoing]
+        only, args = "", [outgoing]
         if ids is not None:
             chosen = [int(i) for i in ids]
             if not chosen:
@@ -400,13 +396,25 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
             only = f" AND {_ID_AMONG}"
             args.append(_dump(chosen))
         with self._write() as db:
-            rows = db.execute(
-                f"UPDATE tasks SET status = 'processing', attempts = attempts + 1, claimed_by = ?,"
-                f" lease_until = ?, updated_at = ? WHERE id IN (SELECT id FROM tasks WHERE outgoing IS ? AND"
-                f" status = 'new'{only} ORDER BY id LIMIT ?) RETURNING {_COLUMNS}",
-                [*args, limit],
-            ).fetchall()
-        return sorted(_tasks(rows), key=attrgetter("id"))
+            # three statements of one step each rather than a RETURNING row at a time: SQLite
+            # does the whole claim with the GIL released, and its tasks come back as one JSON text
+            (claimed_ids,) = db.execute(
+                "SELECT json_group_array(id) FROM (SELECT id FROM tasks WHERE outgoing IS ? AND"
+                f" status = 'new'{only} ORDER BY id LIMIT ?)", [*args, limit],
+            ).fetchone()
+            if claimed_ids == "[]":
+                return []
+            lease, now = self._clock() + lease_seconds, _now()
+            db.execute(
+                "UPDATE tasks SET status = 'processing', attempts = attempts + 1, claimed_by = ?, lease_until = ?,"
+                f" updated_at = ? WHERE {_ID_AMONG}", (worker, lease, now, claimed_ids),
+            )
+            (claimed,) = db.execute(_CLAIMED, (claimed_ids,)).fetchone()
+        tasks = [Task(task_id, incoming, outgoing, entity, identity, "processing", attempts, created_at, now, last_error,
+                      result, worker, lease, resolution)
+                 for task_id, incoming, outgoing, entity, identity, attempts, created_at, last_error, result, resolution
+                 in loads(claimed)]
+        return sorted(tasks, key=attrgetter("id"))
 
     def finish_many(self, outcomes: Sequence[TaskOutcome]) -> None:
         if not outcomes:

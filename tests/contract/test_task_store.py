@@ -81,6 +81,21 @@ def test_claim_finish_requeue_cycle(store: TaskStore) -> None:
         store.requeue(None)
 
 
+def test_a_claimed_task_is_the_task_as_stored(store: TaskStore) -> None:
+    """A claim reads its tasks back in one piece of JSON: every value must come back exactly,
+    and the task must equal what ``get`` then shows."""
+    entity = {"big": 2**64 + 12345, "tenth": 0.1, "small": 5e-7, "one": 1.0,
+              "text": "é😀\u2028\"\\", "none": None, "nested": [{"flag": True}]}
+    [task_id] = store.add_tasks("in", entity, ["out"], "key-1")
+    store.finish_many([TaskOutcome(store.claim("out", 1, "w0")[0].id, "failed", error={"why": "é", "n": 2**70})])
+    store.requeue([task_id])
+    [task] = store.claim("out", 5, "w1", lease_seconds=60)
+    assert task.entity == entity and type(task.entity["big"]) is int and type(task.entity["one"]) is float
+    assert (task.identity, task.status, task.attempts, task.claimed_by) == ("key-1", "processing", 2, "w1")
+    assert task.last_error == {"why": "é", "n": 2**70}
+    assert task == store.get(task_id)
+
+
 def test_finish_checks_status_and_id(store: TaskStore) -> None:
     [task_id] = store.add_tasks("in", {}, [None], None)
     with pytest.raises(TaskStoreError, match="unknown task status 'done'"):
