@@ -210,15 +210,15 @@ def work_store_floor(base: str, folder: Path) -> Run:
     from alumio_mistral.tasks import SqliteTaskStore, TaskOutcome
     from alumio_mistral.tasks.store import NewEntity
 
-    with requests.Session() as session:  # the pages are read before the clock starts
-        total = session.get(f"{base}/v1/files", params={"page": 0}, timeout=30).json()["total"]
-        pages = [session.get(f"{base}/v1/files", params={"page": page}, timeout=30).json()["data"]
-                 for page in range(-(-total // PAGE_SIZE))]
+    with requests.Session() as session:  # read before the clock starts
+        first = session.get(f"{base}/v1/files", params={"page": 0}, timeout=30).json()
+    # the first page stands for every page (ids do not matter here), so memory stays one page's
+    page, pages = first["data"], -(-first["total"] // PAGE_SIZE)
 
     def run() -> int:
         done = 0
         with SqliteTaskStore(folder / "tasks.db") as store:
-            for page in pages:
+            for _page in range(pages):
                 store.add_many("files", [NewEntity(entity, None, None) for entity in page], ["out"])
             while batch := store.claim("out", PAGE_SIZE, "bench"):
                 store.finish_many([TaskOutcome(task.id, "processed") for task in batch])
