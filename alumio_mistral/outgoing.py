@@ -506,21 +506,19 @@ class Outgoing:
     def _publish_one(self, store: TaskStore, task: Task, request: Any, sends: _Sends) -> list[Any]:
         if not self.safe_to_repeat:
             store.set(SENT_NAMESPACE, str(task.id), self._sent_mark(task, request))
-        if not self._keeps_calls:
-            response = self._send(self.publisher, request, sends)
-            return [] if response is None else self._deliver(task, request, response, sends)
-        started = now_ms()
+        keep = self._keeps_calls
+        started = now_ms() if keep else 0
         try:
             response = self._send(self.publisher, request, sends)
         except CircuitOpenError:
             raise  # nothing was sent
         except Exception as error:
-            sends.calls.append(Call(request, error_record(error), started, now_ms()))
+            if keep:
+                sends.calls.append(Call(request, error_record(error), started, now_ms()))
             raise
-        sends.calls.append(Call(request, response, started, now_ms()))
-        if response is None:
-            return []
-        return self._deliver(task, request, response, sends)
+        if keep:
+            sends.calls.append(Call(request, response, started, now_ms()))
+        return [] if response is None else self._deliver(task, request, response, sends)
 
     def answer_outcome(self, store: TaskStore, task: Task, request: Any, response: Any) -> _Outcome:
         """How a task ends for an answer that came another way (a batch job's output line):
@@ -641,8 +639,8 @@ class _Outcomes:
             stats.deferred += 1
             return
         # every answer is recorded, and an answer may echo a secret (a webhook showing its headers)
-        finished = TaskOutcome(task.id, outcome.status, result=_redacted(outcome.result),
-                               error=_redacted(outcome.error), outbox=outcome.outbox)
+        finished = TaskOutcome(task.id, outcome.status, result=redact_value(outcome.result),
+                               error=redact_value(outcome.error), outbox=outcome.outbox)
         if self._batch == 1:
             self._outgoing.sync_targets()
             self._record([finished])
@@ -693,10 +691,6 @@ class _Outcomes:
             for finished in outcomes:
                 self._store.delete(SENT_NAMESPACE, str(finished.task_id))
         self._heartbeat.drop(finished.task_id for finished in outcomes)
-
-
-def _redacted(value: Any) -> Any:
-    return None if value is None else redact_value(value)
 
 
 def review_record(kind: str, message: str, worker: str | None, mark: Any,

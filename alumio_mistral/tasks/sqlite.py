@@ -396,8 +396,8 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
             only = f" AND {_ID_AMONG}"
             args.append(_dump(chosen))
         with self._write() as db:
-            # three statements of one step each rather than a RETURNING row at a time: SQLite
-            # does the whole claim with the GIL released, and its tasks come back as one JSON text
+            # three statements rather than UPDATE ... RETURNING: the claimed tasks come back as
+            # one JSON text read in one parse, not a row object each (which cost as much as the UPDATE)
             (claimed_ids,) = db.execute(
                 "SELECT json_group_array(id) FROM (SELECT id FROM tasks WHERE outgoing IS ? AND"
                 f" status = 'new'{only} ORDER BY id LIMIT ?)", [*args, limit],
