@@ -208,6 +208,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX tasks_by_update ON tasks (updated_at, status) WHERE status IN ('processed', 'failed')",
         ),
     ),
+    Migration(
+        7,
+        "PostgreSQL keeps a task's entity, result, error and resolution as the JSON text it was given"
+        " (json, not jsonb): jsonb sorted an object's keys by length and kept numbers as numeric, so"
+        " an entity came back with its keys reordered and 1e300 as a 301-digit integer; rows stored"
+        " before keep the form jsonb gave them. SQLite always kept the text",
+        sqlite=(),
+        postgres=(
+            "ALTER TABLE tasks ALTER COLUMN entity TYPE json USING entity::json,"
+            " ALTER COLUMN result TYPE json USING result::json,"
+            " ALTER COLUMN last_error TYPE json USING last_error::json,"
+            " ALTER COLUMN resolution TYPE json USING resolution::json",
+        ),
+    ),
 )
 
 #: the version a database has once every step ran

@@ -8,7 +8,9 @@ file lock decides there:
   disagree still agree on when a lease lapses (tests inject a clock instead);
 - de-dup is decided inside the insert (``INSERT ... ON CONFLICT`` on the mark): two machines
   reading the same entity at once make one task for it;
-- JSON is stored as ``jsonb``; timestamps as ``timestamptz``.
+- a task's JSON (entity, result, error, resolution) is stored as ``json``, the text it was given
+  (``jsonb`` would reorder keys and turn ``1e300`` into an integer); storage values, compared
+  by de-dup, as ``jsonb``; timestamps as ``timestamptz``.
 Each method runs in one transaction on a connection of a ``psycopg_pool`` pool shared by the
 threads of the process. The schema is made by :mod:`~alumio_mistral.tasks.migrations` at open,
 under an advisory lock.
@@ -27,7 +29,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from alumio_mistral.secrets import register_secret
@@ -76,7 +78,7 @@ _ADMIT = {
 _INSERT_TASKS = (
     "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
     " SELECT %(incoming)s, v.outgoing, v.entity, v.identity, 'new', 0, now(), now()"
-    " FROM unnest(%(outgoings)s::text[], %(entities)s::jsonb[], %(identities)s::text[])"
+    " FROM unnest(%(outgoings)s::text[], %(entities)s::json[], %(identities)s::text[])"
     " WITH ORDINALITY AS v(outgoing, entity, identity, n) ORDER BY v.n RETURNING id"
 )
 
@@ -87,8 +89,9 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _json(value: Any) -> Jsonb | None:
-    return None if value is None else Jsonb(value, dumps=_dump)
+def _json(value: Any) -> Json | None:
+    """A task's JSON column value (``json``: kept as this text)."""
+    return None if value is None else Json(value, dumps=_dump)
 
 
 def _moment(value: datetime) -> str:
@@ -297,7 +300,7 @@ class PostgresTaskStore(StoreShortcuts, PostgresScheduleLog, PostgresOutbox):
             done = {row[0] for row in cursor.execute(
                 "UPDATE tasks SET status = v.status, result = v.result, last_error = v.last_error,"
                 " claimed_by = NULL, lease_until = NULL, updated_at = now()"
-                " FROM unnest(%s::bigint[], %s::text[], %s::jsonb[], %s::jsonb[]) AS v(id, status, result, last_error)"
+                " FROM unnest(%s::bigint[], %s::text[], %s::json[], %s::json[]) AS v(id, status, result, last_error)"
                 " WHERE tasks.id = v.id RETURNING tasks.id",
                 ([o.task_id for o in outcomes], [o.status for o in outcomes],
                  [_json(o.result) for o in outcomes], [_json(o.error) for o in outcomes]),
@@ -386,7 +389,7 @@ class PostgresTaskStore(StoreShortcuts, PostgresScheduleLog, PostgresOutbox):
                 )
             record, error = settled(status, resolution, row[0], row[1])
             updated = cursor.execute(
-                "UPDATE tasks SET status = %s, result = COALESCE(%s::jsonb, result), last_error = %s, resolution = %s,"
+                "UPDATE tasks SET status = %s, result = COALESCE(%s::json, result), last_error = %s, resolution = %s,"
                 f" updated_at = now() WHERE id = %s RETURNING {_COLUMNS}",
                 (status, _json(result), _json(error), _json(record), task_id),
             ).fetchone()
@@ -428,7 +431,7 @@ class PostgresTaskStore(StoreShortcuts, PostgresScheduleLog, PostgresOutbox):
         with self._write() as cursor:
             cursor.executemany(
                 f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})",
-                [(t.id, t.incoming, t.outgoing, Jsonb(t.entity, dumps=_dump), t.identity, t.status, t.attempts,
+                [(t.id, t.incoming, t.outgoing, Json(t.entity, dumps=_dump), t.identity, t.status, t.attempts,
                   _timestamp(t.created_at), _timestamp(t.updated_at), _json(t.last_error), _json(t.result),
                   t.claimed_by, t.lease_until, _json(t.resolution)) for t in tasks],
             )

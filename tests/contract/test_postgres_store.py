@@ -31,13 +31,18 @@ def test_an_unreachable_server_is_a_store_error_that_never_shows_the_password(po
 
 def test_text_postgresql_cannot_hold_is_a_clear_error_and_writes_nothing(postgres_url: str) -> None:
     with PostgresTaskStore(postgres_url, schema="nul_text") as store:
-        with pytest.raises(TaskStoreError, match="cannot store"):
-            store.add_tasks("in", {"name": "a\u0000b"}, ["out"], "1", Dedup("new", "dedup:in", "1", "h"))
         with pytest.raises(TaskStoreError, match="cannot contain NUL"):
             store.add_tasks("in", {}, ["out"], "a\u0000b")
         with pytest.raises(TaskStoreError, match="cannot store this text"):
-            store.add_tasks("in", {"lone": "\ud800"}, ["out"], "2")
-        assert store.counts()["new"] == 0 and store.get("dedup:in", "1") is None
+            store.add_tasks("in", {"lone": "\ud800"}, ["out"], "2", Dedup("new", "dedup:in", "2", "h"))
+        assert store.counts()["new"] == 0 and store.get("dedup:in", "2") is None
+
+
+def test_an_entity_with_a_nul_character_is_kept_as_in_sqlite(postgres_url: str) -> None:
+    """A task's JSON is ``json`` text, which holds the escape ``\u0000`` (``jsonb`` refused it)."""
+    with PostgresTaskStore(postgres_url, schema="nul_entity") as store:
+        [task_id] = store.add_tasks("in", {"name": "a\u0000b"}, ["out"], "1", Dedup("new", "dedup:in", "1", "h"))
+        assert store.get(task_id).entity == {"name": "a\u0000b"} and store.get("dedup:in", "1") == "h"
 
 
 def test_the_schema_is_made_by_the_migrations_and_a_newer_one_is_refused(postgres_url: str) -> None:
@@ -47,6 +52,25 @@ def test_the_schema_is_made_by_the_migrations_and_a_newer_one_is_refused(postgre
         admin.execute("UPDATE versions.schema_version SET version = 99")
     with pytest.raises(TaskStoreError, match="schema version 99 is newer"):
         PostgresTaskStore(postgres_url, schema="versions")
+
+
+def test_a_schema_6_database_keeps_its_tasks_and_then_stores_json_as_given(postgres_url: str) -> None:
+    PostgresTaskStore(postgres_url, schema="v6").close()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:  # back to schema 6: jsonb columns
+        admin.execute("ALTER TABLE v6.tasks ALTER COLUMN entity TYPE jsonb, ALTER COLUMN result TYPE jsonb,"
+                      " ALTER COLUMN last_error TYPE jsonb, ALTER COLUMN resolution TYPE jsonb")
+        admin.execute("UPDATE v6.schema_version SET version = 6")
+        admin.execute("INSERT INTO v6.tasks (incoming, outgoing, entity, status, created_at, updated_at)"
+                      " VALUES ('in', 'out', '{\"id\": 1, \"b\": 2}', 'new', now(), now())")
+    with PostgresTaskStore(postgres_url, schema="v6") as store:
+        assert store.migrated_from == 6 and [task.entity for task in store.list()] == [{"id": 1, "b": 2}]
+        [task_id] = store.add_tasks("in", {"zeta": 1, "id": 2, "huge": 1e300}, ["out"], "2")
+        assert list(store.get(task_id).entity) == ["zeta", "id", "huge"] and store.get(task_id).entity["huge"] == 1e300
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        types = admin.execute("SELECT data_type FROM information_schema.columns WHERE table_schema = 'v6'"
+                              " AND table_name = 'tasks' AND column_name IN ('entity', 'result', 'last_error',"
+                              " 'resolution')").fetchall()
+        assert types == [("json",)] * 4
 
 
 def test_a_schema_name_is_checked(postgres_url: str) -> None:

@@ -96,6 +96,26 @@ def test_a_claimed_task_is_the_task_as_stored(store: TaskStore) -> None:
     assert task == store.get(task_id)
 
 
+def test_json_comes_back_as_written(store: TaskStore) -> None:
+    """An entity, a result, an error and a resolution come back with their keys in the order
+    they had and every number of the type it had: a file target writes them as they come, and
+    a CSV target takes its columns from the first record's keys. (PostgreSQL's ``jsonb`` sorts
+    keys by length and keeps numbers as ``numeric``, which turns ``1e300`` into an integer.)"""
+    entity = {"zeta": 1, "id": "a", "huge": 1e300, "tiny": -2.5e-300, "nested": {"b": 1e20, "a": [3.0, 1e16]}}
+    result = {"usage": {"total": 1e18}, "id": "r"}
+    error = {"type": "X", "amount": 1e25, "message": "m"}
+    [done_id, failed_id] = [store.add_tasks("in", entity, ["out"], key)[0] for key in ("1", "2")]
+    store.claim("out", 2, "w")
+    store.finish_many([TaskOutcome(done_id, "processed", result=result), TaskOutcome(failed_id, "failed", error=error)])
+    store.resolve(failed_id, "failed", {"by": "me", "note": "n", "at": 1e21})
+    done, failed = store.get(done_id), store.get(failed_id)
+    assert json.dumps(done.entity) == json.dumps(failed.entity) == json.dumps(entity)
+    assert json.dumps(store.list(status="processed")[0].entity) == json.dumps(entity)
+    assert json.dumps(done.result) == json.dumps(result)
+    assert json.dumps(failed.last_error) == json.dumps(error)
+    assert list(failed.resolution)[:3] == ["by", "note", "at"] and type(failed.resolution["at"]) is float
+
+
 def test_finish_checks_status_and_id(store: TaskStore) -> None:
     [task_id] = store.add_tasks("in", {}, [None], None)
     with pytest.raises(TaskStoreError, match="unknown task status 'done'"):

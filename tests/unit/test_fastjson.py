@@ -16,7 +16,7 @@ BEYOND_64_BITS = 2**64 + 1  # orjson reads this literal as a float: 1.8446744073
 @pytest.mark.parametrize("document", [
     f'{{"id": {BEYOND_64_BITS}}}',
     f'[{-BEYOND_64_BITS}]',
-    f'{{"ids": [1, 2, 123456789012345678901234567890]}}',
+    '{"ids": [1, 2, 123456789012345678901234567890]}',
 ])
 def test_an_integer_beyond_64_bits_keeps_every_digit(document: str) -> None:
     expected = json.loads(document)
