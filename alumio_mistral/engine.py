@@ -18,7 +18,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,12 @@ from typing import Any
 from alumio_mistral.batch.publisher import BatchPublisher
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.incoming import chosen_incomings, routed_outgoings
-from alumio_mistral.outgoing import OutgoingStats, PublishCounts, error_record
+from alumio_mistral.outgoing import Outgoing, OutgoingStats, PublishCounts, error_record
 from alumio_mistral.reconify.project import delivering
 from alumio_mistral.runtime import Runtime
 from alumio_mistral.secrets import redact_value
 from alumio_mistral.subscribers import build_subscriber
-from alumio_mistral.tasks import snapshot_store
+from alumio_mistral.tasks import Settled, snapshot_store
 
 
 @dataclass
@@ -64,6 +65,12 @@ class RunStats(PublishCounts):
         if stats.stopped:
             self.stopped.append(stats.stopped)
         self.failures.extend({"outgoing": outgoing, **failure} for failure in stats.failures)
+
+    def include(self, other: RunStats) -> None:
+        """Add what another publish did (a run publishes before and after it reads)."""
+        self.add_counts(other)
+        self.stopped.extend(other.stopped)
+        self.failures.extend(other.failures)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,14 +132,53 @@ def run(
         return _dry_run(target, incoming_names, chosen_outgoings)
     started = time.monotonic()
     with delivering(project, target.store):
-        incoming_stats = target.read(incoming_names, progress=progress)
-        stats = publish(target, outgoing=chosen_outgoings, progress=progress)
+        ahead = _writing_ahead(target, chosen_outgoings, progress)
+        # what those have waiting from before goes first: the file keeps the order of the tasks
+        stats = publish(target, outgoing=list(ahead), progress=progress) if ahead else RunStats()
+        incoming_stats = target.read(incoming_names, progress=progress, ahead=ahead)
+        for name, writing in ahead.items():
+            stats.absorb(name, writing.stats)
+        stats.include(publish(target, outgoing=chosen_outgoings, progress=progress))
     stats.read, stats.created = incoming_stats.read, incoming_stats.created
     stats.read_failed = incoming_stats.failed
     stats.failures[:0] = [{"incoming": f.incoming, "origin": f.origin, "message": f.message}
                           for f in incoming_stats.failures]
     stats.duration = time.monotonic() - started
     return stats
+
+
+@dataclass
+class _WritingAhead:
+    """An outgoing that writes its records while a run reads (see ``Outgoing.write_ahead``),
+    and the counts of what it wrote, made once the tasks are stored."""
+
+    outgoing: Outgoing
+    on_finish: Callable[[str], None] | None
+    stats: OutgoingStats = field(default_factory=OutgoingStats)
+
+    def write_ahead(self, entities: list[Any]) -> list[Settled]:
+        return self.outgoing.write_ahead(entities)
+
+    def written(self, outcomes: list[Settled]) -> None:
+        for status, count in Counter(outcome.status for outcome in outcomes).items():
+            setattr(self.stats, status, getattr(self.stats, status) + count)
+        self.stats.failures.extend(outcome.error for outcome in outcomes if outcome.error is not None)
+        if self.on_finish is not None:
+            for outcome in outcomes:
+                self.on_finish(outcome.status)
+
+
+def _writing_ahead(runtime: Runtime, names: list[str], progress: Any) -> dict[str, _WritingAhead]:
+    """The outgoings among ``names`` that write ahead (batched file targets, see
+    ``Outgoing.writes_ahead``): a run then needs no claim or finish for their tasks."""
+    chosen = {}
+    for name in names:
+        if runtime.project.outgoing[name].mode == "batch":
+            continue
+        outgoing = runtime.outgoing(name)
+        if outgoing.writes_ahead:
+            chosen[name] = _WritingAhead(outgoing, progress.finisher(name) if progress is not None else None)
+    return chosen
 
 
 def publish(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.subscribers import build_subscriber
 from alumio_mistral.subscribers.base import Page, PagedSubscriber, Record, entity_problem, records_of
-from alumio_mistral.tasks.store import Dedup, NewEntity, TaskStore
+from alumio_mistral.tasks.store import Dedup, NewEntity, Settled, TaskStore
 from alumio_mistral.transformers.context import TransformContext
 from alumio_mistral.transformers.library import Library
 from alumio_mistral.transformers.pipeline import compile_pipeline
@@ -34,6 +35,8 @@ from alumio_mistral.transformers.patterns import MISSING, KeyPattern, compile_pa
 MAX_REPORTED_FAILURES = 1000
 #: entities stored per transaction: a page of most sources (one transaction each cost 16x a bare read)
 BATCH_SIZE = 1000
+
+log = logging.getLogger("alumio_mistral.incoming")
 
 
 class EntityRejected(AlumioError):
@@ -50,6 +53,19 @@ class MarkingSubscriber(Protocol):
     def use_storage(self, storages: TaskStore, namespace: str) -> None: ...
 
     def stored(self) -> None: ...
+
+
+class WriteAhead(Protocol):
+    """An outgoing whose records ``run`` writes while its incomings read (a batched file target,
+    see ``Outgoing.write_ahead``), and what counts their outcomes once their tasks are stored."""
+
+    def write_ahead(self, entities: list[Any]) -> list[Settled]: ...
+
+    def written(self, outcomes: list[Settled]) -> None: ...
+
+
+#: what storing a batch gave: the tasks made per entity, and the outcomes of those written ahead
+_Written = tuple[list[int], dict[str, list[Settled]]]
 
 
 class IdentityError(AlumioError):
@@ -130,13 +146,20 @@ class _Incoming:
 
     def __init__(
         self, project: Any, store: TaskStore, config: Any, clients: Mapping[str, Any], library: Library,
-        dry_run: bool = False,
+        dry_run: bool = False, ahead: Mapping[str, WriteAhead] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clients = clients
         self.namespace = f"dedup:{config.name}"
         self.outgoings = routed_outgoings(project, config.name)
+        routed = self.outgoings or []
+        #: the routed outgoings that write ahead: not when de-dup decides, which it does in the
+        #: store's transaction, after their records would have been written
+        self.ahead = {name: ahead[name] for name in routed if name in ahead} \
+            if ahead and config.dedup == "always" else {}
+        #: the routed outgoings whose tasks are stored ``new``
+        self.queued = [name for name in routed if name not in self.ahead]
         self.pipeline = compile_pipeline(
             config.entity_transformers,
             source=str(project.path),
@@ -187,6 +210,24 @@ class _Incoming:
             return {"received": len(entities), "created": 0}
         created = self.store.add_many(self.config.name, prepared, self.outgoings or [])
         return {"received": len(entities), "created": sum(created)}
+
+    def write(self, entities: list[NewEntity]) -> _Written:
+        """Store a batch (on the writer thread): the outgoings that write ahead publish it
+        first, and their tasks are stored finished with the others' new ones; returns what
+        the store created per entity and each outgoing's outcomes.
+
+        An outgoing that cannot write the batch (a full disk) gets its tasks ``new``: the
+        publish pass after the read tries them again, and reports what fails."""
+        written: dict[str, list[Settled]] = {}
+        queued = self.queued
+        for name, ahead in self.ahead.items():
+            try:
+                written[name] = ahead.write_ahead([new.entity for new in entities])
+            except (AlumioError, OSError) as error:
+                log.warning("incoming %s: outgoing %s could not write a batch ahead (%s); its tasks wait as new",
+                            self.config.name, name, error)
+                queued = [*queued, name]
+        return self.store.add_many(self.config.name, entities, queued, written), written
 
     def run(self, project: Any, stats: IncomingStats, progress: Any) -> None:
         """Read every record; store their entities a batch (about a page) per transaction.
@@ -271,7 +312,7 @@ class _Batch:
         self.unreported = 0
         self._writer: ThreadPoolExecutor | None = None
         #: the batch being written: its records' origins and sizes, and the store's answer to come
-        self._writing: tuple[list[str], list[int], Future[list[int]] | None] | None = None
+        self._writing: tuple[list[str], list[int], Future[_Written] | None] | None = None
 
     def add(self, origin: str, entities: list[NewEntity]) -> None:
         self.unreported += 1
@@ -315,8 +356,7 @@ class _Batch:
         if entities:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"incoming-{incoming.config.name}")
-            written = self._writer.submit(incoming.store.add_many, incoming.config.name, entities,
-                                          incoming.outgoings or [])
+            written = self._writer.submit(incoming.write, entities)
         self._writing = (origins, sizes, written)
 
     def flush(self) -> None:
@@ -338,11 +378,13 @@ class _Batch:
         origins, sizes, written = self._writing
         self._writing = None
         try:
-            created = written.result() if written is not None else []
+            created, ahead = written.result() if written is not None else ([], {})
         except AlumioError as error:
             for origin in origins:
                 self._fail(origin, str(error))
             return
+        for name, outcomes in ahead.items():
+            self.incoming.ahead[name].written(outcomes)
         if sizes.count(1) == len(sizes):  # a record per entity (a page's): counted in C
             made_total, skipped = sum(created), created.count(0)
         else:
@@ -423,11 +465,13 @@ def run_incoming(
     library: Library,
     progress: Any = None,
     dry_run: bool = False,
+    ahead: Mapping[str, WriteAhead] | None = None,
 ) -> IncomingStats:
     """Run the named incoming configurations (see :func:`chosen_incomings` for which run unnamed)
     with the process's shared ``clients`` (a :class:`~alumio_mistral.runtime.Runtime` passes its own).
 
-    ``dry_run`` keeps transformer steps that would call a server (http-enrich) from sending.
+    ``dry_run`` keeps transformer steps that would call a server (http-enrich) from sending;
+    ``ahead`` names the outgoings that write ahead (``run`` gives them, see :class:`WriteAhead`).
 
     A disabled route, or one to a disabled outgoing, gets no tasks; an incoming whose routes
     are all off reads and transforms but stores nothing, not even de-dup marks.
@@ -437,7 +481,7 @@ def run_incoming(
     started = time.monotonic()
     try:
         # compile every pipeline first: a configuration error stops the run before any read
-        for ready in [_Incoming(project, store, config, clients, library, dry_run) for config in chosen]:
+        for ready in [_Incoming(project, store, config, clients, library, dry_run, ahead) for config in chosen]:
             ready.run(project, stats, progress)
     finally:
         stats.duration = time.monotonic() - started

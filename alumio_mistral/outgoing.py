@@ -21,6 +21,11 @@ A file target writes a batch, makes it durable, then records its tasks in one tr
 the file has its tasks finished, one that did not is written again, so a crash repeats no
 record that was whole in the file. Its tasks are claimed a batch ahead too. Other targets
 claim ``concurrency`` tasks once the last claimed one has a worker, and record each as it ends.
+
+``run`` goes further for such a target (:meth:`Outgoing.write_ahead`): it writes the records of
+each batch an incoming reads, syncs them, and the store then keeps the batch's tasks already
+finished, in the transaction that stores the batch; no claim and no finish per task. A crash
+between the two repeats that batch's records when the source is read again.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from alumio_mistral import reconcile
+from alumio_mistral.errors import AlumioError
 from alumio_mistral.http import Client
 from alumio_mistral.http.retry import LOGGED_WAIT
 from alumio_mistral.http.errors import (
@@ -55,6 +61,7 @@ from alumio_mistral.subscribers.triggers import emits, emitted_events
 from alumio_mistral.tasks import (
     DEFAULT_LEASE_SECONDS,
     LeaseHeldError,
+    Settled,
     Task,
     TaskOutcome,
     TaskStore,
@@ -85,6 +92,9 @@ FINISH_DELAY = 1.0
 NEXT_STEP = "Check the target, then `tasks reconcile`, `tasks resolve` or `tasks retry --force` (which may send it twice)"
 
 log = logging.getLogger("alumio_mistral.outgoing")
+
+#: the outcomes of a task written ahead that ended with neither result nor error (one each)
+_PROCESSED, _SKIPPED = Settled("processed"), Settled("skipped")
 
 
 @dataclass
@@ -394,6 +404,10 @@ class Outgoing:
         tasks it belongs to are recorded (other targets keep nothing back)."""
         self._on_file_targets("flush")
 
+    def discard_unwritten(self) -> None:
+        """Forget the records the file targets keep back (their batch could not be written)."""
+        self._on_file_targets("discard")
+
     def _let_go_of_files(self) -> None:
         """Close the file targets between passes (the next pass opens them again), so a file
         rotated away while ``serve`` waits is not written to any more."""
@@ -414,6 +428,50 @@ class Outgoing:
         if self.then is not None or self._log is not None or not self.safe_to_repeat:
             return 1
         return max(1, min(FINISH_BATCH, getattr(self.publisher, "batch_size", 1)))
+
+    @property
+    def writes_ahead(self) -> bool:
+        """May ``run`` publish this outgoing's records as its incomings read them, storing
+        the tasks already finished (see :meth:`write_ahead`)? Only a batched file target with
+        nothing that needs a stored task: no ``then`` or ``log:`` (``finish_batch`` > 1),
+        no response transformers (they may read the task's id), no trigger, no latency watcher."""
+        return (self.finish_batch > 1 and not self._response_steps and not self._emits
+                and not self.latency_observers)
+
+    def write_ahead(self, entities: list[Any]) -> list[Settled]:
+        """Publish a batch of entities whose tasks are not stored yet, syncing the target every
+        ``batch_size`` records and at the end;
+        each one's outcome, in order, for the store to keep with its task (``failed`` for one
+        the entity transformers or the target refuse, as the publish loop would record it).
+
+        For an outgoing that :attr:`writes_ahead`, whose publish loop would do exactly this
+        per task. When the batch cannot be written (a full disk), nothing of it is kept back
+        and the error is raised: the caller stores those tasks ``new`` instead.
+        """
+        outcomes: list[Settled] = []
+        step = self.finish_batch  # the target's batch_size: records between two syncs
+        pipeline = self._entity_pipeline
+        # no step: the file target, which only reads a record, gets the entity itself; steps
+        # work on a copy, as the entity is stored as it was read
+        transform = pipeline.run if pipeline.steps else pipeline.run_owned
+        try:
+            for start in range(0, len(entities), step):
+                outcomes += [self._written_ahead(transform, entity) for entity in entities[start:start + step]]
+                self.sync_targets()
+        except BaseException:
+            self.discard_unwritten()
+            raise
+        return outcomes
+
+    def _written_ahead(self, transform: Callable[[Any], list[Any]], entity: Any) -> Settled:
+        """One entity's record published (a file target: nothing to retry), and how it ended."""
+        try:
+            requests = transform(entity)
+            for request in requests:
+                self.publisher.publish(request)
+        except Exception as error:  # one entity's failure must not stop the others
+            return Settled("failed", error=redact_value(error_record(error)))
+        return _PROCESSED if requests else _SKIPPED
 
     @property
     def written_namespace(self) -> str:
@@ -680,10 +738,24 @@ class _Outcomes:
             })
             marked = True
 
-        self._outgoing.publisher.flush(note)  # type: ignore[attr-defined]  # a file target (finish_batch > 1)
+        try:
+            self._outgoing.publisher.flush(note)  # type: ignore[attr-defined]  # a file target (finish_batch > 1)
+        except (AlumioError, OSError) as error:  # a full disk, a folder where the file goes
+            waiting = self._unwritten(waiting, error)
         self._record(waiting)
         if marked:
             self._store.delete(namespace, key)
+
+    def _unwritten(self, waiting: list[TaskOutcome], error: Exception) -> list[TaskOutcome]:
+        """The batch did not reach the file: its tasks fail with the reason (they are safe to
+        replay), counted again as failed, and nothing of it is kept back to be written later."""
+        self._outgoing.discard_unwritten()
+        failure = redact_value(error_record(error))
+        for outcome in waiting:
+            setattr(self._stats, outcome.status, getattr(self._stats, outcome.status) - 1)
+            self._stats.add("failed")
+            self._stats.failures.append({"task": outcome.task_id, **failure})
+        return [TaskOutcome(outcome.task_id, "failed", error=failure) for outcome in waiting]
 
     def _record(self, outcomes: list[TaskOutcome]) -> None:
         self._store.finish_many(outcomes)

@@ -20,7 +20,7 @@ from typing import Any
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.http import Client
 from alumio_mistral.http.prototypes import SANDBOX
-from alumio_mistral.incoming import IncomingStats, run_incoming
+from alumio_mistral.incoming import IncomingStats, WriteAhead, run_incoming
 from alumio_mistral.outgoing import Outgoing
 from alumio_mistral.tasks import TaskStore, open_store
 from alumio_mistral.transformers.library import Library
@@ -89,10 +89,12 @@ class Runtime:
                     self._store = open_store(self.project)
         return self._store
 
-    def read(self, names: list[str] | None = None, *, progress: Any = None, dry_run: bool = False) -> IncomingStats:
-        """Run the named incomings (see :func:`~alumio_mistral.incoming.chosen_incomings`) into tasks."""
+    def read(self, names: list[str] | None = None, *, progress: Any = None, dry_run: bool = False,
+             ahead: Mapping[str, WriteAhead] | None = None) -> IncomingStats:
+        """Run the named incomings (see :func:`~alumio_mistral.incoming.chosen_incomings`) into
+        tasks; the outgoings of ``ahead`` write their records as they read."""
         return run_incoming(self.project, self.store, names, progress=progress, dry_run=dry_run,
-                            clients=self.clients, library=self.library)
+                            clients=self.clients, library=self.library, ahead=ahead)
 
     def outgoing(self, name: str) -> Outgoing:
         """The compiled outgoing ``name``, built once and reused by every publish pass."""

@@ -80,20 +80,27 @@ log = logging.getLogger("alumio_mistral.publishers.files")
 
 
 class _Pending:
-    """The records a ``batch`` target has not written yet (shared with its finalizer)."""
+    """The records a ``batch`` target has not written yet (shared with its finalizer), back to
+    back in one buffer: a list of small ``bytes`` kept alive cost a memory allocation each that
+    took longer than encoding the record."""
 
     def __init__(self) -> None:
-        self.records: list[bytes] = []
+        self.buffer = bytearray()
+        self.count = 0
         #: what goes before the first of them when the file is empty
         self.header = b""
-        self.size = 0
+
+    def add(self, record: bytes) -> None:
+        self.buffer += record
+        self.count += 1
 
     def data(self, with_header: bool) -> bytes:
-        return (self.header if with_header else b"") + b"".join(self.records)
+        return (self.header if with_header else b"") + self.buffer
 
     def clear(self) -> None:
-        self.records.clear()
-        self.header, self.size = b"", 0
+        self.buffer.clear()
+        self.count = 0
+        self.header = b""
 
 
 @dataclass(frozen=True)
@@ -138,15 +145,14 @@ class _Appender:
         """Append ``record``, after ``header()`` when the file is empty (CSV's column names)."""
         with self._lock:
             pending = self._pending
-            if not pending.records and header is not None:
+            if not pending.count and header is not None:
                 pending.header = header()
-            pending.records.append(record)
-            pending.size += len(record)
+            pending.add(record)
             if not self.hold:
                 self._write()
                 if self._unsynced >= self.sync_every:
                     self._sync()
-            elif len(pending.records) >= 2 * self.sync_every or pending.size >= MAX_BUFFERED_BYTES:
+            elif pending.count >= 2 * self.sync_every or len(pending.buffer) >= MAX_BUFFERED_BYTES:
                 self._write()  # nobody flushed: keep memory bounded
 
     def flush(self, before_write: Callable[[PendingWrite], None] | None = None) -> None:
@@ -156,18 +162,24 @@ class _Appender:
             self._write(before_write)
             self._sync()
 
+    def discard(self) -> None:
+        """Forget the records kept back (a batch that could not be written goes another way)."""
+        with self._lock:
+            self._pending.clear()
+
     def close(self) -> None:
         with self._lock:
-            if self._fd is None and not self._pending.records:
+            if self._fd is None and not self._pending.count:
                 return
             try:
                 self._write()
                 self._sync()
             finally:
-                assert self._release is not None
-                self._release.detach()  # written and synced here, with errors said: just close
-                os.close(self._fd)  # type: ignore[arg-type]
-                self._fd = self._release = None
+                if self._fd is not None:  # None: the file could not even be opened (a folder in the way)
+                    assert self._release is not None
+                    self._release.detach()  # written and synced here, with errors said: just close
+                    os.close(self._fd)
+                    self._fd = self._release = None
 
     def _open(self) -> int:
         if self._fd is None:
@@ -179,7 +191,7 @@ class _Appender:
     def _write(self, before_write: Callable[[PendingWrite], None] | None = None) -> None:
         """Append the kept records in one ``write`` under ``flock`` (the caller holds the thread lock)."""
         pending = self._pending
-        if not pending.records:
+        if not pending.count:
             return
         fd = self._open()
         if fcntl is not None:
@@ -195,7 +207,7 @@ class _Appender:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         if written != len(data):  # a full disk: say so rather than leave a torn record
             raise PublishError(f"{self.path}: wrote {written} of {len(data)} bytes")
-        self._unsynced += len(pending.records)
+        self._unsynced += pending.count
         pending.clear()
 
     def _sync(self) -> None:
@@ -243,7 +255,7 @@ def landed(write: PendingWrite) -> bool:
 def _write_sync_and_close(fd: int, pending: _Pending) -> None:
     """The last word on a file nobody closed: write what is kept back, sync (best effort), close."""
     try:
-        if pending.records:
+        if pending.count:
             os.write(fd, pending.data(with_header=os.fstat(fd).st_size == 0))
         os.fsync(fd)
     except OSError:
@@ -282,8 +294,13 @@ def _not_a_number(where: str) -> PublishError:
     return PublishError(f"{where}: a number is NaN or Infinity, which JSON cannot represent")
 
 
+#: the types whose values :func:`_finite` must look into
+_NOT_PLAIN = frozenset((float, dict, list, tuple))
+
+
 def _finite(value: Any) -> bool:
-    """No NaN or infinity anywhere in ``value`` (floats are rare in records: one type look per value)."""
+    """No NaN or infinity anywhere in ``value`` (floats are rare in records: a record of text,
+    integers and nulls is told by the set of its values' types, made in C)."""
     kind = type(value)
     if kind is dict:
         items: Iterable[Any] = value.values()
@@ -291,6 +308,8 @@ def _finite(value: Any) -> bool:
         items = value
     else:
         return kind is not float or math.isfinite(value)
+    if _NOT_PLAIN.isdisjoint(map(type, items)):
+        return True
     for item in items:
         kind = type(item)
         if kind is float:
@@ -342,6 +361,9 @@ class _AppendingPublisher(_FilePublisher):
 
     def flush(self, before_write: Callable[[PendingWrite], None] | None = None) -> None:
         self._file.flush(before_write)
+
+    def discard(self) -> None:
+        self._file.discard()
 
     def close(self) -> None:
         self._file.close()

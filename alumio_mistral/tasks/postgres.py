@@ -24,7 +24,7 @@ import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import psycopg
@@ -46,12 +46,14 @@ from alumio_mistral.tasks.store import (
     Dedup,
     LeaseHeldError,
     NewEntity,
+    Settled,
     Task,
     TaskOutcome,
     TaskStore,
     TaskStoreError,
     check_statuses,
     like_pattern,
+    new_targets,
     settled,
 )
 from alumio_mistral.tasks.urls import redact_url
@@ -80,6 +82,15 @@ _INSERT_TASKS = (
     " SELECT %(incoming)s, v.outgoing, v.entity, v.identity, 'new', 0, now(), now()"
     " FROM unnest(%(outgoings)s::text[], %(entities)s::json[], %(identities)s::text[])"
     " WITH ORDINALITY AS v(outgoing, entity, identity, n) ORDER BY v.n RETURNING id"
+)
+
+#: the finished tasks of one outgoing whose file target wrote a batch ahead (see ``add_many``)
+_INSERT_WRITTEN_AHEAD = (
+    "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at, result,"
+    " last_error) SELECT %(incoming)s, %(outgoing)s, v.entity, v.identity, v.status, 1, now(), now(), v.result,"
+    " v.last_error FROM unnest(%(entities)s::json[], %(identities)s::text[], %(statuses)s::text[],"
+    " %(results)s::json[], %(errors)s::json[]) WITH ORDINALITY AS v(entity, identity, status, result, last_error, n)"
+    " ORDER BY v.n"
 )
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -225,14 +236,25 @@ class PostgresTaskStore(StoreShortcuts, PostgresScheduleLog, PostgresOutbox):
             return self._insert(cursor, incoming, [(entity, identity)], targets)
 
     def add_many(
-        self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None]
+        self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None],
+        written_ahead: Mapping[str, Sequence[Settled]] | None = None,
     ) -> list[int]:
-        targets = list(outgoings) or [None]
+        targets = new_targets(outgoings, written_ahead, entities)
         with self._write() as cursor:
             admitted = self._admit(cursor, [new.dedup for new in entities])
             self._insert(cursor, incoming, [(new.entity, new.identity)
                                             for new, take in zip(entities, admitted) if take], targets)
-        return [len(targets) if take else 0 for take in admitted]
+            for outgoing, outcomes in (written_ahead or {}).items():
+                cursor.execute(_INSERT_WRITTEN_AHEAD, {
+                    "incoming": incoming, "outgoing": outgoing,
+                    "entities": [_dump(new.entity) for new in entities],
+                    "identities": [new.identity for new in entities],
+                    "statuses": [outcome.status for outcome in outcomes],
+                    "results": [_json(outcome.result) for outcome in outcomes],
+                    "errors": [_json(outcome.error) for outcome in outcomes],
+                })
+        count = len(targets) + len(written_ahead or {})
+        return [count if take else 0 for take in admitted]
 
     @staticmethod
     def _admit(cursor: psycopg.Cursor[Any], marks: Sequence[Dedup | None]) -> list[bool]:

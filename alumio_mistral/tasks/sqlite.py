@@ -13,16 +13,16 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from itertools import accumulate, compress, repeat
-from operator import attrgetter, lshift, or_
+from itertools import compress, repeat
+from operator import add, attrgetter, lshift, or_, sub
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import orjson
 
 from alumio_mistral.fastjson import dumps as _dump
-from alumio_mistral.fastjson import dumps_each, loads
+from alumio_mistral.fastjson import dumps_joined, loads
 from alumio_mistral.tasks.migrations import migrate
 from alumio_mistral.tasks.sqlite_outbox import SqliteOutbox
 from alumio_mistral.tasks.sqlite_schedules import SqliteScheduleLog
@@ -36,12 +36,14 @@ from alumio_mistral.tasks.store import (
     Dedup,
     LeaseHeldError,
     NewEntity,
+    Settled,
     Task,
     TaskOutcome,
     TaskStoreError,
     check_statuses,
     like_pattern,
     settled,
+    new_targets,
 )
 
 #: the page size of a new database file
@@ -76,13 +78,19 @@ _PLACE_BITS = 30
 #: ``json_extract`` of an [offset, length, identity] array per row cost a fifth of the insert);
 #: ?4 is the JSON array of outgoings, read once into a table (a json_each in the join would
 #: parse it again for every entity); CROSS JOIN keeps the entities the outer loop, so ids
-#: follow the batch's order, entity by entity
+#: follow the batch's order, entity by entity; ?6 and ?7 are the status and attempts (``new``
+#: and 0, or a written-ahead task's end)
 _INSERT_TASKS = (
     "WITH target (value) AS MATERIALIZED (SELECT value FROM json_each(?4))"
     " INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
     f" SELECT ?1, target.value, CAST(substr(?2, slice.key >> {_PLACE_BITS}, slice.key & {(1 << _PLACE_BITS) - 1})"
-    " AS TEXT), slice.value, 'new', 0, ?5, ?5"
+    " AS TEXT), slice.value, ?6, ?7, ?5, ?5"
     " FROM json_each(?3) AS slice CROSS JOIN target"
+)
+#: one written-ahead task that ended with a result or an error (see :meth:`SqliteTaskStore.add_many`)
+_INSERT_WRITTEN_AHEAD = (
+    "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at, result,"
+    " last_error) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
 )
 _SET_VALUE = (
     "INSERT INTO storage (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)"
@@ -110,15 +118,40 @@ _IDENTITY = attrgetter("identity")
 _DEDUP = attrgetter("dedup")
 
 
-def _inserted(texts: list[bytes], identities: Iterable[str | None], incoming: str,
-              targets: list[str | None], now: str) -> tuple[Any, ...]:
+class _Texts(NamedTuple):
+    """A batch's entities as JSON, back to back in one blob, and where each one ends in it."""
+
+    blob: bytearray
+    ends: list[int]
+
+    @classmethod
+    def of(cls, entities: Sequence[NewEntity]) -> _Texts:
+        return cls(*dumps_joined(map(_ENTITY, entities)))
+
+    def text(self, index: int) -> str:
+        return self._encoded(index).decode()
+
+    def only(self, chosen: Iterable[int]) -> _Texts:
+        """The texts of the ``chosen`` entities alone, in that order."""
+        blob, ends = bytearray(), []
+        for index in chosen:
+            blob += self._encoded(index)
+            ends.append(len(blob))
+        return _Texts(blob, ends)
+
+    def _encoded(self, index: int) -> bytearray:
+        return self.blob[self.ends[index - 1] if index else 0:self.ends[index]]
+
+
+def _inserted(texts: _Texts, identities: Iterable[str | None], incoming: str,
+              targets: list[str | None], now: str, status: str = "new", attempts: int = 0) -> tuple[Any, ...]:
     """The parameters of :data:`_INSERT_TASKS` for entities serialised as ``texts`` (in C loops)."""
-    lengths = list(map(len, texts))
-    offsets = accumulate(lengths[:-1], initial=1)  # substr counts from 1
-    places = map(or_, map(lshift, offsets, repeat(_PLACE_BITS)), lengths)
+    starts = [0, *texts.ends[:-1]]
+    offsets = map(add, starts, repeat(1))  # substr counts from 1
+    places = map(or_, map(lshift, offsets, repeat(_PLACE_BITS)), map(sub, texts.ends, starts))
     # text, not bytes: SQLite 3.45 and later read a blob given to json_each as its binary JSON
     slices = orjson.dumps(dict(zip(places, identities)), option=orjson.OPT_NON_STR_KEYS).decode()
-    return incoming, b"".join(texts), slices, _dump(targets), now
+    return incoming, texts.blob, slices, _dump(targets), now, status, attempts
 
 
 def _now() -> str:
@@ -321,11 +354,19 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         return [int(i) for i in ids if i is not None]
 
     def add_many(
-        self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None]
+        self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None],
+        written_ahead: Mapping[str, Sequence[Settled]] | None = None,
     ) -> list[int]:
-        targets = list(outgoings) or [None]
-        texts = dumps_each(map(_ENTITY, entities))  # before the transaction: it holds the write lock
+        targets = new_targets(outgoings, written_ahead, entities)
+        texts = _Texts.of(entities)  # before the transaction: it holds the write lock
         now = _now()
+        if written_ahead:
+            with self._write() as db:
+                if targets:
+                    db.execute(_INSERT_TASKS, _inserted(texts, map(_IDENTITY, entities), incoming, targets, now))
+                for outgoing, outcomes in written_ahead.items():
+                    self._insert_written_ahead(db, incoming, outgoing, entities, texts, outcomes, now)
+            return [len(targets) + len(written_ahead)] * len(entities)
         if not any(map(_DEDUP, entities)):
             # nothing to decide (dedup always): the one statement is a transaction of its own,
             # and a writer thread takes the GIL back once per batch instead of three times
@@ -336,10 +377,28 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
             admitted = self._admit(db, entities, now)
             everyone = admitted.count(True) == len(admitted)
             db.execute(_INSERT_TASKS, _inserted(
-                texts if everyone else list(compress(texts, admitted)),
+                texts if everyone else texts.only(compress(range(len(admitted)), admitted)),
                 map(_IDENTITY, entities if everyone else compress(entities, admitted)),
                 incoming, targets, now))
         return [len(targets)] * len(admitted) if everyone else [len(targets) if take else 0 for take in admitted]
+
+    @staticmethod
+    def _insert_written_ahead(db: sqlite3.Connection, incoming: str, outgoing: str, entities: Sequence[NewEntity],
+                        texts: _Texts, outcomes: Sequence[Settled], now: str) -> None:
+        """The finished tasks of one outgoing for a batch: those ending alike with neither result
+        nor error (a file target's whole batch, usually) in one statement per status, the rest a row each."""
+        plain: dict[str, list[int]] = {}
+        rows = []
+        for index, outcome in enumerate(outcomes):
+            if outcome.result is None and outcome.error is None:
+                plain.setdefault(outcome.status, []).append(index)
+            else:
+                rows.append((incoming, outgoing, texts.text(index), entities[index].identity, outcome.status,
+                             now, now, _json_or_null(outcome.result), _json_or_null(outcome.error)))
+        for status, chosen in plain.items():
+            db.execute(_INSERT_TASKS, _inserted(texts.only(chosen), (entities[i].identity for i in chosen),
+                                                incoming, [outgoing], now, status, 1))
+        db.executemany(_INSERT_WRITTEN_AHEAD, rows)
 
     def _admit(self, db: sqlite3.Connection, entities: Sequence[NewEntity], now: str) -> list[bool]:
         """Which entities of a batch de-dup lets in, in order, marking each one admitted.

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple, Protocol, Sequence, overload
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence, overload
 
 from alumio_mistral.errors import AlumioError
 
@@ -76,6 +76,15 @@ class NewEntity(NamedTuple):
     entity: Any
     identity: str | None
     dedup: Dedup | None = None
+
+
+class Settled(NamedTuple):
+    """How the task of one entity of a batch ended before it was stored: a file target that
+    writes ahead (see :meth:`TaskStore.add_many`) wrote its record while the batch was read."""
+
+    status: str
+    result: Any = None
+    error: dict[str, Any] | None = None
 
 
 #: a message for the outbox: (topic, JSON payload); written with the outcome of a task
@@ -210,6 +219,25 @@ def worker_id(name: str = "") -> str:
     return f"{base}:{name}" if name else base
 
 
+def new_targets(outgoings: Iterable[str | None], written_ahead: Mapping[str, Sequence[Settled]] | None,
+                entities: Sequence[NewEntity]) -> list[str | None]:
+    """The outgoings whose tasks :meth:`TaskStore.add_many` stores ``new`` (``[None]`` for an
+    incoming with no route), once ``written_ahead`` is found fit to store with ``entities``."""
+    targets = list(outgoings)
+    if not written_ahead:
+        return targets or [None]
+    if any(new.dedup is not None for new in entities):
+        raise TaskStoreError("tasks written ahead cannot be de-duplicated: their records were written first")
+    for outgoing, outcomes in written_ahead.items():
+        if outgoing in targets:
+            raise TaskStoreError(f"outgoing {outgoing!r} is both new and written ahead")
+        if len(outcomes) != len(entities):
+            raise TaskStoreError(
+                f"outgoing {outgoing!r}: {len(outcomes)} tasks written ahead for {len(entities)} entities")
+        check_statuses({outcome.status for outcome in outcomes}, FINAL_STATUSES)
+    return targets
+
+
 class StoreShortcuts:
     """What each store derives from its own batch and transaction methods, written once for
     every dialect: one task's finish is a batch of one, and a lone outbox message is queued in
@@ -246,7 +274,8 @@ class TaskStore(Protocol):
         entity was seen)."""
 
     def add_many(
-        self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None]
+        self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None],
+        written_ahead: Mapping[str, Sequence[Settled]] | None = None,
     ) -> list[int]:
         """The tasks of a batch of entities (a page) in ONE transaction; returns, per entity,
         how many tasks it got (0 when de-dup says it was seen).
@@ -255,7 +284,14 @@ class TaskStore(Protocol):
         de-dup of every entity is decided inside the transaction, against the stored marks and
         against the entities before it in the batch, so two runs adding at once never both
         create a task for one entity, and a crash leaves the whole batch written or none of it.
-        Each entity is serialised once whatever the number of outgoings."""
+        Each entity is serialised once whatever the number of outgoings.
+
+        ``written_ahead`` maps an outgoing (not among ``outgoings``) to the outcome of each
+        entity's task, in order: a file target wrote their records while the batch was read, so
+        those tasks are stored already finished, claimed once, in the same transaction. Only a
+        batch without de-dup marks may carry them (the records were written before the store
+        could decide), else :class:`TaskStoreError`; with ``written_ahead`` and no
+        ``outgoings``, no task of outgoing ``None`` is made."""
 
     def claim(
         self,

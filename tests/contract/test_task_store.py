@@ -20,6 +20,7 @@ from alumio_mistral.tasks import (
     Dedup,
     LeaseHeldError,
     NewEntity,
+    Settled,
     Task,
     TaskOutcome,
     TaskStore,
@@ -332,6 +333,38 @@ def test_a_batch_that_fails_writes_nothing(store: TaskStore) -> None:
     with pytest.raises(TypeError):
         store.add_many("in", batch, ["out"])
     assert store.get("dedup:in", "k1") is None and store.counts()["new"] == 0
+
+
+def test_a_batch_written_ahead_stores_those_tasks_finished(store: TaskStore) -> None:
+    """A file target wrote a batch's records while it was read: its tasks are stored finished,
+    with their outcomes, beside the new tasks of the other outgoings, in one transaction."""
+    batch = [NewEntity({"id": n}, str(n)) for n in range(4)]
+    error = {"type": "PublishError", "message": "NaN"}
+    ahead = [Settled("processed"), Settled("failed", error=error), Settled("skipped"), Settled("processed")]
+    assert store.add_many("in", batch, ["api"], {"file": ahead}) == [2, 2, 2, 2]
+    new_ones = store.list(outgoing="api")
+    assert [(t.entity["id"], t.status, t.attempts) for t in new_ones] == [(n, "new", 0) for n in range(4)]
+    written = {t.entity["id"]: t for t in store.list(outgoing="file")}
+    assert {n: (t.status, t.attempts, t.identity) for n, t in written.items()} == {
+        0: ("processed", 1, "0"), 1: ("failed", 1, "1"), 2: ("skipped", 1, "2"), 3: ("processed", 1, "3")}
+    assert written[1].last_error == error and written[1].claimed_by is None and written[0].result is None
+    assert store.claim("file", 10, "w") == []
+    # every outgoing written ahead: no task of outgoing None
+    assert store.add_many("in", batch[:1], [], {"file": [Settled("processed")]}) == [1]
+    assert all(t.outgoing is not None for t in store.list())
+
+
+def test_a_batch_written_ahead_is_checked_before_anything_is_stored(store: TaskStore) -> None:
+    batch = [NewEntity({"id": 1}, "1")]
+    with pytest.raises(TaskStoreError, match="cannot be de-duplicated"):
+        store.add_many("in", [new("k1")], [], {"file": [Settled("processed")]})
+    with pytest.raises(TaskStoreError, match="both new and written ahead"):
+        store.add_many("in", batch, ["file"], {"file": [Settled("processed")]})
+    with pytest.raises(TaskStoreError, match="2 tasks written ahead for 1 entities"):
+        store.add_many("in", batch, [], {"file": [Settled("processed")] * 2})
+    with pytest.raises(TaskStoreError, match="unknown task status 'new'"):
+        store.add_many("in", batch, [], {"file": [Settled("new")]})
+    assert sum(store.counts().values()) == 0 and store.get("dedup:in", "k1") is None
 
 
 def _add_pages(backing: Backing, start: threading.Barrier | None = None) -> None:

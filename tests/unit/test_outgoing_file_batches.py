@@ -147,6 +147,24 @@ def test_tasks_are_recorded_only_after_their_batch_is_written_and_synced(tmp_pat
     assert store.namespaces().get(outgoing.written_namespace) is None  # no mark left behind
 
 
+def test_a_batch_that_cannot_be_written_fails_its_tasks_naming_the_file(tmp_path, store, monkeypatch) -> None:
+    """A folder where the file goes: each task of the batch fails with the reason, none is left
+    processing, and nothing is kept back to be written later (the pass used to crash on close)."""
+    outgoing = _outgoing(tmp_path, store, {"type": "jsonl", "path": "out.jsonl", "batch_size": 3})
+    (tmp_path / "out.jsonl").mkdir()
+    for n in range(4):
+        store.add_tasks("items", {"n": n}, ["out"], str(n))
+    stats = outgoing.publish(store)
+    assert (stats.processed, stats.failed) == (0, 4)
+    assert [failure["type"] for failure in stats.failures] == ["IsADirectoryError"] * 4
+    assert "out.jsonl" in stats.failures[0]["message"]
+    assert {(task.status, task.last_error["type"]) for task in store.list()} == {("failed", "IsADirectoryError")}
+    (tmp_path / "out.jsonl").rmdir()
+    store.requeue(None, ["failed"])
+    assert outgoing.publish(store).processed == 4
+    assert [line["n"] for line in _lines(tmp_path / "out.jsonl")] == [0, 1, 2, 3]
+
+
 def test_a_batch_a_dead_run_wrote_whole_is_finished_not_written_again(tmp_path, store, clock) -> None:
     outgoing = _outgoing(tmp_path, store, {"type": "jsonl", "path": "out.jsonl", "batch_size": 3})
     ids = [store.add_tasks("items", {"n": n}, ["out"], str(n))[0] for n in range(3)]
