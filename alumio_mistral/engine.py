@@ -66,12 +66,6 @@ class RunStats(PublishCounts):
             self.stopped.append(stats.stopped)
         self.failures.extend({"outgoing": outgoing, **failure} for failure in stats.failures)
 
-    def include(self, other: RunStats) -> None:
-        """Add what another publish did (a run publishes before and after it reads)."""
-        self.add_counts(other)
-        self.stopped.extend(other.stopped)
-        self.failures.extend(other.failures)
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -133,12 +127,10 @@ def run(
     started = time.monotonic()
     with delivering(project, target.store):
         ahead = _writing_ahead(target, chosen_outgoings, progress)
-        # what those have waiting from before goes first: the file keeps the order of the tasks
-        stats = publish(target, outgoing=list(ahead), progress=progress) if ahead else RunStats()
         incoming_stats = target.read(incoming_names, progress=progress, ahead=ahead)
+        stats = publish(target, outgoing=chosen_outgoings, progress=progress)
         for name, writing in ahead.items():
             stats.absorb(name, writing.stats)
-        stats.include(publish(target, outgoing=chosen_outgoings, progress=progress))
     stats.read, stats.created = incoming_stats.read, incoming_stats.created
     stats.read_failed = incoming_stats.failed
     stats.failures[:0] = [{"incoming": f.incoming, "origin": f.origin, "message": f.message}
@@ -170,13 +162,21 @@ class _WritingAhead:
 
 def _writing_ahead(runtime: Runtime, names: list[str], progress: Any) -> dict[str, _WritingAhead]:
     """The outgoings among ``names`` that write ahead (batched file targets, see
-    ``Outgoing.writes_ahead``): a run then needs no claim or finish for their tasks."""
+    ``Outgoing.writes_ahead``): a run then needs no claim or finish for their tasks.
+
+    Not one with tasks waiting from before (or a batch a dead run wrote and did not record):
+    those are published first, through their tasks, so that the file keeps their order.
+    """
     chosen = {}
+    store = runtime.store
     for name in names:
         if runtime.project.outgoing[name].mode == "batch":
             continue
         outgoing = runtime.outgoing(name)
-        if outgoing.writes_ahead:
+        if not outgoing.writes_ahead or any(store.list(outgoing=name, status=status, limit=1)
+                                            for status in ("new", "processing")):
+            continue
+        if next(iter(store.items(outgoing.written_namespace)), None) is None:
             chosen[name] = _WritingAhead(outgoing, progress.finisher(name) if progress is not None else None)
     return chosen
 

@@ -18,10 +18,12 @@ Works (dlt's are skipped when dlt is not installed):
 - ``subscriber``: our subscriber's ``records()`` over the same pages
 - ``incoming``: our ``incoming run`` into SQLite tasks (``dedup: always``, one route)
 - ``incoming-new``: the same with ``identity: id`` and ``dedup: new`` (not run by default)
-- ``run-jsonl``: our full ``run``: incoming, then every task published to a JSONL file
-- ``store-floor``: what the SQLite task store alone costs a full run, no HTTP and no publishing:
-  the entities of every page added, then claimed and finished, 1,000 at a time (the floor under
-  ``run-jsonl``'s ratio while each task is a row that is written three times)
+- ``run-jsonl``: our full ``run`` to a JSONL file (which writes ahead: each batch read is written,
+  synced, then stored with its tasks finished)
+- ``store-floor``: what the SQLite task store alone costs a run through ``new`` tasks, no HTTP
+  and no publishing: the entities of every page added, then claimed and finished, 1,000 at a
+  time (each task a row written three times; ``run-jsonl`` writes ahead, each task a row
+  written once)
 - ``dlt-iterate``: dlt's ``rest_api`` source, iterated
 - ``dlt-run``: dlt's ``pipeline.run`` of that source to a local filesystem destination, JSONL
 """

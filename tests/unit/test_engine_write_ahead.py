@@ -88,15 +88,19 @@ def test_an_entity_the_outgoing_refuses_is_a_failed_task_and_the_others_are_writ
     assert all(task.last_error["type"] == "TransformError" and task.attempts == 1 for task in failed)
 
 
-def test_tasks_left_from_before_are_written_first(tmp_path: Path) -> None:
+def test_a_target_with_tasks_waiting_from_before_goes_through_the_tasks_in_order(tmp_path: Path,
+                                                                                monkeypatch) -> None:
+    batches = _spy(monkeypatch)
     project = _project(tmp_path, rows=3)
     with Runtime(project) as runtime:
         runtime.read()  # three tasks wait, new
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"id": n, "email": "@"}) + "\n" for n in (10, 11)))
     stats = engine.run(project)
-    assert stats.processed == 5
+    assert stats.processed == 5 and batches == []
     lines = (tmp_path / "out" / "rows.jsonl").read_text().splitlines()
     assert [json.loads(line)["id"] for line in lines] == [0, 1, 2, 10, 11]
+    engine.run(project)  # nothing waits now: this run writes ahead
+    assert batches == [2]
 
 
 def test_an_incoming_that_deduplicates_goes_through_the_tasks(tmp_path: Path, monkeypatch) -> None:
