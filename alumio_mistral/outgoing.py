@@ -440,9 +440,9 @@ class Outgoing:
 
     def write_ahead(self, entities: list[Any]) -> list[Settled]:
         """Publish a batch of entities whose tasks are not stored yet, syncing the target every
-        ``batch_size`` records and at the end;
-        each one's outcome, in order, for the store to keep with its task (``failed`` for one
-        the entity transformers or the target refuse, as the publish loop would record it).
+        ``batch_size`` records and at the end; returns each one's outcome, in order, for the
+        store to keep with its task (``failed`` where the entity transformers or the target
+        refuse it, as the publish loop would record it).
 
         For an outgoing that :attr:`writes_ahead`, whose publish loop would do exactly this
         per task. When the batch cannot be written (a full disk), nothing of it is kept back

@@ -42,8 +42,8 @@ from alumio_mistral.tasks.store import (
     TaskStoreError,
     check_statuses,
     like_pattern,
-    settled,
     new_targets,
+    settled,
 )
 
 #: the page size of a new database file
@@ -384,7 +384,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
 
     @staticmethod
     def _insert_written_ahead(db: sqlite3.Connection, incoming: str, outgoing: str, entities: Sequence[NewEntity],
-                        texts: _Texts, outcomes: Sequence[Settled], now: str) -> None:
+                              texts: _Texts, outcomes: Sequence[Settled], now: str) -> None:
         """The finished tasks of one outgoing for a batch: those ending alike with neither result
         nor error (a file target's whole batch, usually) in one statement per status, the rest a row each."""
         plain: dict[str, list[int]] = {}
