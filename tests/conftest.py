@@ -1,4 +1,5 @@
-"""Fixtures every test folder may use: a PostgreSQL server and a fresh database per module.
+"""Fixtures every test folder may use: a PostgreSQL server and a fresh database per module,
+and secrets registered by a test forgotten after it.
 
 The server is the one ``ALUMIO_PG_URL`` names (``.ci/run`` starts one and exports it), or a
 throw-away cluster started here when PostgreSQL's server programs are installed. Only when
@@ -18,6 +19,23 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from postgres_cluster import NoPostgres, start, stop
+
+from alumio_mistral import secrets
+
+
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only() -> Iterator[None]:
+    """The secrets a test registers are forgotten after it. A process keeps every secret it
+    ever saw, by design; in one test process, a fuzzed project that puts a common word where a
+    key goes ("mistral", "csv") made that word masked in every later test's output."""
+    with secrets._lock:
+        saved = (set(secrets._secrets), set(secrets._tokens), set(secrets._exact), secrets._registered)
+    yield
+    with secrets._lock:
+        for kept, now in zip(saved[:3], (secrets._secrets, secrets._tokens, secrets._exact)):
+            now.clear()
+            now.update(kept)
+        secrets._registered = saved[3]
 
 
 @pytest.fixture(scope="session")
