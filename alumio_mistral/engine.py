@@ -153,7 +153,7 @@ class _WritingAhead:
 
     def written(self, outcomes: list[Settled]) -> None:
         for status, count in Counter(outcome.status for outcome in outcomes).items():
-            setattr(self.stats, status, getattr(self.stats, status) + count)
+            self.stats.add(status, count)
         self.stats.failures.extend(outcome.error for outcome in outcomes if outcome.error is not None)
         if self.on_finish is not None:
             for outcome in outcomes:

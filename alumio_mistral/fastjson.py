@@ -50,7 +50,7 @@ def dumps_joined(values: Iterable[Any]) -> tuple[bytearray, list[int]]:
         try:
             buffer += encode(value)
         except TypeError:
-            buffer += json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+            buffer += dumps(value).encode()
         end(len(buffer))
     return buffer, ends
 

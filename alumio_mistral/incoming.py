@@ -220,9 +220,10 @@ class _Incoming:
         publish pass after the read tries them again, and reports what fails."""
         written: dict[str, list[Settled]] = {}
         queued = self.queued
+        records = [new.entity for new in entities] if self.ahead else []
         for name, ahead in self.ahead.items():
             try:
-                written[name] = ahead.write_ahead([new.entity for new in entities])
+                written[name] = ahead.write_ahead(records)
             except (AlumioError, OSError) as error:
                 log.warning("incoming %s: outgoing %s could not write a batch ahead (%s); its tasks wait as new",
                             self.config.name, name, error)

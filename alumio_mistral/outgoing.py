@@ -112,8 +112,8 @@ class PublishCounts:
     #: claimed tasks given back to ``new`` unsent because a client's circuit breaker is open
     deferred: int = 0
 
-    def add(self, status: str) -> None:
-        setattr(self, status, getattr(self, status) + 1)
+    def add(self, status: str, amount: int = 1) -> None:
+        setattr(self, status, getattr(self, status) + amount)
 
     def add_counts(self, other: PublishCounts) -> None:
         for counter in fields(PublishCounts):
@@ -752,7 +752,7 @@ class _Outcomes:
         self._outgoing.discard_unwritten()
         failure = redact_value(error_record(error))
         for outcome in waiting:
-            setattr(self._stats, outcome.status, getattr(self._stats, outcome.status) - 1)
+            self._stats.add(outcome.status, -1)
             self._stats.add("failed")
             self._stats.failures.append({"task": outcome.task_id, **failure})
         return [TaskOutcome(outcome.task_id, "failed", error=failure) for outcome in waiting]

@@ -233,7 +233,7 @@ class PostgresTaskStore(StoreShortcuts, PostgresScheduleLog, PostgresOutbox):
         with self._write() as cursor:
             if not self._admit(cursor, [dedup])[0]:
                 return []
-            return self._insert(cursor, incoming, [(entity, identity)], targets)
+            return self._insert(cursor, incoming, [(_dump(entity), identity)], targets)
 
     def add_many(
         self, incoming: str, entities: Sequence[NewEntity], outgoings: Iterable[str | None],
@@ -242,12 +242,14 @@ class PostgresTaskStore(StoreShortcuts, PostgresScheduleLog, PostgresOutbox):
         targets = new_targets(outgoings, written_ahead, entities)
         with self._write() as cursor:
             admitted = self._admit(cursor, [new.dedup for new in entities])
-            self._insert(cursor, incoming, [(new.entity, new.identity)
-                                            for new, take in zip(entities, admitted) if take], targets)
+            taken = [new for new, take in zip(entities, admitted) if take]
+            texts = [_dump(new.entity) for new in taken]  # each entity serialised once
+            self._insert(cursor, incoming, [(text, new.identity) for new, text in zip(taken, texts)], targets)
+            # written ahead: no de-dup mark (new_targets checked), so every entity was taken
             for outgoing, outcomes in (written_ahead or {}).items():
                 cursor.execute(_INSERT_WRITTEN_AHEAD, {
                     "incoming": incoming, "outgoing": outgoing,
-                    "entities": [_dump(new.entity) for new in entities],
+                    "entities": texts,
                     "identities": [new.identity for new in entities],
                     "statuses": [outcome.status for outcome in outcomes],
                     "results": [_json(outcome.result) for outcome in outcomes],
@@ -273,17 +275,17 @@ class PostgresTaskStore(StoreShortcuts, PostgresScheduleLog, PostgresOutbox):
         return admitted
 
     @staticmethod
-    def _insert(cursor: psycopg.Cursor[Any], incoming: str, entities: list[tuple[Any, str | None]],
+    def _insert(cursor: psycopg.Cursor[Any], incoming: str, entities: list[tuple[str, str | None]],
                 targets: list[str | None]) -> list[int]:
-        """One statement for every (entity, outgoing) pair; ids in that order."""
+        """One statement for every (entity, outgoing) pair, each entity given as its JSON text;
+        ids in that order."""
         if not entities:
             return []
-        rows = [(outgoing, entity, identity) for entity, identity in entities for outgoing in targets]
-        texts = [_dump(entity) for entity, _ in entities]  # each entity serialised once
+        rows = [(outgoing, text, identity) for text, identity in entities for outgoing in targets]
         inserted = cursor.execute(_INSERT_TASKS, {
             "incoming": incoming,
             "outgoings": [outgoing for outgoing, _, _ in rows],
-            "entities": [texts[n // len(targets)] for n in range(len(rows))],
+            "entities": [text for _, text, _ in rows],
             "identities": [identity for _, _, identity in rows],
         }).fetchall()
         return sorted(row[0] for row in inserted)
