@@ -26,6 +26,17 @@ Works (dlt's are skipped when dlt is not installed):
   written once)
 - ``dlt-iterate``: dlt's ``rest_api`` source, iterated
 - ``dlt-run``: dlt's ``pipeline.run`` of that source to a local filesystem destination, JSONL
+
+Three works take ``incoming`` apart (not run by default: ``--works bare pages store-adds
+side-by-side incoming``):
+
+- ``pages``: our subscriber's pages, each checked as a whole, as the reading thread of
+  ``incoming`` takes them (no tasks made)
+- ``store-adds``: the ``add_many`` calls of an ``incoming`` run into the SQLite store, on one
+  thread with nothing else running (no HTTP)
+- ``side-by-side``: both at once, on two threads that never wait for each other: what
+  ``incoming`` would take if reading and storing overlapped perfectly (it waits for the batch
+  before the one it hands over, so that memory stays at two batches)
 """
 
 from __future__ import annotations
@@ -42,13 +53,15 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 PAGE_SIZE = 1000
-WORKS = ("bare", "subscriber", "incoming", "incoming-new", "run-jsonl", "store-floor", "dlt-iterate", "dlt-run")
+WORKS = ("bare", "subscriber", "incoming", "incoming-new", "run-jsonl", "store-floor", "pages", "store-adds",
+         "side-by-side", "dlt-iterate", "dlt-run")
 DEFAULT_WORKS = ("bare", "subscriber", "incoming", "run-jsonl", "store-floor", "dlt-iterate", "dlt-run")
 DLT_WORKS = ("dlt-iterate", "dlt-run")
 
@@ -230,6 +243,58 @@ def work_store_floor(base: str, folder: Path) -> Run:
     return run
 
 
+def work_pages(base: str, folder: Path) -> Run:
+    from alumio_mistral.catalog import Catalog
+    from alumio_mistral.http import Client, ClientConfig
+    from alumio_mistral.subscribers import MistralSubscriber
+
+    entity = Catalog.default().get("files.list")
+
+    def run() -> int:
+        with Client(ClientConfig(base_uri=base, api_key="k")) as client:
+            return sum(len(page.entities) for page in MistralSubscriber(client, entity, page_size=PAGE_SIZE).pages())
+
+    return run
+
+
+def _store_adds(base: str, folder: Path) -> Run:
+    """Each page's ``add_many`` into a new SQLite store, as ``incoming`` makes them (the first
+    page stands for every page, read before the clock starts: memory stays one page's)."""
+    import requests
+
+    from alumio_mistral.tasks import SqliteTaskStore
+    from alumio_mistral.tasks.store import NewEntity
+
+    with requests.Session() as session:
+        first = session.get(f"{base}/v1/files", params={"page": 0}, timeout=30).json()
+    page, pages = first["data"], -(-first["total"] // PAGE_SIZE)
+
+    def run() -> int:  # the store opened and closed on the clock, as incoming's is
+        with SqliteTaskStore(folder / "tasks.db") as store:
+            for _page in range(pages):
+                store.add_many("files", [NewEntity(entity, entity["id"], None) for entity in page], ["out"])
+        return pages * len(page)
+
+    return run
+
+
+def work_store_adds(base: str, folder: Path) -> Run:
+    return _store_adds(base, folder)
+
+
+def work_side_by_side(base: str, folder: Path) -> Run:
+    read, store = work_pages(base, folder), _store_adds(base, folder)
+
+    def run() -> int:
+        with ThreadPoolExecutor(1) as writer:
+            stored = writer.submit(store)
+            count = read()
+        assert stored.result() == count
+        return count
+
+    return run
+
+
 def _dlt_source(base: str) -> Any:
     from dlt.sources.rest_api import rest_api_source
 
@@ -285,6 +350,9 @@ WORK_FUNCTIONS: dict[str, Callable[[str, Path], Run]] = {
     "incoming-new": work_incoming_new,
     "run-jsonl": work_run_jsonl,
     "store-floor": work_store_floor,
+    "pages": work_pages,
+    "store-adds": work_store_adds,
+    "side-by-side": work_side_by_side,
     "dlt-iterate": work_dlt_iterate,
     "dlt-run": work_dlt_run,
 }
