@@ -2,7 +2,7 @@
 
 JSONL and CSV records are appended to a file held open for appending, each write under a lock
 (a thread lock for our workers, ``flock`` for other processes), so two runs appending at once
-never mix their lines, and a line a killed writer left unfinished is cut off before the next
+never mix their lines, and a record a killed writer left unfinished is cut off before the next
 write. What ``fsync`` adds to a write is surviving the machine itself going down, and it is
 the slow part (milliseconds), so ``durability`` chooses when it runs:
 
@@ -115,20 +115,30 @@ class PendingWrite:
     sha256: str
 
 
+#: where the whole records of a file end, read from ``start`` (where one begins) to ``size``
+RecordsEnd = Callable[[int, int, int], int]
+
+
 class _Appender:
     """One file held open for appending, ``fsync`` every ``sync_every`` records and when asked to.
 
     Each record is written at once, unless ``hold`` is set (by the publish loop, for a ``batch``
     target): then records are kept in memory until :meth:`flush` (or ``2 * sync_every``
     records, or :data:`MAX_BUFFERED_BYTES`) and written in one ``write``. A writer killed in the
-    middle of a write leaves an unfinished last line; the next write cuts it off first (with
-    a warning), so the file never holds half a record.
+    middle of a write leaves an unfinished last record; the next write cuts it off first (with
+    a warning), so the file never holds half a record. ``records_end`` finds where the whole
+    records end: after the last line break for JSON Lines, after the last one outside quotes
+    for CSV (a quoted cell may hold line breaks).
     """
 
-    def __init__(self, path: Path, durability: str, batch_size: int) -> None:
+    def __init__(self, path: Path, durability: str, batch_size: int, records_end: RecordsEnd) -> None:
         if durability not in DURABILITIES:
             raise PublishError(f"{path}: unknown durability {durability!r} (one of: {', '.join(DURABILITIES)})")
         self.path = path
+        self._records_end = records_end
+        #: the file's size after this appender's last write or check: the end of a whole record,
+        #: so a file still that size needs no look, and a longer one is read from there on
+        self._whole_until: int | None = None
         self._lock = _path_lock(path)
         self.sync_every = 1 if durability == "task" else max(1, batch_size)
         self._fd: int | None = None
@@ -197,7 +207,7 @@ class _Appender:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            size = _cut_unfinished_line(self.path, fd)
+            size = self._cut_unfinished_record(fd)
             data = pending.data(with_header=size == 0)
             if before_write is not None:
                 before_write(PendingWrite(str(self.path), size, len(data), hashlib.sha256(data).hexdigest()))
@@ -207,6 +217,7 @@ class _Appender:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         if written != len(data):  # a full disk: say so rather than leave a torn record
             raise PublishError(f"{self.path}: wrote {written} of {len(data)} bytes")
+        self._whole_until = size + written
         self._unsynced += pending.count
         pending.clear()
 
@@ -220,25 +231,61 @@ class _Appender:
         self._unsynced = 0
 
 
-def _cut_unfinished_line(path: Path, fd: int) -> int:
-    """Cut off a last line without its newline (a writer killed mid-write left it); returns the
-    file's size after. Every record we append ends with a newline, and writes hold ``flock``,
-    so such a tail is never a live writer's."""
-    size = os.fstat(fd).st_size
-    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+    def _cut_unfinished_record(self, fd: int) -> int:
+        """Cut off an unfinished last record (a writer killed mid-write left it); returns the
+        file's size after. Every record we append is whole, and writes hold ``flock``, so such
+        a tail is never a live writer's."""
+        size = os.fstat(fd).st_size
+        if size == self._whole_until:
+            return size
+        start = self._whole_until if self._whole_until is not None and self._whole_until < size else 0
+        keep = self._records_end(fd, start, size)
+        if keep < size:
+            os.ftruncate(fd, keep)
+            log.warning("%s: cut off an unfinished last record of %d bytes (a writer stopped mid-write)",
+                        self.path, size - keep)
+        self._whole_until = keep
+        return keep
+
+
+#: how much of a file is read at a time when looking for where its whole records end
+_CHUNK = 1 << 20
+
+
+def lines_end(fd: int, start: int, size: int) -> int:
+    """Where the whole lines of a file end: just after its last line break (``start`` when
+    there is none after it). Only the tail is read."""
+    if size == start or os.pread(fd, 1, size - 1) == b"\n":
         return size
-    keep = size
-    while keep > 0:
-        start = max(0, keep - 65536)
-        chunk = os.pread(fd, keep - start, start)
-        newline = chunk.rfind(b"\n")
+    end = size
+    while end > start:
+        begin = max(start, end - _CHUNK)
+        newline = os.pread(fd, end - begin, begin).rfind(b"\n")
         if newline >= 0:
-            keep = start + newline + 1
+            return begin + newline + 1
+        end = begin
+    return start
+
+
+def csv_records_end(fd: int, start: int, size: int) -> int:
+    """Where the whole CSV records of a file end: just after its last line break outside
+    quotes (``start`` when there is none after it). A line break inside quotes belongs to a
+    cell, so every byte from ``start`` is read, counting quotes (a doubled quote inside a cell
+    counts twice and leaves it quoted), at the speed of ``bytes.count``."""
+    end, quoted, position = start, False, start
+    while position < size:
+        chunk = os.pread(fd, min(_CHUNK, size - position), position)
+        if not chunk:
             break
-        keep = start
-    os.ftruncate(fd, keep)
-    log.warning("%s: cut off an unfinished last line of %d bytes (a writer stopped mid-write)", path, size - keep)
-    return keep
+        quoted_after = quoted ^ (chunk.count(b'"') % 2 == 1)
+        newline = len(chunk)
+        while (newline := chunk.rfind(b"\n", 0, newline)) >= 0:
+            # quoted just after this line break: the state at the chunk's end, undone by the quotes after it
+            if not quoted_after ^ (chunk.count(b'"', newline) % 2 == 1):
+                end = position + newline + 1
+                break
+        quoted, position = quoted_after, position + len(chunk)
+    return end
 
 
 def landed(write: PendingWrite) -> bool:
@@ -345,9 +392,12 @@ class _FilePublisher:
 class _AppendingPublisher(_FilePublisher):
     """A file target that appends one line per record, synced as ``durability`` says."""
 
+    #: where the whole records of such a file end (see :class:`_Appender`)
+    records_end = staticmethod(lines_end)
+
     def __init__(self, path: Path, durability: str = "batch", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         super().__init__(path)
-        self._file = _Appender(path, durability, batch_size)
+        self._file = _Appender(path, durability, batch_size, self.records_end)
 
     @property
     def batch_size(self) -> int:
@@ -384,6 +434,7 @@ class CsvPublisher(_AppendingPublisher):
     """One row per record; ``fields`` fixes the columns (default: the first record's keys)."""
 
     kind = "csv"
+    records_end = staticmethod(csv_records_end)
 
     def __init__(self, path: Path, fields: list[str] | None = None, delimiter: str = ",",
                  durability: str = "batch", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
@@ -400,9 +451,12 @@ class CsvPublisher(_AppendingPublisher):
         self._file.append(self._row(cells), header=lambda: self._row(fields))
 
     def _row(self, cells: list[str]) -> bytes:
+        r"""One row ending in ``\n``. The writer ends it in ``\r\n``, which the last two characters
+        are: it quotes a cell by the characters of its line terminator, and with ``\n`` alone it
+        left a cell holding a carriage return unquoted, which a CSV reader takes for a row's end."""
         buffer = io.StringIO()
-        csv.writer(buffer, delimiter=self._delimiter, lineterminator="\n").writerow(cells)
-        return buffer.getvalue().encode("utf-8")
+        csv.writer(buffer, delimiter=self._delimiter, lineterminator="\r\n").writerow(cells)
+        return (buffer.getvalue()[:-2] + "\n").encode("utf-8")
 
 
 def _cell(value: Any, where: str) -> str:

@@ -3,6 +3,7 @@ recorded, and after a crash a batch that reached the file is finished, not writt
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -96,7 +97,7 @@ def test_an_unfinished_last_line_is_cut_off_before_the_next_write(tmp_path: Path
         target.publish({"n": 3})
     target.close()
     assert [record["n"] for record in _lines(path)] == [0, 1, 3]
-    assert "cut off an unfinished last line of 12 bytes" in caplog.text
+    assert "cut off an unfinished last record of 12 bytes" in caplog.text
 
 
 def test_a_file_of_one_unfinished_line_is_emptied(tmp_path: Path) -> None:
@@ -106,6 +107,77 @@ def test_a_file_of_one_unfinished_line_is_emptied(tmp_path: Path) -> None:
     target.publish({"n": 1})
     target.close()
     assert _lines(path) == [{"n": 1}]
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_a_csv_cell_holding_a_carriage_return_stays_one_cell(tmp_path: Path) -> None:
+    """Written with a ``\n`` line terminator, the csv module left such a cell unquoted, and a
+    reader took its carriage return for the end of the row: one record became two rows."""
+    target = CsvPublisher(tmp_path / "out.csv")
+    target.publish({"text": "first\rsecond", "n": 1})
+    target.publish({"text": "a\r\nb", "n": 2})
+    target.close()
+    assert _csv_rows(tmp_path / "out.csv") == [["text", "n"], ["first\rsecond", "1"], ["a\r\nb", "2"]]
+    assert (tmp_path / "out.csv").read_bytes().endswith(b'"a\r\nb",2\n')
+
+
+@pytest.mark.parametrize("torn", [
+    b'3,"a line\n',  # cut just after a line break inside a quoted cell: the file ends in a line break
+    b'3,"a line\nand half of the next',  # cut further on: its last line break is inside the cell
+])
+def test_an_unfinished_csv_record_is_cut_off_whole_even_inside_a_quoted_cell(
+    tmp_path: Path, caplog, torn: bytes
+) -> None:
+    """Cutting back to the last line break left the start of a quoted cell, whose open quote
+    swallowed every row written after it."""
+    path = tmp_path / "out.csv"
+    path.write_bytes(b'n,text\n1,"two\nlines"\n2,"say ""hi""\n"\n' + torn)
+    target = CsvPublisher(path)
+    with caplog.at_level(logging.WARNING, logger="alumio_mistral.publishers.files"):
+        target.publish({"n": 4, "text": "after"})
+    target.close()
+    assert _csv_rows(path) == [["n", "text"], ["1", "two\nlines"], ["2", 'say "hi"\n'], ["4", "after"]]
+    assert f"cut off an unfinished last record of {len(torn)} bytes" in caplog.text
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
+def test_where_the_whole_csv_records_end_does_not_depend_on_the_chunks_read(
+    tmp_path: Path, monkeypatch, chunk: int
+) -> None:
+    monkeypatch.setattr(files, "_CHUNK", chunk)
+    whole = b'a,b\n"x\n""y""\n",1\n"",2\n3,"\n"\n'
+    path = tmp_path / "out.csv"
+    for tail, end in [(b"", len(whole)), (b'4,"\n\n', len(whole)), (b'5,""\n', len(whole) + 5), (b'6,"x""\n', len(whole))]:
+        path.write_bytes(whole + tail)
+        with path.open("rb") as handle:
+            assert files.csv_records_end(handle.fileno(), 0, len(whole + tail)) == end, tail
+            assert files.csv_records_end(handle.fileno(), len(whole), len(whole + tail)) == end, tail
+
+
+def test_a_whole_file_is_read_once_not_before_every_write(tmp_path: Path, monkeypatch) -> None:
+    """A CSV file is read from the start to find its last whole record; after its own write an
+    appender knows where that is, and reads only what another writer added since."""
+    path = tmp_path / "out.csv"
+    path.write_bytes(b"n\n" + b"".join(b"%d\n" % n for n in range(1000)))
+    read: list[int] = []
+    real = os.pread
+    monkeypatch.setattr(files.os, "pread", lambda fd, size, offset: (read.append(size), real(fd, size, offset))[1])
+    target = CsvPublisher(path)
+    target.publish({"n": 1000})
+    assert sum(read) == path.stat().st_size - len(b"1000\n")
+    read.clear()
+    target.publish({"n": 1001})
+    assert read == []
+    with path.open("ab") as other:  # another process appends a row
+        other.write(b"1002\n")
+    target.publish({"n": 1003})
+    assert sum(read) == len(b"1002\n")
+    target.close()
+    assert [row[0] for row in _csv_rows(path)][-4:] == ["1000", "1001", "1002", "1003"]
 
 
 def test_landed_tells_a_whole_batch_from_a_missing_torn_or_different_one(tmp_path: Path) -> None:
