@@ -98,7 +98,8 @@ def read_entities(text: str, name: str) -> list[Any]:
 
     records = list(json_records(text, name, None))
     if any(record.error for record in records):
-        as_lines = list(jsonl_records(text.splitlines(), name))
+        # at \n alone: str.splitlines would also break inside a text holding U+2028 (valid JSON)
+        as_lines = list(jsonl_records(text.split("\n"), name))
         if as_lines and as_lines[0].error is None:
             records = as_lines
     bad = [(record.origin, record.error or entity_problem(record.entity)) for record in records]

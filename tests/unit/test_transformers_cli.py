@@ -42,6 +42,16 @@ def test_preview_a_definition_file_with_a_json_array_input(tmp_path: Path) -> No
     assert code == 0 and json.loads(out) == {"entities": [{"a": 1, "ok": 1}], "skipped": 1, "failed": []}
 
 
+def test_json_lines_holding_a_line_separator_inside_a_text_stay_one_entity_each(tmp_path: Path) -> None:
+    """JSON allows U+2028 and U+2029 unescaped in a text; str.splitlines broke lines there."""
+    (tmp_path / "p.yaml").write_text("- {type: set, path: ok, value: 1}\n")
+    texts = ["one\u2028two", "three\u2029four"]
+    stdin = "".join(json.dumps({"text": text}, ensure_ascii=False) + "\n" for text in texts)
+    code, out, err = invoke(str(tmp_path / "p.yaml"), "--input", "-", "--json", stdin=stdin)
+    assert code == 0, err
+    assert json.loads(out)["entities"] == [{"text": text, "ok": 1} for text in texts]
+
+
 def test_a_failing_step_exits_non_zero_naming_position_and_type(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text("- {type: set, path: a, value: 1}\n- {type: cast, path: n, to: integer}\n")
     code, out, err = invoke(str(tmp_path / "p.yaml"), "--input", "-", stdin='{"n": "x"}\n{"n": "2"}\n')

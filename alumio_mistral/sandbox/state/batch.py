@@ -35,9 +35,12 @@ def sort_requests(items: list[Any], where: str) -> tuple[list[dict[str, Any]], l
 
 
 def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
-    """Requests of a batch input file, and one message per line that is not a request."""
+    """Requests of a batch input file, and one message per line that is not a request.
+
+    Lines end at ``\n`` alone: ``str.splitlines`` also breaks at U+2028 and U+2029, which JSON
+    holds unescaped inside a text (``orjson`` writes them so), and cut such a request in two."""
     items: list[Any] = []
-    for line in data.decode("utf-8", "replace").splitlines():
+    for line in data.decode("utf-8", "replace").split("\n"):
         if line.strip():
             try:
                 items.append(json.loads(line))
