@@ -204,7 +204,7 @@ class CsvFile(_FileSource):
             except csv.Error as error:
                 yield Record(None, f"{self.path}:1", f"unreadable header: {_csv_problem(error)}")
                 return
-            bad = self._bad_cell(header, header)
+            bad = self._bad_cell(header, header) or _repeated_column(header)
             if bad is not None:
                 yield Record(None, f"{self.path}:1", f"unreadable header: {bad}")
                 return
@@ -231,6 +231,17 @@ class CsvFile(_FileSource):
                     yield Record(None, origin, bad)
                     continue
                 yield Record(dict(zip(header, row)), origin)
+
+
+def _repeated_column(header: list[str]) -> str | None:
+    """A column name the header holds twice: each row's later cell would silently replace the
+    earlier one in its record, losing it."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        if name in seen:
+            return f"column {name!r} is both column {seen[name]} and column {number} (rename one)"
+        seen[name] = number
+    return None
 
 
 class Stdin:

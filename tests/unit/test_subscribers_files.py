@@ -52,6 +52,16 @@ def test_csv_rows_are_string_dicts_and_bad_rows_name_their_line(tmp_path: Path) 
     assert [origin for _, origin, _ in found][-1] == f"{path}:8"
 
 
+def test_a_csv_header_naming_a_column_twice_is_refused_before_any_row(tmp_path: Path) -> None:
+    """Each row's second "email" cell replaced its first in the record: half the data vanished
+    without a word."""
+    path = tmp_path / "in.csv"
+    path.write_text("id,email,name,email\n1,a@x.test,Ann,b@x.test\n")
+    assert records(CsvFile(path)) == [
+        (None, f"{path}:1", "unreadable header: column 'email' is both column 2 and column 4 (rename one)")
+    ]
+
+
 def test_csv_delimiter_and_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text("a;b\n1;2\n")
