@@ -150,6 +150,10 @@ class _Appender:
         self._pending = _Pending()
         #: records written since the last fsync
         self._unsynced = 0
+        #: what a file that already has records must start with (CSV's header), checked once
+        #: under the lock before this appender first writes to it; raises PublishError if not
+        self.check_start: Callable[[int], None] | None = None
+        self._start_checked = False
 
     def append(self, record: bytes, header: Callable[[], bytes] | None = None) -> None:
         """Append ``record``, after ``header()`` when the file is empty (CSV's column names)."""
@@ -208,6 +212,8 @@ class _Appender:
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             size = self._cut_unfinished_record(fd)
+            if size and self.check_start is not None and not self._start_checked:
+                self.check_start(fd)  # raises before anything is written, as a failed write does
             data = pending.data(with_header=size == 0)
             if before_write is not None:
                 before_write(PendingWrite(str(self.path), size, len(data), hashlib.sha256(data).hexdigest()))
@@ -218,6 +224,7 @@ class _Appender:
         if written != len(data):  # a full disk: say so rather than leave a torn record
             raise PublishError(f"{self.path}: wrote {written} of {len(data)} bytes")
         self._whole_until = size + written
+        self._start_checked = True
         self._unsynced += pending.count
         pending.clear()
 
@@ -431,7 +438,11 @@ class JsonlPublisher(_AppendingPublisher):
 
 
 class CsvPublisher(_AppendingPublisher):
-    """One row per record; ``fields`` fixes the columns (default: the first record's keys)."""
+    """One row per record, every row under the same columns: ``fields``, else the header of the
+    file when it has one, else the first record's keys. Without ``fields``, a record holding a
+    key that is not a column fails (its value would have no place); a missing one is an empty
+    cell. A file whose header is not these columns (another writer made it meanwhile) is not
+    written to."""
 
     kind = "csv"
     records_end = staticmethod(csv_records_end)
@@ -441,14 +452,46 @@ class CsvPublisher(_AppendingPublisher):
         super().__init__(path, durability, batch_size)
         self._fields = fields
         self._delimiter = delimiter
+        #: the columns of every row, chosen at the first record unless ``fields`` gives them
+        self._columns: list[str] | None = list(fields) if fields else None
+        self._known = frozenset(self._columns or ())
+        self._choosing = threading.Lock()  # workers publish at once: one of them chooses
+        self._file.check_start = self._check_header
 
     def publish(self, record: Any) -> None:
         if not isinstance(record, dict):
             raise PublishError(f"{self.path}: a CSV row needs an object, got {type(record).__name__}")
-        fields = self._fields or list(record)
-        cells = [_cell(record.get(name), f"{self.path}: column {name!r}") for name in fields]
+        columns = self._columns or self._choose_columns(record)
+        if not self._fields and not self._known.issuperset(record):
+            extra = ", ".join(repr(name) for name in record if name not in self._known)
+            raise PublishError(f"{self.path}: no column for the record's {extra} (the file's columns:"
+                               f" {', '.join(columns)}); set `fields` to choose the columns and leave the rest out")
+        cells = [_cell(record.get(name), f"{self.path}: column {name!r}") for name in columns]
 
-        self._file.append(self._row(cells), header=lambda: self._row(fields))
+        self._file.append(self._row(cells), header=lambda: self._row(columns))
+
+    def _choose_columns(self, record: dict[str, Any]) -> list[str]:
+        with self._choosing:
+            if self._columns is None:
+                columns = self._header_in_file() or list(record)
+                self._known = frozenset(columns)
+                self._columns = columns
+            return self._columns
+
+    def _header_in_file(self) -> list[str] | None:
+        """The column names of the file's first row, when the file has one whole."""
+        try:
+            with self.path.open("rb") as handle:
+                return _first_row(handle.read(_CHUNK), self._delimiter)
+        except OSError:  # no file yet; one that cannot be read says so when it is written
+            return None
+
+    def _check_header(self, fd: int) -> None:
+        found = _first_row(os.pread(fd, _CHUNK, 0), self._delimiter)
+        if found != self._columns:
+            raise PublishError(f"{self.path}: the file's columns are {', '.join(found or ['(none)'])}, not"
+                               f" {', '.join(self._columns or [])} (another writer made the file meanwhile?);"
+                               " nothing was written")
 
     def _row(self, cells: list[str]) -> bytes:
         r"""One row ending in ``\n``. The writer ends it in ``\r\n``, which the last two characters
@@ -457,6 +500,21 @@ class CsvPublisher(_AppendingPublisher):
         buffer = io.StringIO()
         csv.writer(buffer, delimiter=self._delimiter, lineterminator="\r\n").writerow(cells)
         return (buffer.getvalue()[:-2] + "\n").encode("utf-8")
+
+
+def _first_row(data: bytes, delimiter: str) -> list[str] | None:
+    """The cells of the first CSV row of ``data`` (a byte order mark skipped), or ``None`` when
+    ``data`` holds no whole row: one ends at a line break outside quotes."""
+    end = data.find(b"\n")
+    while end >= 0 and data.count(b'"', 0, end) % 2:
+        end = data.find(b"\n", end + 1)
+    if end < 0:
+        return None
+    try:
+        text = data[:end + 1].decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), None)
 
 
 def _cell(value: Any, where: str) -> str:

@@ -81,6 +81,55 @@ def test_csv_columns_default_to_the_first_entity_and_reject_non_objects(project)
         publisher.publish([1, 2])
 
 
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_csv_rows_follow_the_columns_whatever_the_order_of_a_record_s_keys(project):
+    """Each record's cells used to follow its own keys: a record with its keys in another order
+    put its values under each other's columns."""
+    publisher = build_publisher({"type": "csv", "path": "rows.csv"}, project, {})
+    publisher.publish({"id": 1, "name": "Ann"})
+    publisher.publish({"name": "Bob", "id": 2})
+    publisher.publish({"id": 3})
+    publisher.close()
+    assert _rows(project.root / "rows.csv") == [["id", "name"], ["1", "Ann"], ["2", "Bob"], ["3", ""]]
+
+
+def test_a_csv_record_with_a_key_that_has_no_column_fails_alone(project):
+    """Its value had no place: it went under another record's column, or was lost unseen."""
+    publisher = build_publisher({"type": "csv", "path": "rows.csv"}, project, {})
+    publisher.publish({"id": 1, "name": "Ann"})
+    with pytest.raises(PublishError, match=r"no column for the record's 'email' \(the file's columns: id, name\);"
+                                           r" set `fields`"):
+        publisher.publish({"id": 2, "email": "b@x.test"})
+    publisher.publish({"id": 3, "name": "Cy"})
+    publisher.close()
+    assert _rows(project.root / "rows.csv") == [["id", "name"], ["1", "Ann"], ["3", "Cy"]]
+
+
+def test_a_csv_target_appends_under_the_header_its_file_already_has(project):
+    (project.root / "rows.csv").write_bytes('\ufeff"name",id\r\nAnn,1\r\n'.encode())
+    publisher = build_publisher({"type": "csv", "path": "rows.csv"}, project, {})
+    publisher.publish({"id": 2, "name": "Bob"})
+    publisher.close()
+    assert _rows(project.root / "rows.csv")[1:] == [["Ann", "1"], ["Bob", "2"]]
+
+
+def test_a_csv_file_made_meanwhile_with_other_columns_is_not_written_to(project):
+    """Another writer made the file between this target's first record and its write."""
+    publisher = build_publisher({"type": "csv", "path": "rows.csv"}, project, {})
+    publisher.hold_until_flushed()
+    publisher.publish({"id": 1, "name": "Ann"})
+    (project.root / "rows.csv").write_text("name,id\nBob,2\n")
+    with pytest.raises(PublishError, match="the file's columns are name, id, not id, name"):
+        publisher.flush()
+    publisher.discard()  # as the publish loop does with a batch that could not be written
+    publisher.close()
+    assert (project.root / "rows.csv").read_text() == "name,id\nBob,2\n"
+
+
 def test_json_array_is_replaced_atomically_and_keeps_earlier_items(project):
     target = project.root / "all.json"
     target.write_text("[1]")
