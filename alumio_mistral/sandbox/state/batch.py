@@ -35,7 +35,7 @@ def sort_requests(items: list[Any], where: str) -> tuple[list[dict[str, Any]], l
 
 
 def parse_lines(data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
-    """Requests of a batch input file, and one message per line that is not a request.
+    r"""Requests of a batch input file, and one message per line that is not a request.
 
     Lines end at ``\n`` alone: ``str.splitlines`` also breaks at U+2028 and U+2029, which JSON
     holds unescaped inside a text (``orjson`` writes them so), and cut such a request in two."""
