@@ -163,7 +163,11 @@ class _Appender:
                 pending.header = header()
             pending.add(record)
             if not self.hold:
-                self._write()
+                try:
+                    self._write()
+                except BaseException:
+                    pending.clear()  # its task fails, and is written again on retry: not kept back
+                    raise
                 if self._unsynced >= self.sync_every:
                     self._sync()
             elif pending.count >= 2 * self.sync_every or len(pending.buffer) >= MAX_BUFFERED_BYTES:
@@ -196,11 +200,34 @@ class _Appender:
                     self._fd = self._release = None
 
     def _open(self) -> int:
+        """The file's descriptor, opened afresh when the path no longer names the file held
+        (moved away or deleted, as log rotation does): records go where the configuration says,
+        not into a file renamed or one nobody can open any more."""
+        if self._fd is not None and not self._still_at_path(self._fd):
+            self._let_go()
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             self._release = weakref.finalize(self, _write_sync_and_close, self._fd, self._pending)
         return self._fd
+
+    def _still_at_path(self, fd: int) -> bool:
+        try:
+            there = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
+
+    def _let_go(self) -> None:
+        """Sync what was written to the file held (where it was moved, it stays) and close it;
+        nothing is known of the next file yet."""
+        assert self._fd is not None and self._release is not None
+        self._sync()
+        self._release.detach()
+        os.close(self._fd)
+        self._fd = self._release = None
+        self._whole_until, self._start_checked = None, False
 
     def _write(self, before_write: Callable[[PendingWrite], None] | None = None) -> None:
         """Append the kept records in one ``write`` under ``flock`` (the caller holds the thread lock)."""
@@ -236,7 +263,6 @@ class _Appender:
         except OSError as error:
             raise PublishError(f"{self.path}: records were written but could not be synced: {error}") from error
         self._unsynced = 0
-
 
     def _cut_unfinished_record(self, fd: int) -> int:
         """Cut off an unfinished last record (a writer killed mid-write left it); returns the

@@ -130,6 +130,38 @@ def test_a_csv_file_made_meanwhile_with_other_columns_is_not_written_to(project)
     assert (project.root / "rows.csv").read_text() == "name,id\nBob,2\n"
 
 
+def test_a_record_written_at_once_that_fails_is_not_kept_back_for_the_next_write(project):
+    """Kept back, it was written with the next record although its task had failed (and was
+    written again when retried), and a file that kept failing made the memory grow."""
+    (project.root / "rows.csv").write_text("name,id\nBob,2\n")
+    publisher = build_publisher({"type": "csv", "path": "rows.csv", "fields": ["id", "name"],
+                                 "durability": "task"}, project, {})
+    for n in range(3):
+        with pytest.raises(PublishError, match="the file's columns are name, id"):
+            publisher.publish({"id": n, "name": "x"})
+    (project.root / "rows.csv").unlink()
+    publisher.publish({"id": 9, "name": "Zed"})
+    publisher.close()
+    assert _rows(project.root / "rows.csv") == [["id", "name"], ["9", "Zed"]]
+
+
+@pytest.mark.parametrize("durability", ["task", "batch"])
+def test_a_file_moved_or_deleted_under_a_target_is_made_anew_at_its_path(project, durability):
+    """The target kept writing to the file it had open: into the rotated file under its new
+    name, or, once deleted, into a file nobody could open, losing every record."""
+    path = project.root / "out.jsonl"
+    publisher = build_publisher({"type": "jsonl", "path": "out.jsonl", "durability": durability,
+                                 "batch_size": 1}, project, {})
+    publisher.publish({"n": 1})
+    path.rename(project.root / "out.1.jsonl")
+    publisher.publish({"n": 2})
+    assert path.read_text() == '{"n":2}\n' and (project.root / "out.1.jsonl").read_text() == '{"n":1}\n'
+    path.unlink()
+    publisher.publish({"n": 3})
+    publisher.close()
+    assert path.read_text() == '{"n":3}\n'
+
+
 def test_json_array_is_replaced_atomically_and_keeps_earlier_items(project):
     target = project.root / "all.json"
     target.write_text("[1]")
