@@ -15,7 +15,8 @@ the slow part (milliseconds), so ``durability`` chooses when it runs:
 * ``task``: each record synced at once (one fsync per task).
 
 A JSON array cannot be appended to, so it is re-read and written whole to a temporary file
-that replaces the old one, under a lock file beside it, and fsynced every time. NaN and
+that replaces the old one (keeping its permissions), under a lock file beside it, the file and
+the swap fsynced every time. NaN and
 Infinity are refused: no output holds JSON a reader would reject.
 """
 
@@ -28,8 +29,9 @@ import json
 import logging
 import math
 import os
-import tempfile
+import stat
 import threading
+import uuid
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -581,12 +583,20 @@ class JsonArrayPublisher(_FilePublisher):
         return items
 
     def publish(self, record: Any) -> None:
+        """Write the array with ``record`` to a new file, synced, and put it in the old one's
+        place, with the old one's permissions (the first file gets what the appending targets'
+        get: a private temporary file had made it unreadable to others); then the folder is
+        synced, so that the swap itself survives the machine going down."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with _path_lock(self.path), _file_lock(self.lock_path):
             data = to_json([*self._load(), record], str(self.path), indent=2).encode("utf-8")
-            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+            temp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}")
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # the umask applies
             try:
                 with os.fdopen(fd, "wb") as handle:
+                    mode = self._mode()
+                    if mode is not None:
+                        os.fchmod(handle.fileno(), mode)
                     handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
@@ -594,3 +604,22 @@ class JsonArrayPublisher(_FilePublisher):
             except BaseException:
                 Path(temp).unlink(missing_ok=True)
                 raise
+            _sync_folder(self.path.parent)
+
+    def _mode(self) -> int | None:
+        """The permissions of the array's file, ``None`` before there is one."""
+        try:
+            return stat.S_IMODE(os.stat(self.path).st_mode)
+        except FileNotFoundError:
+            return None
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` last (POSIX: the folder's own entry list is synced)."""
+    if not hasattr(os, "O_DIRECTORY"):  # Windows: a rename is durable once it returns
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -170,6 +171,28 @@ def test_json_array_is_replaced_atomically_and_keeps_earlier_items(project):
     publisher.publish({"b": 2})
     assert json.loads(target.read_text()) == [1, {"a": 1}, {"b": 2}]
     assert [name for name in os.listdir(project.root) if name.startswith(".")] == []  # no temp left behind
+
+
+def test_json_array_keeps_its_file_readable_as_before_and_syncs_the_swap(project, monkeypatch):
+    """The private temporary file took the array's place with its own mode, 0600: after the
+    first write nobody else could read it. And the rename was never synced."""
+    target = project.root / "all.json"
+    target.write_text("[]")
+    target.chmod(0o644)
+    synced: list[bool] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)), real(fd))[1])
+    publisher = build_publisher({"type": "json", "path": "all.json"}, project, {})
+    publisher.publish({"a": 1})
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert synced == [False, True]  # the new file, then the folder after the rename
+    fresh = build_publisher({"type": "json", "path": "new.json"}, project, {})
+    umask = os.umask(0o022)
+    try:
+        fresh.publish({"b": 2})
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((project.root / "new.json").stat().st_mode) == 0o644
 
 
 def test_json_array_write_failure_changes_nothing(project, monkeypatch):
