@@ -596,7 +596,7 @@ class JsonArrayPublisher(_FilePublisher):
                 with os.fdopen(fd, "wb") as handle:
                     mode = self._mode()
                     if mode is not None:
-                        os.fchmod(handle.fileno(), mode)
+                        os.chmod(temp, mode)
                     handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
