@@ -7,8 +7,6 @@ A sink sends one stored event and says how a failure should be treated:
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
@@ -16,6 +14,8 @@ import requests
 
 from alumio_mistral.errors import AlumioError
 from alumio_mistral.http.prototypes import SANDBOX
+from alumio_mistral.publishers.files import JsonlPublisher
+from alumio_mistral.publishers.request import PublishError
 from alumio_mistral.reconify.event import with_keys
 from alumio_mistral.secrets import redact, register_secret
 
@@ -85,21 +85,22 @@ class ReconifySink(HttpSink):
 
 
 class JsonlSink:
-    """Appends each event (without keys) as one line of a JSONL file."""
+    """Appends each event (without keys) as one line of a JSONL file, as a JSONL target appends
+    a record: one ``write`` per line under ``flock``, so lines of other processes never mix
+    with it, a line a killed writer left unfinished cut off first, a file rotated away made anew."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
+        self._file = JsonlPublisher(self.path)
 
     def __repr__(self) -> str:
         return f"JsonlSink({str(self.path)!r})"
 
     def send(self, event: Mapping[str, Any]) -> None:
-        line = json.dumps(event, ensure_ascii=False) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, self.path.open("a", encoding="utf-8") as out:
-                out.write(line)
+            self._file.publish(event)
+        except PublishError as error:  # a full disk: the message names the file
+            raise TransientDelivery(str(error)) from None
         except OSError as error:
             raise TransientDelivery(f"{self.path}: {error.strerror or error}") from None
 

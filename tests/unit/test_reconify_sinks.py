@@ -105,3 +105,18 @@ def test_log_on_an_operation_that_is_not_an_interaction_is_a_config_error(tmp_pa
     with pytest.raises(ConfigError) as raised:
         load_project(tmp_path, environ={})
     assert "alumio.yaml:5: outgoing.files.log: files.list is not a chat or generate operation" in str(raised.value)
+
+
+def test_the_jsonl_sink_cuts_off_a_line_a_killed_writer_left_unfinished(tmp_path):
+    """It opened the file in text mode per event and appended: the next event was glued to the
+    torn line, and neither could be read."""
+    from alumio_mistral.reconify.sinks import JsonlSink
+
+    path = tmp_path / "out" / "interactions.jsonl"
+    path.parent.mkdir()
+    path.write_text('{"n": 1}\n{"n": 2, "respo')
+    sink = JsonlSink(path)
+    sink.send({"n": 3, "text": "caf\u00e9"})
+    sink.send({"n": 4})
+    assert [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line] == [
+        {"n": 1}, {"n": 3, "text": "caf\u00e9"}, {"n": 4}]
