@@ -219,16 +219,22 @@ def work_run_jsonl(base: str, folder: Path) -> Run:
     return run
 
 
-def work_store_floor(base: str, folder: Path) -> Run:
+def _first_page(base: str) -> tuple[list[Any], int]:
+    """The first page's entities, read before the clock starts, and how many pages there are:
+    for the works of the store alone, that page stands for every page (ids do not matter
+    there), so memory stays one page's."""
     import requests
 
+    with requests.Session() as session:
+        first = session.get(f"{base}/v1/files", params={"page": 0}, timeout=30).json()
+    return first["data"], -(-first["total"] // PAGE_SIZE)
+
+
+def work_store_floor(base: str, folder: Path) -> Run:
     from alumio_mistral.tasks import SqliteTaskStore, TaskOutcome
     from alumio_mistral.tasks.store import NewEntity
 
-    with requests.Session() as session:  # read before the clock starts
-        first = session.get(f"{base}/v1/files", params={"page": 0}, timeout=30).json()
-    # the first page stands for every page (ids do not matter here), so memory stays one page's
-    page, pages = first["data"], -(-first["total"] // PAGE_SIZE)
+    page, pages = _first_page(base)
 
     def run() -> int:
         done = 0
@@ -257,17 +263,12 @@ def work_pages(base: str, folder: Path) -> Run:
     return run
 
 
-def _store_adds(base: str, folder: Path) -> Run:
-    """Each page's ``add_many`` into a new SQLite store, as ``incoming`` makes them (the first
-    page stands for every page, read before the clock starts: memory stays one page's)."""
-    import requests
-
+def work_store_adds(base: str, folder: Path) -> Run:
+    """Each page's ``add_many`` into a new SQLite store, as ``incoming`` makes them."""
     from alumio_mistral.tasks import SqliteTaskStore
     from alumio_mistral.tasks.store import NewEntity
 
-    with requests.Session() as session:
-        first = session.get(f"{base}/v1/files", params={"page": 0}, timeout=30).json()
-    page, pages = first["data"], -(-first["total"] // PAGE_SIZE)
+    page, pages = _first_page(base)
 
     def run() -> int:  # the store opened and closed on the clock, as incoming's is
         with SqliteTaskStore(folder / "tasks.db") as store:
@@ -278,12 +279,8 @@ def _store_adds(base: str, folder: Path) -> Run:
     return run
 
 
-def work_store_adds(base: str, folder: Path) -> Run:
-    return _store_adds(base, folder)
-
-
 def work_side_by_side(base: str, folder: Path) -> Run:
-    read, store = work_pages(base, folder), _store_adds(base, folder)
+    read, store = work_pages(base, folder), work_store_adds(base, folder)
 
     def run() -> int:
         with ThreadPoolExecutor(1) as writer:
