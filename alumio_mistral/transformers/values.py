@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from decimal import Decimal
 from typing import Any, Callable
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -87,7 +88,14 @@ def _to_integer(value: Any) -> int:
         raise ValueError(f"{value} is not a whole number")
     if type(value) is str:
         number = _to_number(value)
-        return _to_integer(number)
+        if type(number) is int:
+            return number
+        # the text's own digits: through a float, "12345678901234567.0" became ...568, and
+        # "12345678901234567.4" passed for a whole number
+        exact = Decimal(value.strip())
+        if exact != exact.to_integral_value():
+            raise ValueError(f"{value.strip()} is not a whole number")
+        return int(exact)
     raise ValueError(f"cannot cast {type_name(value)} to integer")
 
 

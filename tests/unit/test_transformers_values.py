@@ -40,6 +40,8 @@ def test_map_with_and_without_default() -> None:
         ("integer", " 7 ", 7),
         ("integer", 3.0, 3),
         ("integer", "3.0", 3),
+        ("integer", "1e3", 1000),
+        ("integer", "12345678901234567.0", 12345678901234567),  # through a float: ...568
         ("integer", True, 1),
         ("number", "1.5", 1.5),
         ("number", "2", 2),
@@ -69,6 +71,8 @@ def test_cast(to: str, value: Any, expected: Any) -> None:
     [
         ("integer", "abc", "cannot cast to integer"),
         ("integer", 1.5, "not a whole number"),
+        ("integer", "12345678901234567.4", "12345678901234567.4 is not a whole number"),  # a float rounds it whole
+        ("integer", "nan", "not a finite number"),
         ("integer", [1], "cannot cast a list to integer"),
         ("number", "nan", "not a finite number"),
         ("number", {}, "cannot cast an object to number"),
