@@ -5,6 +5,15 @@ instead of failing; every write runs in one transaction (``BEGIN IMMEDIATE``, or
 statement) so that a crash (even SIGKILL) leaves each task either fully written or absent. The outgoing engine claims and finishes
 tasks from worker threads, and a sqlite3 connection must stay in its thread, hence one per
 thread.
+
+A batch of new tasks that de-dup does not decide (``add_many`` without marks, not written
+ahead) arrives as one row of ``arrivals``: its entities back to back, their identities and
+outgoings. Storing that costs a fraction of a row and two index entries per task, so an
+incoming run stores a page while the next one is read. The first read or write that chooses
+tasks (a claim, a list, a count, another add) cuts every waiting arrival into task rows,
+oldest first, in one transaction with its deletion; the methods that only touch tasks by the
+ids a claim returned (finish, release, renew), or only tasks being processed or finished,
+need not.
 """
 
 from __future__ import annotations
@@ -87,6 +96,10 @@ _INSERT_TASKS = (
     " AS TEXT), slice.value, ?6, ?7, ?5, ?5"
     " FROM json_each(?3) AS slice CROSS JOIN target"
 )
+#: a batch of new tasks as one row: the first five parameters of :data:`_INSERT_TASKS`, kept
+#: until the batch is cut into task rows (see :meth:`SqliteTaskStore._unpack`)
+_INSERT_ARRIVAL = "INSERT INTO arrivals (incoming, entities, slices, outgoings, created_at) VALUES (?, ?, ?, ?, ?)"
+_OLDEST_ARRIVAL = "SELECT id, incoming, entities, slices, outgoings, created_at FROM arrivals ORDER BY id LIMIT 1"
 #: one written-ahead task that ended with a result or an error (see :meth:`SqliteTaskStore.add_many`)
 _INSERT_WRITTEN_AHEAD = (
     "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at, result,"
@@ -299,6 +312,35 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         except sqlite3.OperationalError as error:
             raise TaskStoreError(f"{self.path}: {error}") from error
 
+    @contextmanager
+    def _write_tasks(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on tasks that chooses or numbers them: the batches waiting as
+        arrivals become task rows first, so ids keep the order tasks were added in."""
+        with self._write() as db:
+            self._unpack(db)
+            yield db
+
+    def _tasks(self) -> sqlite3.Connection:
+        """This thread's connection, for a read that must see every task: a batch still waiting
+        as an arrival is cut into task rows first (a short write, only when one waits)."""
+        db = self._db()
+        with self._errors():
+            waiting = db.execute("SELECT 1 FROM arrivals LIMIT 1").fetchone() is not None
+        if waiting:
+            with self._write() as db:
+                self._unpack(db)
+        return db
+
+    @staticmethod
+    def _unpack(db: sqlite3.Connection) -> None:
+        """Cut each arrival, oldest first, into the task rows of its batch, inside the caller's
+        write transaction: a crash leaves an arrival whole or wholly made tasks. One at a time,
+        so memory holds one batch however many wait."""
+        while (arrival := db.execute(_OLDEST_ARRIVAL).fetchone()) is not None:
+            arrival_id, *batch = arrival
+            db.execute(_INSERT_TASKS, (*batch, "new", 0))
+            db.execute("DELETE FROM arrivals WHERE id = ?", (arrival_id,))
+
     def _create_schema(self) -> None:
         """Bring the database to the current schema (see :mod:`~alumio_mistral.tasks.migrations`);
         ``BEGIN IMMEDIATE`` keeps two processes opening a new file from both running the steps."""
@@ -346,7 +388,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         targets = list(outgoings) or [None]
         entity_json = _dump(entity)
         now = _now()
-        with self._write() as db:  # BEGIN IMMEDIATE: no other writer between check and insert
+        with self._write_tasks() as db:  # BEGIN IMMEDIATE: no other writer between check and insert
             if not self._admit(db, [NewEntity(entity, identity, dedup)], now)[0]:
                 return []
             ids = [db.execute(_INSERT_TASK, (incoming, outgoing, entity_json, identity, now, now)).lastrowid
@@ -361,19 +403,19 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         texts = _Texts.of(entities)  # before the transaction: it holds the write lock
         now = _now()
         if written_ahead:
-            with self._write() as db:
+            with self._write_tasks() as db:
                 if targets:
                     db.execute(_INSERT_TASKS, _inserted(texts, map(_IDENTITY, entities), incoming, targets, now))
                 for outgoing, outcomes in written_ahead.items():
                     self._insert_written_ahead(db, incoming, outgoing, entities, texts, outcomes, now)
             return [len(targets) + len(written_ahead)] * len(entities)
         if not any(map(_DEDUP, entities)):
-            # nothing to decide (dedup always): the one statement is a transaction of its own,
-            # and a writer thread takes the GIL back once per batch instead of three times
+            # nothing to decide (dedup always): the batch arrives as one row, in one statement
+            # (a transaction of its own), and becomes task rows when tasks are next read or written
             with self._errors():
-                self._db().execute(_INSERT_TASKS, _inserted(texts, map(_IDENTITY, entities), incoming, targets, now))
+                self._db().execute(_INSERT_ARRIVAL, _inserted(texts, map(_IDENTITY, entities), incoming, targets, now)[:5])
             return [len(targets)] * len(entities)
-        with self._write() as db:  # BEGIN IMMEDIATE: the de-dup reads and the inserts see no other writer
+        with self._write_tasks() as db:  # BEGIN IMMEDIATE: the de-dup reads and the inserts see no other writer
             admitted = self._admit(db, entities, now)
             everyone = admitted.count(True) == len(admitted)
             db.execute(_INSERT_TASKS, _inserted(
@@ -454,7 +496,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
                 return []
             only = f" AND {_ID_AMONG}"
             args.append(_dump(chosen))
-        with self._write() as db:
+        with self._write_tasks() as db:
             # three statements rather than UPDATE ... RETURNING: the claimed tasks come back as
             # one JSON text read in one parse, not a row object each (which cost as much as the UPDATE)
             (claimed_ids,) = db.execute(
@@ -556,7 +598,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         if not where:
             raise TaskStoreError("requeue needs task ids or statuses (refusing to requeue everything)")
         chosen_rows = " AND ".join(where)
-        with self._write() as db:  # the lease check and the move in one transaction
+        with self._write_tasks() as db:  # the lease check and the move in one transaction
             held = [row[0] for row in db.execute(
                 f"SELECT id FROM tasks WHERE {chosen_rows} AND status = 'processing' AND lease_until > ?"
                 " ORDER BY id", [*args, self._clock()],
@@ -596,7 +638,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
     def get(self, task_or_namespace: int | str, key: str | None = None) -> Any:
         if key is not None:
             return self._get(self._db(), str(task_or_namespace), key)
-        row = self._db().execute(
+        row = self._tasks().execute(
             f"SELECT {_COLUMNS} FROM tasks WHERE id = ?", (task_or_namespace,)
         ).fetchone()
         return None if row is None else _task(row)
@@ -630,10 +672,10 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return [_task(row) for row in self._db().execute(sql, args)]
+        return [_task(row) for row in self._tasks().execute(sql, args)]
 
     def import_tasks(self, tasks: Sequence[Task]) -> None:
-        with self._write() as db:
+        with self._write_tasks() as db:
             db.executemany(
                 f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                 [(t.id, t.incoming, t.outgoing, _dump(t.entity), t.identity, t.status, t.attempts, t.created_at,
@@ -642,11 +684,11 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
             )
 
     def counts(self) -> dict[str, int]:
-        found = dict(self._db().execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
+        found = dict(self._tasks().execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall())
         return {status: int(found.get(status, 0)) for status in STATUSES}
 
     def counts_by_outgoing(self) -> dict[tuple[str | None, str], int]:
-        rows = self._db().execute("SELECT outgoing, status, COUNT(*) FROM tasks GROUP BY outgoing, status").fetchall()
+        rows = self._tasks().execute("SELECT outgoing, status, COUNT(*) FROM tasks GROUP BY outgoing, status").fetchall()
         return {(outgoing, status): int(count) for outgoing, status, count in rows}
 
     def page(
@@ -679,7 +721,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
                          " OR last_error LIKE ? ESCAPE '\\')")
             args.extend([like_pattern(text)] * 3)
         sql = f"SELECT {_COLUMNS} FROM tasks" + (" WHERE " + " AND ".join(where) if where else "")
-        return [_task(row) for row in self._db().execute(sql + " ORDER BY id DESC LIMIT ?", [*args, int(limit)])]
+        return [_task(row) for row in self._tasks().execute(sql + " ORDER BY id DESC LIMIT ?", [*args, int(limit)])]
 
     def finished_per_hour(self, since: datetime, until: datetime | None = None) -> dict[tuple[str, str], int]:
         # one range count per hour and status: each reads a slice of the (updated_at, status)

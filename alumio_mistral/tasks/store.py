@@ -284,7 +284,9 @@ class TaskStore(Protocol):
         de-dup of every entity is decided inside the transaction, against the stored marks and
         against the entities before it in the batch, so two runs adding at once never both
         create a task for one entity, and a crash leaves the whole batch written or none of it.
-        Each entity is serialised once whatever the number of outgoings.
+        Each entity is serialised once whatever the number of outgoings. A store may keep such
+        a batch as one record until tasks are next read or chosen (SQLite does, for a batch
+        without de-dup marks); every other method sees its tasks as if they were rows already.
 
         ``written_ahead`` maps an outgoing (not among ``outgoings``) to the outcome of each
         entity's task, in order: a file target wrote their records while the batch was read, so

@@ -39,8 +39,8 @@ def test_a_batch_stores_each_entity_as_adding_it_alone_does(tmp_path: Path) -> N
         assert batch.add_many("in", [NewEntity(e, i) for e, i in zip(AWKWARD, identities)], ["a", "b"]) == [2] * 8
         for entity, identity in zip(AWKWARD, identities):
             alone.add_tasks("in", entity, ["a", "b"], identity)
+        tasks = batch.list()  # the batch's arrival becomes its task rows
         assert raw_rows(batch.path) == raw_rows(alone.path)
-        tasks = batch.list()
     assert [task.outgoing for task in tasks] == ["a", "b"] * 8
     assert [task.entity for task in tasks[::2]] == [{"1": "a key that is not text"} if e == {1: "a key that is not text"}
                                                    else e for e in AWKWARD]
@@ -85,6 +85,7 @@ def test_migration_6_keeps_rows_ids_and_the_id_sequence(tmp_path: Path, monkeypa
 def test_the_rebuilt_table_refuses_an_unknown_status_and_finished_tasks_are_counted(tmp_path: Path) -> None:
     with SqliteTaskStore(tmp_path / "t.db") as store:
         store.add_many("in", [NewEntity({"n": n}, str(n)) for n in range(3)], ["out"])
+        assert store.counts()["new"] == 3  # read: the batch's arrival is task rows now
         with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
             store._db().execute("UPDATE tasks SET status = 'lost' WHERE id = 1")
         claimed = store.claim("out", 2, "w")
