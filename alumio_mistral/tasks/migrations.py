@@ -224,16 +224,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         8,
-        "a batch of new tasks arrives as one row (its entities back to back, their identities and"
-        " outgoings, as one insert of the batch takes them) and is cut into task rows the first time"
-        " tasks are read or written: storing a batch while reading the next one costs SQLite a"
-        " fraction of writing a row and two index entries per task. PostgreSQL writes task rows at once",
+        "a batch of new tasks arrives as one row (its [identity, entity] pairs as one JSON text,"
+        " and its outgoings) and is cut into task rows the first time tasks are read or chosen:"
+        " storing a batch while reading the next one costs SQLite a fraction of writing a row and"
+        " two index entries per task. PostgreSQL writes task rows at once",
         sqlite=(
             """CREATE TABLE arrivals (
                 id INTEGER PRIMARY KEY,
                 incoming TEXT NOT NULL,
-                entities BLOB NOT NULL,
-                slices TEXT NOT NULL,
+                pairs TEXT NOT NULL,
                 outgoings TEXT NOT NULL,
                 created_at TEXT NOT NULL)""",
         ),

@@ -7,9 +7,9 @@ tasks from worker threads, and a sqlite3 connection must stay in its thread, hen
 thread.
 
 A batch of new tasks that de-dup does not decide (``add_many`` without marks, not written
-ahead) arrives as one row of ``arrivals``: its entities back to back, their identities and
-outgoings. Storing that costs a fraction of a row and two index entries per task, so an
-incoming run stores a page while the next one is read. The first read or write that chooses
+ahead, of objects and lists) arrives as one row of ``arrivals``: its identities and entities
+as one JSON text, and its outgoings. Storing that costs a fraction of a row and two index
+entries per task, so an incoming run stores a page while the next one is read. The first read or write that chooses
 tasks (a claim, a list, a count, another add) cuts every waiting arrival into task rows,
 oldest first, in one transaction with its deletion; the methods that only touch tasks by the
 ids a claim returned (finish, release, renew), or only tasks being processed or finished,
@@ -96,10 +96,22 @@ _INSERT_TASKS = (
     " AS TEXT), slice.value, ?6, ?7, ?5, ?5"
     " FROM json_each(?3) AS slice CROSS JOIN target"
 )
-#: a batch of new tasks as one row: the first five parameters of :data:`_INSERT_TASKS`, kept
-#: until the batch is cut into task rows (see :meth:`SqliteTaskStore._unpack`)
-_INSERT_ARRIVAL = "INSERT INTO arrivals (incoming, entities, slices, outgoings, created_at) VALUES (?, ?, ?, ?, ?)"
-_OLDEST_ARRIVAL = "SELECT id, incoming, entities, slices, outgoings, created_at FROM arrivals ORDER BY id LIMIT 1"
+#: a batch of new tasks as one row: its ``[identity, entity]`` pairs as one JSON array (one
+#: encoder call for the batch), kept until the batch is cut into task rows (see :data:`_UNPACK`)
+_INSERT_ARRIVAL = "INSERT INTO arrivals (incoming, pairs, outgoings, created_at) VALUES (?, ?, ?, ?)"
+_OLDEST_ARRIVAL = "SELECT id, incoming, pairs, outgoings, created_at FROM arrivals ORDER BY id LIMIT 1"
+#: the task rows of an arrival (its columns after the id as ?1-?4), entity by entity, each in
+#: the order of the outgoings: SQLite hands an object or a list back as the very text it was
+#: given, so an arrival holds only batches of objects and lists (a text or a number would come
+#: back as an SQL value)
+_UNPACK = (
+    "WITH target (value) AS MATERIALIZED (SELECT value FROM json_each(?3))"
+    " INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at)"
+    " SELECT ?1, target.value, json_extract(pair.value, '$[1]'), json_extract(pair.value, '$[0]'), 'new', 0, ?4, ?4"
+    " FROM json_each(?2) AS pair CROSS JOIN target"
+)
+#: the kinds of entity an arrival holds
+_ARRIVING = {dict, list}
 #: one written-ahead task that ended with a result or an error (see :meth:`SqliteTaskStore.add_many`)
 _INSERT_WRITTEN_AHEAD = (
     "INSERT INTO tasks (incoming, outgoing, entity, identity, status, attempts, created_at, updated_at, result,"
@@ -338,7 +350,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         so memory holds one batch however many wait."""
         while (arrival := db.execute(_OLDEST_ARRIVAL).fetchone()) is not None:
             arrival_id, *batch = arrival
-            db.execute(_INSERT_TASKS, (*batch, "new", 0))
+            db.execute(_UNPACK, batch)
             db.execute("DELETE FROM arrivals WHERE id = ?", (arrival_id,))
 
     def _create_schema(self) -> None:
@@ -400,8 +412,15 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         written_ahead: Mapping[str, Sequence[Settled]] | None = None,
     ) -> list[int]:
         targets = new_targets(outgoings, written_ahead, entities)
-        texts = _Texts.of(entities)  # before the transaction: it holds the write lock
         now = _now()
+        if not written_ahead and not any(map(_DEDUP, entities)) and set(map(type, map(_ENTITY, entities))) <= _ARRIVING:
+            # nothing to decide (dedup always): the batch arrives as one row, in one statement
+            # (a transaction of its own), and becomes task rows when tasks are next read or chosen
+            pairs = _dump(list(zip(map(_IDENTITY, entities), map(_ENTITY, entities))))
+            with self._errors():
+                self._db().execute(_INSERT_ARRIVAL, (incoming, pairs, _dump(targets), now))
+            return [len(targets)] * len(entities)
+        texts = _Texts.of(entities)  # before the transaction: it holds the write lock
         if written_ahead:
             with self._write_tasks() as db:
                 if targets:
@@ -409,12 +428,6 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
                 for outgoing, outcomes in written_ahead.items():
                     self._insert_written_ahead(db, incoming, outgoing, entities, texts, outcomes, now)
             return [len(targets) + len(written_ahead)] * len(entities)
-        if not any(map(_DEDUP, entities)):
-            # nothing to decide (dedup always): the batch arrives as one row, in one statement
-            # (a transaction of its own), and becomes task rows when tasks are next read or written
-            with self._errors():
-                self._db().execute(_INSERT_ARRIVAL, _inserted(texts, map(_IDENTITY, entities), incoming, targets, now)[:5])
-            return [len(targets)] * len(entities)
         with self._write_tasks() as db:  # BEGIN IMMEDIATE: the de-dup reads and the inserts see no other writer
             admitted = self._admit(db, entities, now)
             everyone = admitted.count(True) == len(admitted)

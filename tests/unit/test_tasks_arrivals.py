@@ -105,3 +105,41 @@ def test_a_batch_whose_tasks_cannot_be_made_stays_whole(tmp_path: Path) -> None:
         with sqlite3.connect(store.path) as db:
             db.execute("DROP TRIGGER refuse")
         assert [task.identity for task in store.list()] == ["id0", "id1", "id2"]
+
+
+#: objects and lists whose text SQLite could have rendered otherwise than they were given
+AWKWARD_CONTAINERS = [
+    {"id": "é", "text": "naïve 日本語 \U0001f600", "quote": 'a "b" \\ c\nd\t\u0001\u2028 </script>'},
+    {1: "a key that is not text"},
+    {"id": 2**70, "wide": -(2**65)},
+    {},
+    [],
+    {"floats": [0.30000000000000004, 1e300, -0.0, 1.5, 5e-324, 1.7976931348623157e308, 1e16, 123456789012345678]},
+    {"nested": {"a": [1, 2.5, True, None, {"b": "ü"}]}},
+    [[[]], {"": ""}],
+]
+
+
+def raw_rows(path: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT incoming, outgoing, entity, identity, status FROM tasks ORDER BY id").fetchall()
+
+
+def test_an_arrival_makes_the_very_rows_adding_each_entity_alone_makes(tmp_path: Path) -> None:
+    identities = ["é", None, "wide", "{}", "[]", "f", "日本", "last"]
+    with SqliteTaskStore(tmp_path / "batch.db") as arrived, SqliteTaskStore(tmp_path / "alone.db") as alone:
+        arrived.add_many("in", [NewEntity(e, i) for e, i in zip(AWKWARD_CONTAINERS, identities)], ["a", "b"])
+        assert rows(arrived.path, "arrivals") == 1
+        for entity, identity in zip(AWKWARD_CONTAINERS, identities):
+            alone.add_tasks("in", entity, ["a", "b"], identity)
+        arrived.counts()
+        assert raw_rows(arrived.path) == raw_rows(alone.path)
+
+
+def test_a_batch_holding_a_text_or_a_number_is_stored_as_rows_after_those_waiting(tmp_path: Path) -> None:
+    with SqliteTaskStore(tmp_path / "t.db") as store:
+        store.add_many("in", batch(0, 2), ["out"])
+        store.add_many("in", [NewEntity({"n": 2}, "id2"), NewEntity("text", "t"), NewEntity(3.5, None)], ["out"])
+        assert (rows(store.path, "arrivals"), rows(store.path, "tasks")) == (0, 5)
+        assert [task.entity for task in store.list()] == [{"n": 0, "text": "é0"}, {"n": 1, "text": "é1"}, {"n": 2},
+                                                          "text", 3.5]
