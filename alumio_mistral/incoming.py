@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -35,6 +36,10 @@ from alumio_mistral.transformers.patterns import MISSING, KeyPattern, compile_pa
 MAX_REPORTED_FAILURES = 1000
 #: entities stored per transaction: a page of most sources (one transaction each cost 16x a bare read)
 BATCH_SIZE = 1000
+#: batches handed to the writer thread and not yet counted: reading goes on while a write
+#: stalls (a WAL checkpoint takes 10-20 ms, the time of several pages), memory bounded at
+#: this many batches
+WRITES_AHEAD = 3
 
 log = logging.getLogger("alumio_mistral.incoming")
 
@@ -234,9 +239,9 @@ class _Incoming:
         """Read every record; store their entities a batch (about a page) per transaction.
 
         A record's entities go into one batch together, so a crash leaves each record wholly
-        stored or not at all; what a crash loses is at most the batch being written and the
-        one being filled, which the next run reads again (and de-dup keeps from being stored
-        twice).
+        stored or not at all; what a crash loses is at most the batches handed to the writer
+        (:data:`WRITES_AHEAD`) and the one being filled, which the next run reads again (and
+        de-dup keeps from being stored twice).
         """
         batch = _Batch(self, stats, progress)
         spec = self.config.subscriber
@@ -296,9 +301,9 @@ class _Batch:
 
     A full batch goes to a writer thread, which stores it in one transaction while the next
     one fills: the store's work (SQLite steps with the GIL released, a PostgreSQL round trip)
-    overlaps fetching and decoding the next page. At most one batch is being written; it is
-    counted once written and before anything read after it, so counts and failures come in
-    reading order.
+    overlaps fetching and decoding the next page. Up to :data:`WRITES_AHEAD` batches wait for
+    the writer; each is counted once written, oldest first and before anything read after it,
+    so counts and failures come in reading order.
     """
 
     def __init__(self, incoming: _Incoming, stats: IncomingStats, progress: Any) -> None:
@@ -313,7 +318,7 @@ class _Batch:
         self.unreported = 0
         self._writer: ThreadPoolExecutor | None = None
         #: the batch being written: its records' origins and sizes, and the store's answer to come
-        self._writing: tuple[list[str], list[int], Future[_Written] | None] | None = None
+        self._writing: deque[tuple[list[str], list[int], Future[_Written] | None]] = deque()
 
     def add(self, origin: str, entities: list[NewEntity]) -> None:
         self.unreported += 1
@@ -351,19 +356,21 @@ class _Batch:
         self._report_reads()
         if not origins:
             return
-        self._collect()
+        while len(self._writing) >= WRITES_AHEAD:
+            self._collect()
         incoming = self.incoming
         written = None
         if entities:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"incoming-{incoming.config.name}")
             written = self._writer.submit(incoming.write, entities)
-        self._writing = (origins, sizes, written)
+        self._writing.append((origins, sizes, written))
 
     def flush(self) -> None:
         """Store every record read, and wait until they are written and counted."""
         self.store()
-        self._collect()
+        while self._writing:
+            self._collect()
 
     def finish(self) -> None:
         try:
@@ -373,11 +380,8 @@ class _Batch:
                 self._writer.shutdown()
 
     def _collect(self) -> None:
-        """Wait for the batch being written and count each of its records created or skipped."""
-        if self._writing is None:
-            return
-        origins, sizes, written = self._writing
-        self._writing = None
+        """Wait for the oldest batch handed to the writer and count each of its records created or skipped."""
+        origins, sizes, written = self._writing.popleft()
         try:
             created, ahead = written.result() if written is not None else ([], {})
         except AlumioError as error:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +144,42 @@ def test_a_batch_the_store_refuses_fails_its_records_and_the_run_goes_on(
     assert calls == [2, 2, 2] and ids == [1, 2, 5, 6]
     assert (stats.read, stats.created, stats.failed) == (6, 4, 2)
     assert [(f.origin, f.message) for f in stats.failures] == [("files.list page 1", "disk full")] * 2
+
+
+def test_reading_goes_on_while_writes_stall_up_to_the_batches_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that stalls (a WAL checkpoint) holds the reading back only once
+    ``WRITES_AHEAD`` batches wait for the writer; then every batch is stored and counted in order."""
+    monkeypatch.setattr(incoming, "BATCH_SIZE", 2)
+    release = threading.Event()
+    original = SqliteTaskStore.add_many
+
+    def stalled(self: SqliteTaskStore, *args: Any) -> list[int]:
+        release.wait(30)
+        return original(self, *args)
+
+    monkeypatch.setattr(SqliteTaskStore, "add_many", stalled)
+    events = Events()
+    with responses.RequestsMock() as rsps:
+        serve_pages(rsps, [page(f'{{"id": {2 * n}}}', f'{{"id": {2 * n + 1}}}') for n in range(8)] + [EMPTY])
+        loaded = files_project(tmp_path, page_size=2)
+        with SqliteTaskStore(loaded.store.path) as store:
+            done: list[Any] = []
+            reader = threading.Thread(target=lambda: done.append(Runtime(loaded, store=store).read(progress=events)))
+            reader.start()
+            fetched = -1
+            while fetched != len(rsps.calls):  # until the reading waits
+                fetched = len(rsps.calls)
+                time.sleep(0.3)
+            assert fetched == incoming.WRITES_AHEAD + 1  # the batches waiting, and the one it fills
+            assert not [counter for counter, _n in events.seen if counter == "created"]
+            release.set()
+            reader.join(30)
+            ids = [task.entity["id"] for task in store.list()]
+    assert ids == list(range(16)) and done[0].created == 16
+    created = [n for counter, n in events.seen if counter == "created"]
+    assert created == [2] * 8
 
 
 def test_runs_leave_no_connection_of_their_writers_open(tmp_path: Path) -> None:
