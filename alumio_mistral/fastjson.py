@@ -59,10 +59,17 @@ def loads(data: bytes | str) -> Any:
     """The JSON value in ``data``, read as ``json.loads`` reads it (``ValueError`` when it is
     not JSON). The check for long numbers runs in C at about 1.5 GB/s; a long run of digits
     inside a text only sends the document to the standard library, which reads it the same."""
+    return loads_finite(data)[0]
+
+
+def loads_finite(data: bytes | str) -> tuple[Any, bool]:
+    """:func:`loads`, and whether every number in the value is sure to be finite: ``orjson``
+    refuses ``NaN``, the infinities and numbers beyond a double, so a document it read holds
+    none (one the standard library read may), and nobody needs to look for them."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if len(raw) > ORJSON_MAX_BYTES or _LONG_NUMBER in raw.translate(_DIGIT_RUNS):
-        return json.loads(data)
+        return json.loads(data), False
     try:
-        return orjson.loads(data)
+        return orjson.loads(data), True
     except ValueError:
-        return json.loads(data)
+        return json.loads(data), False

@@ -146,7 +146,7 @@ class MistralSubscriber:
             del response
             try:
                 # from bytes: no decoded text copy of the page
-                body = fastjson.loads(content)
+                body, finite = fastjson.loads_finite(content)
             except ValueError as error:
                 raise SubscriberError(f"{origin}: the response is not JSON: {error}") from error
             items = self._entities(body)
@@ -159,7 +159,7 @@ class MistralSubscriber:
                     )
                 previous = digest
             page_query = paginator.next(body, len(items))
-            vouched = vouch and page_vouched(content, items)
+            vouched = vouch and page_vouched(content, items, finite)
             del body, content
             yield Page(items, origin, vouched)
             del items

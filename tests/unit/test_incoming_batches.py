@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import responses
 
-from alumio_mistral import incoming
+from alumio_mistral import fastjson, incoming
+from alumio_mistral.subscribers import base
 from alumio_mistral.config import load_project
 from alumio_mistral.incoming import identities_of, identity_of
 from alumio_mistral.runtime import Runtime
@@ -81,6 +82,38 @@ def test_the_depth_a_page_vouches_for_is_the_depth_entity_problem_takes() -> Non
         body = f"[{deep(levels)}]".encode()
         entities = json.loads(body)
         assert page_vouched(body, entities) is (entity_problem(entities[0]) is None), levels
+
+
+def test_a_page_orjson_read_is_vouched_for_by_its_brackets_exactly_when_a_walk_would() -> None:
+    """With numbers known finite, a page of objects and lists with few enough brackets is
+    vouched for without visiting its values; past the bound, or with an entity that is not
+    a container (which opens no bracket of its own), the walk decides as before."""
+    pages: list[list[Any]] = [
+        [{"id": n, "t": "[{"} for n in range(50)],
+        [{"d": json.loads(deep(MAX_DEPTH - 3))}],
+        [{"d": json.loads(deep(MAX_DEPTH - 1))}],
+        [{"d": json.loads(deep(MAX_DEPTH))}],
+        [json.loads(deep(MAX_DEPTH))],
+        [json.loads(deep(MAX_DEPTH + 1))],
+        ["text"] * (MAX_DEPTH + 5) + [json.loads(deep(MAX_DEPTH + 1))],
+        [{"a": [1, 2]}] * (MAX_DEPTH + 5),
+        [],
+    ]
+    for entities in pages:
+        body = json.dumps({"data": entities, "object": "list"}).encode()
+        loaded, finite = fastjson.loads_finite(body)
+        assert finite and loaded["data"] == entities
+        expected = all(entity_problem(entity) is None for entity in loaded["data"])
+        assert page_vouched(body, loaded["data"], finite) is expected, body[:80]
+
+
+def test_the_brackets_vouch_for_no_page_the_standard_library_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = b'{"data": [{"n": 1e999}, {"n": NaN}]}'
+    entities, finite = fastjson.loads_finite(body)
+    assert not finite and not page_vouched(body, entities["data"], finite)
+    flat = b'{"data": [{"n": 1}]}'
+    monkeypatch.setattr(base, "_finite_and_shallow", lambda entities: pytest.fail("the values were walked"))
+    assert page_vouched(flat, fastjson.loads_finite(flat)[0]["data"], True)
 
 
 def test_bad_entities_on_a_page_fail_alone_with_the_messages_every_source_gives(tmp_path: Path) -> None:

@@ -371,7 +371,7 @@ def test_the_repeated_page_guard_fingerprints_the_page_not_each_entity(monkeypat
     def no_dumps(*args: Any, **kwargs: Any) -> str:
         raise AssertionError("an entity was serialised to fingerprint its page")
 
-    monkeypatch.setattr(mistral, "fastjson", SimpleNamespace(loads=fastjson.loads, dumps=no_dumps))
+    monkeypatch.setattr(mistral, "fastjson", SimpleNamespace(loads=fastjson.loads, loads_finite=fastjson.loads_finite, dumps=no_dumps))
     with responses.RequestsMock() as rsps:
         serve(rsps, CONVERSATIONS, lambda q, _: window(numbered(5), int(q["page"]), int(q["page_size"])))
         assert read(CONVERSATIONS, page_size=2) == numbered(5)
