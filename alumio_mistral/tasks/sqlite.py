@@ -33,6 +33,7 @@ import orjson
 from alumio_mistral.fastjson import dumps as _dump
 from alumio_mistral.fastjson import dumps_joined, loads
 from alumio_mistral.tasks.migrations import migrate
+from alumio_mistral.tasks.sqlite_checkpoints import Checkpointer
 from alumio_mistral.tasks.sqlite_outbox import SqliteOutbox
 from alumio_mistral.tasks.sqlite_schedules import SqliteScheduleLog
 from alumio_mistral.tasks.store import (
@@ -236,6 +237,8 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         #: each thread's connection, with the thread (see :meth:`_db`)
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
+        #: checkpoints for the connections that store arrivals (see its module)
+        self._checkpointer = Checkpointer(self._db, PAGE_BYTES, str(self.path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -379,6 +382,7 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
         delivery thread still waiting on an endpoint when a run ends): closing that connection
         under it crashes the process, so it is left to be closed once that thread has ended.
         """
+        self._checkpointer.close()
         with self._lock:
             self._close_orphans(also=threading.current_thread())
             self._local = threading.local()
@@ -418,7 +422,10 @@ class SqliteTaskStore(StoreShortcuts, SqliteScheduleLog, SqliteOutbox):
             # (a transaction of its own), and becomes task rows when tasks are next read or chosen
             pairs = _dump(list(zip(map(_IDENTITY, entities), map(_ENTITY, entities))))
             with self._errors():
-                self._db().execute(_INSERT_ARRIVAL, (incoming, pairs, _dump(targets), now))
+                db = self._db()
+                self._checkpointer.hand_over(db)
+                db.execute(_INSERT_ARRIVAL, (incoming, pairs, _dump(targets), now))
+            self._checkpointer.wrote(len(pairs))
             return [len(targets)] * len(entities)
         texts = _Texts.of(entities)  # before the transaction: it holds the write lock
         if written_ahead:
