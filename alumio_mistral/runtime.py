@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from alumio_mistral import heap
 from alumio_mistral.catalog import Catalog
 from alumio_mistral.http import Client
 from alumio_mistral.http.prototypes import SANDBOX
@@ -93,8 +94,9 @@ class Runtime:
              ahead: Mapping[str, WriteAhead] | None = None) -> IncomingStats:
         """Run the named incomings (see :func:`~alumio_mistral.incoming.chosen_incomings`) into
         tasks; the outgoings of ``ahead`` write their records as they read."""
-        return run_incoming(self.project, self.store, names, progress=progress, dry_run=dry_run,
-                            clients=self.clients, library=self.library, ahead=ahead)
+        with heap.settled():
+            return run_incoming(self.project, self.store, names, progress=progress, dry_run=dry_run,
+                                clients=self.clients, library=self.library, ahead=ahead)
 
     def outgoing(self, name: str) -> Outgoing:
         """The compiled outgoing ``name``, built once and reused by every publish pass."""
