@@ -22,8 +22,8 @@ Works (dlt's are skipped when dlt is not installed):
   synced, then stored with its tasks finished)
 - ``store-floor``: what the SQLite task store alone costs a run through ``new`` tasks, no HTTP
   and no publishing: the entities of every page added, then claimed and finished, 1,000 at a
-  time (each task a row written three times; ``run-jsonl`` writes ahead, each task a row
-  written once)
+  time (each page one arrival row, made into task rows at the first claim; each task a row
+  written three times; ``run-jsonl`` writes ahead, each task a row written once)
 - ``dlt-iterate``: dlt's ``rest_api`` source, iterated
 - ``dlt-run``: dlt's ``pipeline.run`` of that source to a local filesystem destination, JSONL
 
@@ -35,8 +35,8 @@ side-by-side incoming``):
 - ``store-adds``: the ``add_many`` calls of an ``incoming`` run into the SQLite store, on one
   thread with nothing else running (no HTTP)
 - ``side-by-side``: both at once, on two threads that never wait for each other: what
-  ``incoming`` would take if reading and storing overlapped perfectly (it waits for the batch
-  before the one it hands over, so that memory stays at two batches)
+  ``incoming`` would take if reading and storing overlapped perfectly (it lets a few batches
+  wait for the writer, so that memory stays bounded)
 """
 
 from __future__ import annotations
