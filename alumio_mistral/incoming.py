@@ -37,8 +37,8 @@ MAX_REPORTED_FAILURES = 1000
 #: entities stored per transaction: a page of most sources (one transaction each cost 16x a bare read)
 BATCH_SIZE = 1000
 #: batches handed to the writer thread and not yet counted: reading goes on while a write
-#: stalls (a WAL checkpoint takes 10-20 ms, the time of several pages), memory bounded at
-#: this many batches
+#: stalls on the disk (10-50 ms while a checkpoint runs, the time of several pages), memory
+#: bounded at this many batches
 WRITES_AHEAD = 3
 
 log = logging.getLogger("alumio_mistral.incoming")
@@ -380,7 +380,7 @@ class _Batch:
                 self._writer.shutdown()
 
     def _collect(self) -> None:
-        """Wait for the oldest batch handed to the writer and count each of its records created or skipped."""
+        """Wait for the oldest batch handed to the writer; count each of its records created or skipped."""
         origins, sizes, written = self._writing.popleft()
         try:
             created, ahead = written.result() if written is not None else ([], {})

@@ -184,7 +184,7 @@ def page_vouched(body: bytes, entities: list[Any], finite: bool = False) -> bool
 
 def _few_brackets(body: bytes, entities: list[Any]) -> bool:
     """Whether no entity can hold a container :data:`MAX_DEPTH` levels down, told by counting
-    brackets (``memchr`` speed) instead of visiting values: when every entity is an object or
+    brackets (``bytes.count``, in C) instead of visiting values: when every entity is an object or
     a list, each opens one bracket of ``body``, so the brackets beyond one per entity bound the
     containers nested inside any one of them, and reaching level N takes N of those (a bracket
     inside a text, or the page's own, only loosens the bound)."""

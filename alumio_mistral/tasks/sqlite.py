@@ -9,11 +9,11 @@ thread.
 A batch of new tasks that de-dup does not decide (``add_many`` without marks, not written
 ahead, of objects and lists) arrives as one row of ``arrivals``: its identities and entities
 as one JSON text, and its outgoings. Storing that costs a fraction of a row and two index
-entries per task, so an incoming run stores a page while the next one is read. The first read or write that chooses
-tasks (a claim, a list, a count, another add) cuts every waiting arrival into task rows,
-oldest first, in one transaction with its deletion; the methods that only touch tasks by the
-ids a claim returned (finish, release, renew), or only tasks being processed or finished,
-need not.
+entries per task, so an incoming run stores a page while the next one is read. The first
+read or write that chooses tasks (a claim, a list, a count, another add) cuts every waiting
+arrival into task rows, oldest first, in one transaction with its deletion; the methods that
+only touch tasks by the ids a claim returned (finish, release, renew), or only tasks being
+processed or finished, need not.
 """
 
 from __future__ import annotations
