@@ -269,8 +269,10 @@ class Outgoing:
     def recover(self, store: TaskStore) -> OutgoingStats:
         """Resume or hold for review the tasks whose lease lapsed (their worker died)."""
         stats = OutgoingStats()
-        self._settle_writes(store, stats)
+        written = self._settle_writes(store, stats)
         for task in store.stale(self.name):
+            if task.id in written:
+                continue  # its lease lapsed since its batch's mark was left: a later pass settles it
             mark = store.get(SENT_NAMESPACE, str(task.id))
             if self.safe_to_repeat or mark is None:
                 try:
@@ -291,18 +293,24 @@ class Outgoing:
         stats.leased = len(store.leased(self.name))
         return stats
 
-    def _settle_writes(self, store: TaskStore, stats: OutgoingStats) -> None:
+    def _settle_writes(self, store: TaskStore, stats: OutgoingStats) -> set[int]:
         """Finish the tasks of the batches a dead run wrote whole to its file target but did not
         record (their records are there: writing them again would repeat them); a batch that
-        did not reach the file is forgotten, and its tasks are resumed and written again."""
+        did not reach the file is forgotten, and its tasks are resumed and written again.
+
+        Returns the tasks of the marks left for later (a task still held under a live lease):
+        should a lease lapse before this pass resumes the stale tasks, resuming those would
+        write a batch again that may have reached the file."""
         marks = list(store.items(self.written_namespace))
         if not marks:
-            return
+            return set()
         live = {task.id for task in store.leased(self.name)}
         stale = {task.id for task in store.stale(self.name)}
+        left: set[int] = set()
         for key, mark in marks:
             outcomes = [TaskOutcome(*row) for row in mark["outcomes"]]
             if any(outcome.task_id in live for outcome in outcomes):
+                left.update(outcome.task_id for outcome in outcomes)
                 continue  # a run that is alive is writing this batch
             if landed(PendingWrite(**mark["write"])):
                 done = [outcome for outcome in outcomes if outcome.task_id in stale]
@@ -310,6 +318,7 @@ class Outgoing:
                 for outcome in done:
                     stats.add(outcome.status)
             store.delete(self.written_namespace, key)
+        return left
 
     def publish(
         self,

@@ -289,3 +289,35 @@ def test_a_file_rotated_away_between_passes_is_not_written_to_again(tmp_path, st
     store.add_tasks("items", {"n": 1}, ["out"], "1")
     assert outgoing.publish(store).processed == 1
     assert _lines(tmp_path / "out.jsonl.1") == [{"n": 0}] and _lines(tmp_path / "out.jsonl") == [{"n": 1}]
+
+
+def test_a_lease_that_lapses_while_a_pass_recovers_does_not_repeat_a_batch_that_landed(
+    tmp_path, store, clock
+) -> None:
+    """A pass leaves the mark of a batch whose tasks still hold a live lease (their run may be
+    writing it); if the lease lapses a moment later, in the same pass, those tasks must not be
+    resumed and written again before a pass has looked at the mark."""
+    outgoing = _outgoing(tmp_path, store, {"type": "jsonl", "path": "out.jsonl", "batch_size": 3})
+    ids = [store.add_tasks("items", {"n": n}, ["out"], str(n))[0] for n in range(3)]
+
+    def die(_outcomes):
+        raise SystemExit("killed after the write, before the tasks were recorded")
+
+    real_finish, real_leased = store.finish_many, store.leased
+    store.finish_many = die  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        outgoing.publish(store)
+    store.finish_many = real_finish  # type: ignore[method-assign]
+
+    def leased_then_lapsed(name):
+        found = real_leased(name)
+        clock.now += 31  # the dead run's leases lapse right after they were seen live
+        return found
+
+    store.leased = leased_then_lapsed  # type: ignore[method-assign]
+    outgoing.publish(store)
+    store.leased = real_leased  # type: ignore[method-assign]
+    assert [record["n"] for record in _lines(tmp_path / "out.jsonl")] == [0, 1, 2]  # not written twice
+    assert outgoing.publish(store).processed == 3  # the next pass finishes them from the mark
+    assert [store.get(task_id).status for task_id in ids] == ["processed"] * 3
+    assert [record["n"] for record in _lines(tmp_path / "out.jsonl")] == [0, 1, 2]
