@@ -269,9 +269,9 @@ class Outgoing:
     def recover(self, store: TaskStore) -> OutgoingStats:
         """Resume or hold for review the tasks whose lease lapsed (their worker died)."""
         stats = OutgoingStats()
-        written = self._settle_writes(store, stats)
+        left_for_later = self._settle_writes(store, stats)
         for task in store.stale(self.name):
-            if task.id in written:
+            if task.id in left_for_later:
                 continue  # its lease lapsed since its batch's mark was left: a later pass settles it
             mark = store.get(SENT_NAMESPACE, str(task.id))
             if self.safe_to_repeat or mark is None:

@@ -12,6 +12,7 @@ import pytest
 
 from alumio_mistral.tasks import SqliteTaskStore, TaskOutcome
 from alumio_mistral.tasks.store import Dedup, NewEntity
+from tests.unit.test_tasks_batch_insert import raw_rows
 
 
 def rows(path: Path, table: str) -> int:
@@ -118,11 +119,6 @@ AWKWARD_CONTAINERS = [
     {"nested": {"a": [1, 2.5, True, None, {"b": "ü"}]}},
     [[[]], {"": ""}],
 ]
-
-
-def raw_rows(path: Path) -> list[tuple[object, ...]]:
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT incoming, outgoing, entity, identity, status FROM tasks ORDER BY id").fetchall()
 
 
 def test_an_arrival_makes_the_very_rows_adding_each_entity_alone_makes(tmp_path: Path) -> None:
